@@ -1,0 +1,61 @@
+"""The embind-py runtime: what generated bindings import to run C through wasmtime.
+
+Public API: `Instance` (one isolated wasm instance; generated modules subclass
+it), `FFI` (cffi-style helpers), `Pointer`, the exception hierarchy rooted at
+`WasmError`, and the helpers generated wrappers call (`to_int`, `to_float`,
+`to_bool`, `wasm_bytes`). Everything else is private.
+
+May import: wasmtime and the standard library only (never jinja2, pycparser or
+typer), so generated modules work where only `wasmtime` is installed.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    WasmBoundsError,
+    WasmError,
+    WasmExit,
+    WasmLinkError,
+    WasmOutOfFuel,
+    WasmTimeout,
+    WasmTrap,
+)
+from ._fastcall import ValRaw
+from ._ffi import FFI
+from ._instance import Instance, compile_module, engine, wasm_bytes
+from ._types import (
+    BUILTINS,
+    ArrayOf,
+    CType,
+    Pointer,
+    PointerTo,
+    Scalar,
+    to_bool,
+    to_float,
+    to_int,
+)
+
+__all__ = [
+    "BUILTINS",
+    "FFI",
+    "ArrayOf",
+    "CType",
+    "Instance",
+    "Pointer",
+    "PointerTo",
+    "Scalar",
+    "ValRaw",
+    "WasmBoundsError",
+    "WasmError",
+    "WasmExit",
+    "WasmLinkError",
+    "WasmOutOfFuel",
+    "WasmTimeout",
+    "WasmTrap",
+    "compile_module",
+    "engine",
+    "to_bool",
+    "to_float",
+    "to_int",
+    "wasm_bytes",
+]

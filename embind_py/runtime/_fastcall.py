@@ -1,0 +1,126 @@
+"""The call path into wasm: the one place that touches wasmtime-py's internals.
+
+Owns: binding a wasm export to a zero-argument Python callable that passes the
+arguments already stored in a preallocated value buffer, and leaves the results
+there. With wasmtime-py's C bindings available (tested: wasmtime 50) that is a
+direct `wasmtime_func_call_unchecked` through ctypes with precomputed addresses:
+no type lookups and no allocations per call. Without them, the public
+`Func.__call__` is used instead (slower, same behaviour) and a warning says so.
+
+Failures come back as the raw wasmtime objects (`wasmtime.Trap` or
+`wasmtime.WasmtimeError`) passed to the instance's `on_fail`, which turns them
+into the runtime's exceptions.
+
+May import: wasmtime, the standard library.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import wasmtime
+
+
+class ValRaw(ctypes.Union):
+    """One wasm value slot, laid out as wasmtime's `wasmtime_val_raw_t`."""
+
+    _fields_ = (
+        ("i32", ctypes.c_int32),
+        ("i64", ctypes.c_int64),
+        ("f32", ctypes.c_float),
+        ("f64", ctypes.c_double),
+        ("v128", ctypes.c_uint8 * 16),
+    )
+
+
+FAST = False
+_call: Any = None
+_error_ptr: Any = None
+_trap_ptr: Any = None
+try:
+    from wasmtime import _bindings as _wb
+    from wasmtime import _func as _wfunc
+
+    if ctypes.sizeof(_wb.wasmtime_val_raw_t) != ctypes.sizeof(ValRaw):
+        raise ImportError("wasmtime_val_raw_t layout changed")
+    _proto = ctypes.CFUNCTYPE(
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p
+    )
+    _call = _proto(ctypes.cast(_wb._wasmtime_func_call_unchecked, ctypes.c_void_p).value)
+    _error_ptr = ctypes.POINTER(_wb.wasmtime_error_t)
+    _trap_ptr = ctypes.POINTER(_wb.wasm_trap_t)
+    FAST = True
+except (ImportError, AttributeError) as e:  # pragma: no cover - depends on the wasmtime release
+    warnings.warn(
+        f"embind_py: wasmtime {getattr(wasmtime, '__version__', '?')} lacks the internals of the fast "
+        f"call path ({e}); using the slower public Func API",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+# CFUNCTYPE calls from Python release the GIL, so other threads and host
+# callbacks (which reacquire it) work during a call.
+
+OnFail = Callable[[Any], None]
+
+
+def clear_last_exception() -> None:
+    """Drop wasmtime-py's record of a host exception: the runtime keeps its own per instance."""
+    if FAST:
+        _wfunc.LAST_EXCEPTION = None
+
+
+def make_caller(
+    store: wasmtime.Store,
+    func: wasmtime.Func,
+    params: Sequence[str],
+    results: Sequence[str],
+    on_fail: OnFail,
+) -> tuple[Callable[[], None], tuple[ValRaw, ...]]:
+    """A callable running `func` on its value buffer, and the buffer's slots.
+
+    Arguments go into `slots[i]` (`.i32`, `.i64`, `.f32`, `.f64`) before the call;
+    the result is in `slots[0]` after it.
+    """
+    n = max(len(params), len(results), 1)
+    buf = (ValRaw * n)()
+    slots = tuple(ValRaw.from_buffer(buf, i * ctypes.sizeof(ValRaw)) for i in range(n))
+    if FAST:
+        ctx = ctypes.cast(store._context(), ctypes.c_void_p).value
+        fref = ctypes.addressof(func._func)
+        vals = ctypes.addressof(buf)
+        trap = ctypes.c_void_p()
+        tref = ctypes.addressof(trap)
+        call = _call
+
+        def fast() -> None:
+            err = call(ctx, fref, vals, n, tref)
+            if err or trap.value:
+                _fail(err, trap, on_fail)
+
+        fast.__dict__["_keep"] = (func, buf, store)
+        return fast, slots
+
+    def slow() -> None:  # pragma: no cover - only without wasmtime internals
+        args = [getattr(slots[i], params[i]) for i in range(len(params))]
+        try:
+            out = func(store, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
+            on_fail(e)
+            return
+        if results:
+            setattr(slots[0], results[0], out)
+
+    return slow, slots
+
+
+def _fail(err: int | None, trap: ctypes.c_void_p, on_fail: OnFail) -> None:
+    if err:
+        exc: Any = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, _error_ptr))
+    else:
+        exc = wasmtime.Trap._from_ptr(ctypes.cast(trap.value, _trap_ptr))
+        trap.value = None
+    on_fail(exc)

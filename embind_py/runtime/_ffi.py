@@ -1,0 +1,194 @@
+"""cffi-style helpers on an instance: `ffi.new`, `ffi.string`, `ffi.buffer`, ...
+
+Owns: the `FFI` object every instance (and every generated module, for its
+default instance) carries, resolving C type names through the generated
+module's type table.
+
+May import: the standard library and the runtime's own modules.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._types import ArrayOf, CType, Pointer, PointerTo, Scalar, parse_ctype
+
+if TYPE_CHECKING:
+    from ._instance import Instance
+
+
+def _free_later(inst_ref: weakref.ref[Instance], addr: int) -> None:
+    inst = inst_ref()
+    if inst is not None:
+        try:
+            with inst._lock:
+                inst.free(addr)
+        except Exception:  # noqa: BLE001 - a finalizer must not raise
+            pass
+
+
+class _Owner:
+    """Frees a malloc'd block when the last Pointer referring to it is gone."""
+
+    __slots__ = ("__weakref__", "address")
+
+    def __init__(self, inst: Instance, address: int) -> None:
+        self.address = address
+        weakref.finalize(self, _free_later, weakref.ref(inst), address)
+
+
+class FFI:
+    """Helpers bound to one instance (or, for a module's `ffi`, to its default instance)."""
+
+    NULL = None
+
+    def __init__(self, instance: Instance | Callable[[], Instance], types: Mapping[str, CType] | None = None) -> None:
+        self._get = instance if callable(instance) and not hasattr(instance, "mem") else None
+        self._instance = None if self._get is not None else instance
+        self._types = dict(types or {})
+
+    @property
+    def _inst(self) -> Instance:
+        if self._instance is not None:
+            return self._instance  # type: ignore[return-value]
+        assert self._get is not None
+        return self._get()
+
+    def typeof(self, spec: str) -> CType:
+        """The runtime type for a C type name (`"int"`, `"uLongf"`, `"Vec2 *"`)."""
+        elem, length, is_array = parse_ctype(spec, self._types)
+        if is_array:
+            if elem is None or length is None:
+                raise ValueError(f"{spec!r}: array of void or of unknown length has no type")
+            return ArrayOf(elem, length)
+        if spec.rstrip().endswith("*"):
+            return PointerTo(elem)
+        if elem is None:
+            raise ValueError("void has no size")
+        return elem
+
+    def sizeof(self, spec: str | CType) -> int:
+        """Size in bytes of a C type in wasm32 (`ffi.sizeof("long") == 4`)."""
+        return (self.typeof(spec) if isinstance(spec, str) else spec).size
+
+    def new(self, spec: str, init: Any = None) -> Pointer[Any]:
+        """Allocate zeroed C memory, freed when the returned pointer is garbage collected.
+
+        `new("int *")`, `new("int *", 5)`, `new("uLongf *", 100)`, `new("double[]", 8)`,
+        `new("double[]", [1.0, 2.0])`, `new("char[]", b"text")`, `new("int[4]")`.
+        """
+        elem, length, is_array = parse_ctype(spec, self._types)
+        if elem is None:
+            raise TypeError(f"ffi.new({spec!r}): cannot allocate void")
+        if not is_array and not spec.rstrip().endswith("*"):
+            raise TypeError(f"ffi.new({spec!r}): expected a pointer or array type, like {spec.strip()} *")
+        items: list[Any] | None = None
+        if is_array and length is None:
+            if isinstance(init, int) and not isinstance(init, bool):
+                length, init = init, None
+            elif isinstance(init, bytes | bytearray | str) and isinstance(elem, Scalar) and elem.size == 1:
+                data = init.encode() if isinstance(init, str) else bytes(init)
+                length, init = len(data) + 1, data
+            elif init is not None:
+                items = list(init)
+                length = len(items)
+            else:
+                raise TypeError(f"ffi.new({spec!r}) needs a length or an initializer")
+        count = length if is_array else 1
+        assert count is not None
+        inst = self._inst
+        size = max(elem.size * count, 1)
+        with inst._lock:
+            addr = inst.malloc(size)
+        if not addr:
+            raise MemoryError(f"ffi.new({spec!r}): wasm malloc({size}) returned NULL")
+        owner = _Owner(inst, addr)
+        inst.mem.zero(addr, size)
+        p: Pointer[Any] = Pointer(inst, addr, elem, count if is_array else None, owner)
+        if init is not None or items is not None:
+            if isinstance(init, bytes) and is_array:
+                inst.mem.write(addr, init)
+            elif is_array:
+                vals = items if items is not None else list(init)
+                if len(vals) > count:
+                    raise IndexError(f"ffi.new({spec!r}): {len(vals)} initializers for {count} items")
+                for i, v in enumerate(vals):
+                    elem.store(inst, addr + i * elem.size, v, f"[{i}]")
+            else:
+                elem.store(inst, addr, init, "init")
+        return p
+
+    def cast(self, spec: str, value: Any) -> Any:
+        """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type."""
+        inst = self._inst
+        addr = int(value) if value is not None else 0
+        t = self.typeof(spec)
+        if isinstance(t, PointerTo):
+            return t.wrap(inst, addr & 0xFFFFFFFF) if addr else None
+        if isinstance(t, Scalar) and t.kind == "int":
+            bits = t.size * 8
+            v = addr & ((1 << bits) - 1)
+            return v - (1 << bits) if t.signed and v >> (bits - 1) else v
+        raise TypeError(f"ffi.cast: cannot cast to {spec!r}")
+
+    def string(self, ptr: Any, maxlen: int | None = None) -> bytes:
+        """The bytes of the NUL-terminated C string at `ptr` (at most `maxlen`)."""
+        if ptr is None:
+            raise ValueError("ffi.string(NULL)")
+        addr = int(ptr)
+        if isinstance(ptr, Pointer) and ptr._length is not None:
+            if maxlen is None or maxlen > ptr._length * ptr.ctype.size:
+                maxlen = ptr._length * ptr.ctype.size
+        return self._inst.mem.read_cstring(addr, maxlen)
+
+    def buffer(self, ptr: Any, size: int | None = None) -> memoryview:
+        """A writable memoryview of `size` bytes of wasm memory at `ptr` (no copy).
+
+        It is valid until the memory grows (wasmtime keeps the base address, so in
+        practice it stays valid); the bounds are checked when it is made.
+        """
+        addr = int(ptr)
+        if size is None:
+            if isinstance(ptr, Pointer) and ptr._length is not None:
+                size = ptr._length * ptr.ctype.size
+            else:
+                raise TypeError("ffi.buffer(ptr) needs a size for a pointer of unknown length")
+        host = self._inst.mem.check(addr, size)
+        return memoryview((ctypes.c_char * size).from_address(host)).cast("B")
+
+    def from_buffer(self, data: Any) -> Pointer[Any]:
+        """A new `unsigned char[]` holding a copy of `data`."""
+        mv = memoryview(data)
+        p = self.new("unsigned char[]", max(mv.nbytes, 1))
+        self._inst.mem.write(p.address, mv)
+        return p
+
+    def memmove(self, dest: Any, src: Any, n: int) -> None:
+        """Copy `n` bytes between pointers and/or Python buffers."""
+        mem = self._inst.mem
+        if isinstance(dest, Pointer | int) and isinstance(src, Pointer | int):
+            mem.write(int(dest), mem.read(int(src), n))
+        elif isinstance(dest, Pointer | int):
+            mem.write(int(dest), memoryview(src).cast("B")[:n])
+        else:
+            mem.copy_out(int(src), dest, n)
+
+    def malloc(self, n: int) -> int:
+        """C `malloc(n)`: an int address (0 on failure); free it with `ffi.free`."""
+        inst = self._inst
+        with inst._lock:
+            return inst.malloc(n)
+
+    def free(self, ptr: Any) -> None:
+        if ptr is None:
+            return
+        inst = self._inst
+        with inst._lock:
+            inst.free(int(ptr))
+
+    def memory_size(self) -> int:
+        """Bytes of linear memory the instance has now."""
+        return self._inst.memory_size()

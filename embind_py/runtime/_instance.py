@@ -1,0 +1,416 @@
+"""One isolated instance of a wasm module, and what generated wrappers call on it.
+
+Owns: shared engines and the compiled-module cache, the linker (WASI plus the
+host imports of `_host`), instantiation and `_initialize`, binding exports to
+fast callers (`_fastcall`), per-call temporaries (a scratch arena inside wasm
+memory, malloc for large ones), argument/result helpers for strings and
+buffers, and turning traps and exits into the runtime's exceptions with the
+wasm stack pointer restored.
+
+May import: wasmtime, the standard library, the runtime's own modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+
+from . import _fastcall, _host
+from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
+from ._memory import Memory, buffer_address
+from ._types import CType, Pointer, PointerTo
+
+ARENA_SIZE = 64 * 1024  # per-instance scratch space for call temporaries
+_WASM_TYPES = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
+_SIG = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
+
+# ---------------------------------------------------------------------------
+# Engines and compiled modules, shared per process
+
+_lock = threading.Lock()
+_engines: dict[tuple[bool, bool], wasmtime.Engine] = {}
+_modules: dict[tuple[tuple[bool, bool], str], wasmtime.Module] = {}
+
+
+def engine(epoch: bool = False, fuel: bool = False) -> wasmtime.Engine:
+    """The process-wide engine for these settings (they must be fixed when it is made)."""
+    key = (epoch, fuel)
+    with _lock:
+        eng = _engines.get(key)
+        if eng is None:
+            cfg = wasmtime.Config()
+            cfg.epoch_interruption = epoch
+            cfg.consume_fuel = fuel
+            eng = _engines[key] = wasmtime.Engine(cfg)
+        return eng
+
+
+def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> wasmtime.Module:
+    """Compile (or fetch from this process's cache) the module for these engine settings."""
+    key = ((epoch, fuel), hashlib.sha256(wasm).hexdigest())
+    with _lock:
+        mod = _modules.get(key)
+    if mod is None:
+        mod = _module_cache_load(engine(epoch, fuel), wasm, key[1])
+        with _lock:
+            _modules[key] = mod
+    return mod
+
+
+def _module_cache_load(eng: wasmtime.Engine, wasm: bytes, digest: str) -> wasmtime.Module:
+    return wasmtime.Module(eng, wasm)
+
+
+def wasm_bytes(module_name: str, module_file: str | None, wasm_name: str) -> bytes:
+    """Read `wasm_name` that sits next to the generated module (a package, a wheel or a zip)."""
+    package = module_name.rpartition(".")[0]
+    if package:
+        import importlib.resources
+
+        return importlib.resources.files(package).joinpath(wasm_name).read_bytes()
+    if module_file is None:
+        raise WasmLinkError(f"cannot locate {wasm_name}: module {module_name} has no __file__")
+    return Path(module_file).with_name(wasm_name).read_bytes()
+
+
+# ---------------------------------------------------------------------------
+
+
+class Instance:
+    """A wasm module instantiated with its own memory, stdio and limits.
+
+    Generated modules subclass this with one method per C function. Options:
+    `stdout`/`stderr` (file-like, or None to discard; default: the current
+    `sys.stdout`/`sys.stderr` at each write), `stdin` (bytes or a file-like
+    object; default: nothing), `env` (dict), `argv` (list of str).
+    """
+
+    def __init__(
+        self,
+        wasm: bytes | str | Path,
+        signatures: Mapping[str, tuple[str, str]] | None = None,
+        *,
+        stdout: Any = _host.DEFAULT,
+        stderr: Any = _host.DEFAULT,
+        stdin: Any = None,
+        env: Mapping[str, str] | None = None,
+        argv: list[str] | None = None,
+    ) -> None:
+        if not isinstance(wasm, bytes):
+            wasm = Path(wasm).read_bytes()
+        self._options: dict[str, Any] = dict(stdout=stdout, stderr=stderr, stdin=stdin, env=env, argv=argv)
+        self._wasm = wasm
+        self._signatures = dict(signatures or {})
+        self._lock = threading.RLock()
+        self._pending: BaseException | None = None
+        self._depth = 0
+        self._sp_stack: list[int] = []
+        self.temp_ret0 = 0
+        self.stdout = _host.Stream(stdout, "stdout")
+        self.stderr = _host.Stream(stderr, "stderr")
+        self._stdin = stdin
+
+        self.engine = engine()
+        self.module = compile_module(wasm)
+        self.store = wasmtime.Store(self.engine)
+        wasi = wasmtime.WasiConfig()
+        if argv is not None:
+            wasi.argv(list(argv))
+        if env is not None:
+            wasi.env([(str(k), str(v)) for k, v in env.items()])
+        self.store.set_wasi(wasi)
+
+        linker = wasmtime.Linker(self.engine)
+        linker.allow_shadowing = True
+        linker.define_wasi()
+        self.mem = Memory(lambda: None, lambda: 0)  # replaced once memory exists
+        _host.define_imports(self, linker, self.module)
+        try:
+            self.instance = linker.instantiate(self.store, self.module)
+        except wasmtime.WasmtimeError as e:
+            raise WasmLinkError(f"cannot instantiate the wasm module: {e}") from None
+        self.exports = self.instance.exports(self.store)
+        memory = self.exports.get("memory")
+        if not isinstance(memory, wasmtime.Memory):
+            raise WasmLinkError("the wasm module exports no memory")
+        self.memory = memory
+        store = self.store
+        self.mem._data_ptr = lambda: memory.data_ptr(store)
+        self.mem._data_len = lambda: memory.data_len(store)
+        self.mem.refresh()
+
+        self._check_signatures()
+        init = self.exports.get("_initialize")
+        if isinstance(init, wasmtime.Func):
+            self._caller("_initialize", "", "")[0]()
+        self._malloc, self._malloc_v = self._caller("malloc", "i", "i")
+        self._free, self._free_v = self._caller("free", "i", "")
+        self._setup_stack()
+        self._arena = self.malloc(ARENA_SIZE)
+        if not self._arena:
+            raise WasmError("malloc failed while setting up the instance")
+        self._top = self._arena
+        self._arena_end = self._arena + ARENA_SIZE
+        self._tmp_mallocs: list[tuple[int, int]] = []
+        self._copybacks: list[tuple[int, int, Any, int]] = []
+
+    # -- exports ---------------------------------------------------------
+
+    def _check_signatures(self) -> None:
+        for name, (params, results) in self._signatures.items():
+            f = self.exports.get(name)
+            if not isinstance(f, wasmtime.Func):
+                raise WasmLinkError(f"the wasm module does not export the function {name!r}")
+            ty = f.type(self.store)
+            got_p = [_WASM_TYPES.get(str(t), str(t)) for t in ty.params]
+            got_r = [_WASM_TYPES.get(str(t), str(t)) for t in ty.results]
+            if got_p != [_SIG[c] for c in params] or got_r != [_SIG[c] for c in results]:
+                raise WasmLinkError(
+                    f"{name}: the wasm export has signature ({', '.join(got_p)}) -> ({', '.join(got_r)}) "
+                    f"but the bindings expect ({', '.join(_SIG[c] for c in params)}) -> "
+                    f"({', '.join(_SIG[c] for c in results)}); regenerate the bindings"
+                )
+
+    def _caller(self, name: str, params: str, results: str) -> tuple[Callable[[], None], tuple[Any, ...]]:
+        """Bind export `name` with wasm signature `params` -> `results` (letters i I f d)."""
+        f = self.exports.get(name)
+        if not isinstance(f, wasmtime.Func):
+            raise WasmLinkError(f"the wasm module does not export the function {name!r}")
+        return _fastcall.make_caller(
+            self.store, f, [_SIG[c] for c in params], [_SIG[c] for c in results], self._on_fail
+        )
+
+    def _bind(self, name: str) -> tuple[Callable[[], None], tuple[Any, ...]]:
+        params, results = self._signatures[name]
+        return self._caller(name, params, results)
+
+    def has_export(self, name: str) -> bool:
+        return name in self.exports
+
+    # -- stack -------------------------------------------------------------
+
+    def _setup_stack(self) -> None:
+        def pick(*names: str) -> str | None:
+            return next((n for n in names if isinstance(self.exports.get(n), wasmtime.Func)), None)
+
+        get = pick("emscripten_stack_get_current", "stackSave")
+        restore = pick("_emscripten_stack_restore", "stackRestore")
+        alloc = pick("_emscripten_stack_alloc", "stackAlloc")
+        self._stack_get = self._caller(get, "", "i") if get else None
+        self._stack_restore = self._caller(restore, "i", "") if restore else None
+        self._stack_alloc = self._caller(alloc, "i", "i") if alloc else None
+        self._sp0 = self.stack_save() if self._stack_get else 0
+
+    def stack_save(self) -> int:
+        if self._stack_get is None:
+            raise WasmLinkError("the wasm module exports no stack-pointer function")
+        call, v = self._stack_get
+        call()
+        return int(v[0].i32) & 0xFFFFFFFF
+
+    def stack_restore(self, sp: int) -> None:
+        if self._stack_restore is None:
+            raise WasmLinkError("the wasm module exports no stackRestore function")
+        call, v = self._stack_restore
+        v[0].i32 = sp
+        call()
+
+    def stack_alloc(self, n: int) -> int:
+        if self._stack_alloc is None:
+            raise WasmLinkError("the wasm module exports no stackAlloc function")
+        call, v = self._stack_alloc
+        v[0].i32 = n
+        call()
+        return int(v[0].i32) & 0xFFFFFFFF
+
+    # -- failures ----------------------------------------------------------
+
+    def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap a host function so its exception is re-raised by the wasm call it interrupted."""
+
+        def guarded(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except BaseException as e:
+                if self._pending is None:
+                    self._pending = e
+                raise
+
+        return guarded
+
+    def _on_fail(self, exc: Any) -> None:
+        pending, self._pending = self._pending, None
+        _fastcall.clear_last_exception()
+        self._recover()
+        if pending is not None:
+            raise pending
+        raise self._translate(exc) from None
+
+    def _recover(self) -> None:
+        """Put the wasm stack pointer back where it was when this call level began."""
+        sp = self._sp_stack[-1] if self._sp_stack else getattr(self, "_sp0", 0)
+        if sp and self._stack_restore is not None:
+            try:
+                self.stack_restore(sp)
+            except WasmError:  # pragma: no cover - restore itself cannot trap
+                pass
+
+    def _translate(self, exc: Any) -> WasmError:
+        if isinstance(exc, wasmtime.ExitTrap):
+            return WasmExit(exc.code)
+        if isinstance(exc, wasmtime.Trap):
+            code = exc.trap_code
+            frames = tuple(f.func_name or f"<wasm function {f.func_index}>" for f in exc.frames)
+            text = exc.message.splitlines()[0] if exc.message else "trap"
+            where = f" in C function {frames[0]}()" if frames else ""
+            msg = f"wasm trap{where}: {text}"
+            if code == wasmtime.TrapCode.INTERRUPT:
+                return WasmTimeout(msg, "interrupt", frames)
+            if code == wasmtime.TrapCode.OUT_OF_FUEL:
+                return WasmOutOfFuel(msg, "out of fuel", frames)
+            return WasmTrap(msg, _code_name(code), frames)
+        return WasmTrap(f"wasm call failed: {exc}")
+
+    # -- memory and temporaries -------------------------------------------
+
+    def malloc(self, n: int) -> int:
+        call, v = self._malloc, self._malloc_v
+        v[0].i32 = n
+        call()
+        return int(v[0].i32) & 0xFFFFFFFF
+
+    def free(self, ptr: int) -> None:
+        self._free_v[0].i32 = ptr
+        self._free()
+
+    def _tmp(self, n: int, align: int = 8) -> int:
+        """Scratch memory for the current call: arena when it fits, else malloc."""
+        p = (self._top + align - 1) & -align
+        if p + n <= self._arena_end:
+            self._top = p + n
+            return p
+        q = self.malloc(max(n, 1))
+        if not q:
+            raise MemoryError(f"wasm malloc({n}) failed for a call temporary")
+        self._tmp_mallocs.append((self._top, q))
+        return q
+
+    def _release(self, mark: int) -> None:
+        """End a call's temporaries: copy writable buffers back, free, reset the arena."""
+        cbs = self._copybacks
+        while cbs and cbs[-1][0] >= mark:
+            _, ptr, buf, n = cbs.pop()
+            self.mem.copy_out(ptr, buf, n)
+        ms = self._tmp_mallocs
+        while ms and ms[-1][0] >= mark:
+            self.free(ms.pop()[1])
+        self._top = mark
+
+    def _arg_str(self, value: Any, what: str, writable: bool = False) -> int:
+        """A `char *` argument: str (UTF-8), bytes, a writable buffer, a Pointer, or None."""
+        if value.__class__ is str:
+            data = value.encode("utf-8")
+        elif value.__class__ is bytes:
+            data = value
+        elif value is None:
+            return 0
+        elif isinstance(value, Pointer):
+            return self._pointer_address(value, what)
+        elif isinstance(value, str | bytes):
+            data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        else:
+            return self._arg_buf(value, what, writable, nul=True)
+        n = len(data)
+        p = self._tmp(n + 1, 1)
+        mem = self.mem
+        mem.write(p, data, n)
+        mem.write(p + n, b"\0", 1)
+        return p
+
+    def _arg_buf(self, value: Any, what: str, writable: bool, nul: bool = False, ctype: str = "") -> int:
+        """A `T *` argument: a Pointer, None, or any buffer (copied in, and back if writable)."""
+        if value is None:
+            return 0
+        if isinstance(value, Pointer):
+            return self._pointer_address(value, what)
+        try:
+            mv = memoryview(value)
+        except TypeError:
+            want = f"a pointer, a buffer or None for C {ctype}" if ctype else "a pointer, a buffer or None"
+            raise TypeError(f"{what}: expected {want}, got {type(value).__name__}") from None
+        n = mv.nbytes
+        p = self._tmp(n + (1 if nul else 0), 8)
+        if n:
+            self.mem.write(p, mv, n)
+        if nul:
+            self.mem.write(p + n, b"\0", 1)
+        if writable and not mv.readonly and n:
+            self._copybacks.append((self._top, p, mv, n))
+        return p
+
+    def _arg_ptr(self, value: Any, what: str, ctype: str) -> int:
+        """A pointer argument that takes only Pointers, ints (addresses) or None."""
+        if value is None:
+            return 0
+        if isinstance(value, Pointer):
+            return self._pointer_address(value, what)
+        if value.__class__ is int and 0 <= value <= 0xFFFFFFFF:
+            return value
+        raise TypeError(f"{what}: expected a pointer ({ctype}) or None, got {type(value).__name__}")
+
+    def _pointer_address(self, p: Pointer[Any], what: str) -> int:
+        if p._inst is not self:
+            raise TypeError(f"{what}: pointer belongs to another wasm instance")
+        return p.address
+
+    def _ret_str(self, addr: int) -> str | None:
+        if not addr:
+            return None
+        return self.mem.read_cstring(addr & 0xFFFFFFFF).decode("utf-8", "replace")
+
+    def _ret_ptr(self, addr: int, ctype: CType | None) -> Any:
+        addr &= 0xFFFFFFFF
+        if not addr:
+            return None
+        if ctype is None:
+            return addr
+        return Pointer(self, addr, ctype)
+
+    def read_stdin(self, n: int) -> bytes | None:
+        src = self._stdin
+        if src is None:
+            return b""
+        if isinstance(src, bytes | bytearray):
+            data, self._stdin = bytes(src[:n]), src[n:]
+            return data
+        try:
+            data = src.buffer.read1(n) if hasattr(src, "buffer") else src.read(n)
+        except (OSError, ValueError):
+            return None
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+    def flush(self) -> None:
+        """Flush C's stdio buffers (text printed without a newline waits there)."""
+        if isinstance(self.exports.get("fflush"), wasmtime.Func):
+            with self._lock:
+                call, v = self._caller("fflush", "i", "i")
+                v[0].i32 = 0
+                call()
+
+    def memory_size(self) -> int:
+        self.mem.refresh()
+        return self.mem.size
+
+    def wrap_pointer(self, addr: int, ctype: CType | None) -> Any:
+        return PointerTo(ctype).wrap(self, addr)
+
+
+def _code_name(code: Any) -> str | None:
+    if code is None:
+        return None
+    return str(getattr(code, "name", code)).lower().replace("_", " ")

@@ -1,0 +1,132 @@
+"""Bounds-checked access to one instance's linear memory.
+
+Owns: the base address and size of linear memory (refreshed when C grows it),
+reads and writes of bytes, scalars and C strings, each checked against the
+memory's bounds before any copy, so no pointer from C or from Python can make
+the host read or write outside the instance.
+
+May import: the standard library (ctypes) and the runtime's own modules.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from typing import Any
+
+from ._errors import WasmBoundsError
+
+_strnlen: Any
+try:  # libc strnlen finds a C string's end without copying memory
+    _libc = ctypes.CDLL(None) if sys.platform != "win32" else ctypes.cdll.msvcrt
+    _strnlen = _libc.strnlen
+    _strnlen.restype = ctypes.c_size_t
+    _strnlen.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+except (OSError, AttributeError):  # pragma: no cover - platforms without strnlen
+    _strnlen = None
+
+_memmove = ctypes.memmove
+_string_at = ctypes.string_at
+
+
+class Memory:
+    """Linear memory of one instance: `base` address and `size` in bytes.
+
+    `refresh` re-reads both; the instance calls it when C reports memory growth
+    (emscripten_notify_memory_growth) and whenever a bounds check fails, so a
+    stale size never rejects a valid pointer.
+    """
+
+    __slots__ = ("_data_len", "_data_ptr", "base", "size")
+
+    def __init__(self, data_ptr: Any, data_len: Any) -> None:
+        self._data_ptr = data_ptr
+        self._data_len = data_len
+        self.base = 0
+        self.size = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.base = ctypes.cast(self._data_ptr(), ctypes.c_void_p).value or 0
+        self.size = int(self._data_len())
+
+    def check(self, ptr: int, n: int) -> int:
+        """Return the host address of wasm `ptr` after checking `[ptr, ptr+n)` is inside."""
+        if ptr < 0 or n < 0 or ptr + n > self.size:
+            self.refresh()
+            if ptr < 0 or n < 0 or ptr + n > self.size:
+                raise WasmBoundsError(
+                    f"wasm memory access out of bounds: {n} bytes at address {ptr:#x} "
+                    f"(memory is {self.size} bytes)"
+                )
+        return self.base + ptr
+
+    def read(self, ptr: int, n: int) -> bytes:
+        return _string_at(self.check(ptr, n), n)
+
+    def write(self, ptr: int, data: Any, n: int | None = None) -> None:
+        """Copy `data` (bytes, or any contiguous buffer) to wasm `ptr` in one memmove."""
+        if isinstance(data, bytes):
+            if n is None:
+                n = len(data)
+            _memmove(self.check(ptr, n), data, n)
+            return
+        src, keep = buffer_address(data)
+        if n is None:
+            n = len(keep) if isinstance(keep, bytes) else memoryview(data).nbytes
+        _memmove(self.check(ptr, n), src, n)
+
+    def copy_out(self, ptr: int, dest: Any, n: int) -> None:
+        """Copy `n` bytes from wasm `ptr` into the writable buffer `dest`."""
+        if n:
+            dst, _keep = buffer_address(dest, writable=True)
+            _memmove(dst, self.check(ptr, n), n)
+
+    def strlen(self, ptr: int, limit: int | None = None) -> int:
+        """Length of the NUL-terminated string at `ptr`, never scanning past memory."""
+        avail = self.size - ptr
+        if ptr < 0 or avail <= 0:
+            self.check(ptr, 1)
+            avail = self.size - ptr
+        if limit is not None:
+            avail = min(avail, limit)
+        addr = self.base + ptr
+        if _strnlen is not None:
+            return int(_strnlen(addr, avail))
+        data = _string_at(addr, avail)  # pragma: no cover
+        i = data.find(b"\0")
+        return avail if i < 0 else i
+
+    def read_cstring(self, ptr: int, limit: int | None = None) -> bytes:
+        n = self.strlen(ptr, limit)
+        return _string_at(self.base + ptr, n)
+
+    def zero(self, ptr: int, n: int) -> None:
+        ctypes.memset(self.check(ptr, n), 0, n)
+
+    def view(self, ctype: Any, ptr: int) -> Any:
+        """A ctypes object of `ctype` at wasm `ptr` (bounds-checked; valid until growth)."""
+        return ctype.from_address(self.check(ptr, ctypes.sizeof(ctype)))
+
+
+def buffer_address(buf: Any, writable: bool = False) -> tuple[int, Any]:
+    """Host address of a buffer-protocol object's bytes, and an object to keep alive.
+
+    Writable buffers (bytearray, array.array, numpy arrays, writable memoryviews)
+    are addressed in place; a read-only one that is not `bytes` costs one copy.
+    """
+    if isinstance(buf, bytes) and not writable:
+        return ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value or 0, buf
+    mv = buf if isinstance(buf, memoryview) else memoryview(buf)
+    if not mv.c_contiguous:
+        raise ValueError("buffer must be C-contiguous")
+    if mv.readonly:
+        if writable:
+            raise TypeError("buffer is read-only")
+        data = mv.tobytes()
+        return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0, data
+    if mv.nbytes == 0:
+        return 0, mv
+    flat = mv.cast("B") if (mv.ndim != 1 or mv.format not in ("B", "b", "c")) else mv
+    holder = (ctypes.c_char * mv.nbytes).from_buffer(flat)
+    return ctypes.addressof(holder), holder

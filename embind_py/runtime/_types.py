@@ -1,0 +1,387 @@
+"""Marshallers per C type family, and typed pointers into wasm memory.
+
+Owns: the runtime descriptors of C types (`Scalar`, `PointerTo`, `ArrayOf`, and
+the hooks records and callbacks plug into), their load/store to linear memory,
+argument conversion helpers used by generated wrappers (`to_int`, `to_float`,
+`to_bool`), and `Pointer`, the value a `T *` becomes in Python. Each conversion
+rule lives here once; generated wrappers, `ffi` helpers and callbacks share it.
+
+May import: the standard library and the runtime's own modules.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import operator
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._errors import WasmBoundsError
+
+if TYPE_CHECKING:
+    from ._instance import Instance
+
+T = TypeVar("T")
+
+# ---------------------------------------------------------------------------
+# Argument checks (the slow paths of the inline checks in generated code)
+
+
+def to_int(value: object, name: str, lo: int, hi: int, ctype: str) -> int:
+    """Convert a Python argument to a C integer in [lo, hi], or raise."""
+    if isinstance(value, float) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name}: expected int for C {ctype}, got {type(value).__name__}")
+    v = operator.index(value)  # type: ignore[call-overload]
+    if not lo <= v <= hi:
+        raise OverflowError(f"{name}: {v} does not fit in C {ctype} (range {lo}..{hi})")
+    return v
+
+
+def to_float(value: object, name: str, ctype: str) -> float:
+    if isinstance(value, float | int):
+        return float(value)
+    if hasattr(value, "__float__") and not isinstance(value, str | bytes):
+        return float(value)  # type: ignore[arg-type]
+    raise TypeError(f"{name}: expected float for C {ctype}, got {type(value).__name__}")
+
+
+def to_bool(value: object, name: str) -> bool:
+    if isinstance(value, bool | int):
+        return bool(value)
+    if hasattr(value, "__index__"):
+        return bool(operator.index(value))  # type: ignore[call-overload]
+    raise TypeError(f"{name}: expected bool for C _Bool, got {type(value).__name__}")
+
+
+def int_range(size: int, signed: bool) -> tuple[int, int]:
+    if signed:
+        return -(1 << (size * 8 - 1)), (1 << (size * 8 - 1)) - 1
+    return 0, (1 << (size * 8)) - 1
+
+
+# ---------------------------------------------------------------------------
+# Type descriptors
+
+
+class CType:
+    """A C type as the runtime sees it: a name, a size, an alignment, load/store."""
+
+    name: str = "?"
+    size: int = 0
+    align: int = 1
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        raise TypeError(f"cannot read a value of C type {self.name}")
+
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        raise TypeError(f"cannot write a value of C type {self.name}")
+
+    def __repr__(self) -> str:
+        return f"<ctype {self.name!r}>"
+
+
+_CT_INT: dict[tuple[int, bool], type[Any]] = {
+    (1, True): ctypes.c_int8,
+    (1, False): ctypes.c_uint8,
+    (2, True): ctypes.c_int16,
+    (2, False): ctypes.c_uint16,
+    (4, True): ctypes.c_int32,
+    (4, False): ctypes.c_uint32,
+    (8, True): ctypes.c_int64,
+    (8, False): ctypes.c_uint64,
+}
+
+
+class Scalar(CType):
+    """An integer, bool, or floating-point C type."""
+
+    def __init__(self, name: str, kind: str, size: int, signed: bool = True) -> None:
+        self.name = name
+        self.kind = kind  # "int", "bool", "float"
+        self.size = size
+        self.align = size
+        self.signed = signed
+        if kind == "float":
+            self.ct: Any = ctypes.c_float if size == 4 else ctypes.c_double
+            self.lo, self.hi = 0, 0
+        else:
+            self.ct = _CT_INT[(size, signed and kind == "int")]
+            self.lo, self.hi = int_range(size, signed and kind == "int")
+
+    def convert(self, value: Any, what: str) -> Any:
+        if self.kind == "float":
+            return to_float(value, what, self.name)
+        if self.kind == "bool":
+            return to_bool(value, what)
+        if value.__class__ is int and self.lo <= value <= self.hi:
+            return value
+        return to_int(value, what, self.lo, self.hi, self.name)
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        v = self.ct.from_address(inst.mem.check(addr, self.size)).value
+        return bool(v) if self.kind == "bool" else v
+
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        self.ct.from_address(inst.mem.check(addr, self.size)).value = self.convert(value, what)
+
+
+class PointerTo(CType):
+    """`T *`: loads as a `Pointer` (or an int address for `void *`), None for NULL."""
+
+    size = 4
+    align = 4
+
+    def __init__(self, target: CType | None, name: str | None = None, const: bool = False) -> None:
+        self.target = target  # None for void
+        self.const = const
+        self.name = name or (f"{target.name} *" if target is not None else "void *")
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        p = ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value
+        return self.wrap(inst, p)
+
+    def wrap(self, inst: Instance, address: int) -> Any:
+        if address == 0:
+            return None
+        if self.target is None:
+            return address
+        return Pointer(inst, address, self.target)
+
+    def address_of(self, inst: Instance, value: Any, what: str) -> int:
+        """The wasm address a Python value stands for when stored as this pointer."""
+        if value is None:
+            return 0
+        if isinstance(value, Pointer):
+            if value._inst is not inst:
+                raise TypeError(f"{what}: pointer belongs to another wasm instance")
+            return value.address
+        if self.target is None and value.__class__ is int:
+            if not 0 <= value <= 0xFFFFFFFF:
+                raise OverflowError(f"{what}: {value} is not a wasm32 address")
+            return value
+        raise TypeError(f"{what}: expected a pointer ({self.name}) or None, got {type(value).__name__}")
+
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value = self.address_of(inst, value, what)
+
+
+class ArrayOf(CType):
+    """`T[n]`: loads as a list (bytes for char arrays), stores from a sequence."""
+
+    def __init__(self, elem: CType, length: int) -> None:
+        self.elem = elem
+        self.length = length
+        self.size = elem.size * length
+        self.align = elem.align
+        self.name = f"{elem.name}[{length}]"
+
+    @property
+    def is_chars(self) -> bool:
+        return isinstance(self.elem, Scalar) and self.elem.kind == "int" and self.elem.size == 1
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        if self.is_chars:
+            return inst.mem.read(addr, self.size)
+        return [self.elem.load(inst, addr + i * self.elem.size) for i in range(self.length)]
+
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        if self.is_chars and isinstance(value, bytes | bytearray | str):
+            data = value.encode() if isinstance(value, str) else bytes(value)
+            if len(data) > self.size:
+                raise ValueError(f"{what}: {len(data)} bytes do not fit in {self.name}")
+            inst.mem.zero(addr, self.size)
+            inst.mem.write(addr, data)
+            return
+        items = list(value)
+        if len(items) > self.length:
+            raise ValueError(f"{what}: {len(items)} items do not fit in {self.name}")
+        inst.mem.zero(addr, self.size)
+        for i, item in enumerate(items):
+            self.elem.store(inst, addr + i * self.elem.size, item, f"{what}[{i}]")
+
+
+VOID_PTR = PointerTo(None)
+
+# ---------------------------------------------------------------------------
+# Pointers
+
+
+class Pointer(Generic[T]):
+    """A typed pointer into one instance's linear memory (`T *` in C).
+
+    `p[i]` reads or writes the i-th element, `p.value` is `p[0]`, `int(p)` is
+    the wasm address. Pointers made by `ffi.new` own their memory and free it
+    when garbage collected; others just point.
+    """
+
+    __slots__ = ("__weakref__", "_inst", "_length", "_owner", "address", "ctype")
+
+    def __init__(
+        self, inst: Instance, address: int, ctype: CType, length: int | None = None, owner: Any = None
+    ) -> None:
+        self._inst = inst
+        self.address = address
+        self.ctype = ctype
+        self._length = length
+        self._owner = owner  # keeps an owning allocation alive
+
+    def _addr(self, i: int) -> int:
+        if self._length is not None and not -self._length <= i < self._length:
+            raise IndexError(f"index {i} out of range for {self.ctype.name}[{self._length}]")
+        if i < 0 and self._length is not None:
+            i += self._length
+        return self.address + i * self.ctype.size
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            if self._length is None and (i.stop is None or i.start is None and i.stop < 0):
+                raise IndexError("slicing a pointer of unknown length needs explicit bounds")
+            rng = range(*i.indices(self._length if self._length is not None else i.stop))
+            return [self.ctype.load(self._inst, self.address + k * self.ctype.size) for k in rng]
+        return self.ctype.load(self._inst, self._addr(i))
+
+    def __setitem__(self, i: int | slice, value: Any) -> None:
+        if isinstance(i, slice):
+            length = self._length if self._length is not None else i.stop
+            for k, v in zip(range(*i.indices(length)), value, strict=True):
+                self.ctype.store(self._inst, self.address + k * self.ctype.size, v, f"[{k}]")
+            return
+        self.ctype.store(self._inst, self._addr(i), value, f"[{i}]")
+
+    @property
+    def value(self) -> Any:
+        return self[0]
+
+    @value.setter
+    def value(self, v: Any) -> None:
+        self[0] = v
+
+    def __len__(self) -> int:
+        if self._length is None:
+            raise TypeError(f"pointer to {self.ctype.name} has no known length")
+        return self._length
+
+    def __iter__(self) -> Any:
+        return iter(self[0 : len(self)])
+
+    def __int__(self) -> int:
+        return self.address
+
+    def __index__(self) -> int:
+        return self.address
+
+    def __bool__(self) -> bool:
+        return self.address != 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Pointer):
+            return self._inst is other._inst and self.address == other.address
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((id(self._inst), self.address))
+
+    def __add__(self, n: int) -> Pointer[T]:
+        return Pointer(self._inst, self.address + n * self.ctype.size, self.ctype, None, self._owner)
+
+    def __repr__(self) -> str:
+        n = f"[{self._length}]" if self._length is not None else " *"
+        return f"<Pointer {self.ctype.name}{n} at {self.address:#x}>"
+
+
+# ---------------------------------------------------------------------------
+# Type names at run time (for ffi.new, ffi.sizeof, ffi.cast)
+
+_INT_NAMES: dict[str, tuple[int, bool]] = {
+    "char": (1, True),
+    "signed char": (1, True),
+    "unsigned char": (1, False),
+    "short": (2, True),
+    "short int": (2, True),
+    "signed short": (2, True),
+    "unsigned short": (2, False),
+    "unsigned short int": (2, False),
+    "int": (4, True),
+    "signed": (4, True),
+    "signed int": (4, True),
+    "unsigned": (4, False),
+    "unsigned int": (4, False),
+    "long": (4, True),
+    "long int": (4, True),
+    "signed long": (4, True),
+    "unsigned long": (4, False),
+    "unsigned long int": (4, False),
+    "long long": (8, True),
+    "long long int": (8, True),
+    "signed long long": (8, True),
+    "unsigned long long": (8, False),
+    "unsigned long long int": (8, False),
+    "int8_t": (1, True),
+    "uint8_t": (1, False),
+    "int16_t": (2, True),
+    "uint16_t": (2, False),
+    "int32_t": (4, True),
+    "uint32_t": (4, False),
+    "int64_t": (8, True),
+    "uint64_t": (8, False),
+    "size_t": (4, False),
+    "ssize_t": (4, True),
+    "intptr_t": (4, True),
+    "uintptr_t": (4, False),
+    "ptrdiff_t": (4, True),
+}
+
+BUILTINS: dict[str, CType] = {n: Scalar(n, "int", s, sg) for n, (s, sg) in _INT_NAMES.items()}
+BUILTINS["float"] = Scalar("float", "float", 4)
+BUILTINS["double"] = Scalar("double", "float", 8)
+BUILTINS["_Bool"] = Scalar("_Bool", "bool", 1, False)
+BUILTINS["bool"] = Scalar("bool", "bool", 1, False)
+
+_DECL = re.compile(r"^(?P<base>[A-Za-z_][\w ]*?)\s*(?P<stars>[\s*]*)(?P<arr>(\[\s*\d*\s*\])*)$")
+
+
+def parse_ctype(spec: str, table: dict[str, CType]) -> tuple[CType | None, int | None, bool]:
+    """Parse "int *", "uLongf *", "double[]", "char[16]", "Vec2" into (type, array length, is_array).
+
+    Returns the *element* type for pointers and arrays: `("int *") -> (int, None, False)`
+    means "a pointer to int"; `("int[8]") -> (int, 8, True)`; `("int") -> (int, None, False)`
+    with the pointer flag left to the caller by the star count. The element is None for void.
+    """
+    s = " ".join(spec.replace("const ", " ").replace("volatile ", " ").split())
+    m = _DECL.match(s)
+    if not m:
+        raise ValueError(f"cannot parse C type {spec!r}")
+    base_name = m["base"].strip()
+    base = None if base_name == "void" else table.get(base_name) or BUILTINS.get(base_name)
+    if base is None and base_name != "void":
+        raise ValueError(f"unknown C type {base_name!r} in {spec!r}")
+    stars = m["stars"].count("*")
+    arr = m["arr"]
+    t: CType | None = base
+    # All but the outermost star become pointer levels of the element.
+    if arr:
+        dims = re.findall(r"\[\s*(\d*)\s*\]", arr)
+        for _ in range(stars):
+            t = PointerTo(t)
+        n = dims[0]
+        for d in reversed(dims[1:]):
+            assert t is not None
+            t = ArrayOf(t, int(d))
+        return t, (int(n) if n else None), True
+    if stars == 0:
+        return t, None, False
+    for _ in range(stars - 1):
+        t = PointerTo(t)
+    return t, None, False
+
+
+def is_pointer_spec(spec: str) -> bool:
+    return spec.rstrip().endswith("*")
+
+
+def iter_init(init: Any) -> Iterable[Any]:
+    return init if isinstance(init, list | tuple) else list(init)
+
+
+Factory = Callable[..., Any]

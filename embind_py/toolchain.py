@@ -1,0 +1,301 @@
+"""Finding and running emcc: the only module of embind-py that starts processes.
+
+Owns: locating emcc (`--emcc`, `$EMCC`, `$EMSDK`, `PATH`), its version, the argv of
+every emcc run (preprocess, macro dump, compile+link), and turning emcc's
+failures into `ToolchainError` / `CompileError` with emcc's own text.
+
+May import: the standard library and `embind_py.model`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+INSTALL_HINT = "scripts/install_emsdk.sh"
+
+# Flags that make GNU C extensions in system headers harmless for pycparser.
+PYCPARSER_DEFINES = (
+    "-D__attribute__(x)=",
+    "-D__extension__=",
+    "-D__restrict=",
+    "-D__restrict__=",
+    "-D__inline=inline",
+    "-D__inline__=inline",
+    "-D__asm__(x)=",
+    "-D__asm(x)=",
+    "-D_Noreturn=",
+    "-D__volatile__=volatile",
+    "-D__builtin_va_list=int",
+    "-D__alignof__(x)=4",
+    "-D_Alignas(x)=",
+    "-D__signed__=signed",
+    "-D__thread=",
+    "-D_Thread_local=",
+    "-D_Static_assert(x,y)=",
+    "-D__EMBIND_PY__=1",
+)
+
+
+class ToolchainError(Exception):
+    """emcc is missing or unusable; the message is one user-facing paragraph."""
+
+
+class CompileError(Exception):
+    """emcc ran and failed; `output` is what it printed."""
+
+    def __init__(self, what: str, output: str, returncode: int) -> None:
+        super().__init__(f"{what} failed (exit {returncode})")
+        self.what = what
+        self.output = output
+        self.returncode = returncode
+
+
+@dataclass(frozen=True)
+class Emcc:
+    """A usable emcc: its command and its version."""
+
+    command: tuple[str, ...]
+    version: tuple[int, int, int]
+
+    @property
+    def version_str(self) -> str:
+        return ".".join(map(str, self.version))
+
+    def stack_exports(self) -> tuple[str, ...]:
+        """The stack functions to request, under the names this emcc has.
+
+        3.1.6 exports stackSave/stackRestore/stackAlloc by itself; 3.1.52-3.1.56
+        export them only when asked; since 3.1.57 they are `_emscripten_stack_*`.
+        `emscripten_stack_get_current` exists in every version.
+        """
+        names = ["_emscripten_stack_get_current"]
+        if self.version >= (3, 1, 57):
+            names += ["__emscripten_stack_restore", "__emscripten_stack_alloc"]
+        elif self.version >= (3, 1, 52):
+            names += ["_stackSave", "_stackRestore", "_stackAlloc"]
+        return tuple(names)
+
+
+def _emcc_from_emsdk(root: str) -> str | None:
+    for rel in ("upstream/emscripten/emcc", "emscripten/emcc", "emcc"):
+        p = Path(root) / rel
+        if p.is_file():
+            return str(p)
+    return None
+
+
+def find_emcc(explicit: str | None = None) -> Emcc:
+    """Locate emcc: `explicit`, then `$EMCC`, then `$EMSDK`, then `PATH`."""
+    candidates: list[tuple[str, str]] = []
+    if explicit:
+        candidates.append(("--emcc", explicit))
+    elif os.environ.get("EMCC"):
+        candidates.append(("$EMCC", os.environ["EMCC"]))
+    else:
+        if os.environ.get("EMSDK"):
+            found = _emcc_from_emsdk(os.environ["EMSDK"])
+            if found:
+                candidates.append(("$EMSDK", found))
+        on_path = shutil.which("emcc")
+        if on_path:
+            candidates.append(("PATH", on_path))
+    if not candidates:
+        raise ToolchainError(
+            "emcc (the Emscripten compiler) was not found: pass --emcc PATH, set $EMCC "
+            "or $EMSDK, or put emcc on PATH. To install it, run "
+            f"`bash {INSTALL_HINT}` (it uses the official emsdk when reachable, "
+            "else the distribution's emscripten package)."
+        )
+    source, cmd = candidates[0]
+    resolved = shutil.which(cmd) or cmd
+    if not Path(resolved).exists():
+        raise ToolchainError(
+            f"emcc given by {source} does not exist: {cmd}. Check the path, or run "
+            f"`bash {INSTALL_HINT}` to install Emscripten."
+        )
+    command = (resolved,)
+    version = _version(command, source)
+    return Emcc(command, version)
+
+
+def _version(command: tuple[str, ...], source: str) -> tuple[int, int, int]:
+    try:
+        proc = subprocess.run(
+            [*command, "-dumpversion"], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ToolchainError(
+            f"emcc from {source} ({command[0]}) could not be run: {e}. "
+            f"Run `bash {INSTALL_HINT}` to install a working Emscripten."
+        ) from None
+    m = re.search(r"(\d+)\.(\d+)\.(\d+)", proc.stdout)
+    if proc.returncode != 0 or not m:
+        raise ToolchainError(
+            f"emcc from {source} ({command[0]}) did not report a version "
+            f"(exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[:500]}. "
+            f"Run `bash {INSTALL_HINT}` to install a working Emscripten."
+        )
+    return int(m[1]), int(m[2]), int(m[3])
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Debian's emcc finds acorn (for its JS optimizer) only in Debian's node path.
+    if Path("/usr/share/nodejs").is_dir():
+        paths = [p for p in env.get("NODE_PATH", "").split(os.pathsep) if p]
+        if "/usr/share/nodejs" not in paths:
+            env["NODE_PATH"] = os.pathsep.join([*paths, "/usr/share/nodejs"])
+    return env
+
+
+Echo = Callable[[str], None]
+
+
+def _run(argv: list[str], what: str, echo: Echo | None) -> str:
+    if echo:
+        echo("$ " + shlex.join(argv))
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), errors="replace")
+    except OSError as e:
+        raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
+    if proc.returncode != 0:
+        raise CompileError(what, (proc.stderr + proc.stdout).strip(), proc.returncode)
+    if proc.stderr.strip() and echo:
+        echo(proc.stderr.rstrip())
+    return proc.stdout
+
+
+def _cpp_flags(include_dirs: Sequence[Path], defines: Sequence[str]) -> list[str]:
+    flags = [f"-I{d}" for d in include_dirs]
+    flags += [f"-D{d}" for d in defines]
+    return flags
+
+
+def _umbrella(headers: Sequence[Path]) -> str:
+    return "".join(f'#include "{h.resolve()}"\n' for h in headers)
+
+
+def preprocess(
+    emcc: Emcc,
+    headers: Sequence[Path],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    echo: Echo | None = None,
+) -> str:
+    """Preprocess the headers together (line markers kept) for pycparser."""
+    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+        umbrella = Path(tmp) / "embind_py_headers.c"
+        umbrella.write_text(_umbrella(headers))
+        argv = [
+            *emcc.command,
+            "-E",
+            "-x",
+            "c",
+            *PYCPARSER_DEFINES,
+            *_cpp_flags(include_dirs, defines),
+            str(umbrella),
+        ]
+        return _run(argv, "preprocessing the headers", echo)
+
+
+def dump_macros(
+    emcc: Emcc,
+    headers: Sequence[Path],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    echo: Echo | None = None,
+) -> str:
+    """Every macro defined after including the headers (`emcc -dM -E`)."""
+    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+        umbrella = Path(tmp) / "embind_py_headers.c"
+        umbrella.write_text(_umbrella(headers))
+        argv = [*emcc.command, "-dM", "-E", "-x", "c", *_cpp_flags(include_dirs, defines), str(umbrella)]
+        return _run(argv, "listing the headers' macros", echo)
+
+
+def defined_symbols(
+    emcc: Emcc,
+    sources: Sequence[Path],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    cflags: Sequence[str] = (),
+    echo: Echo | None = None,
+) -> set[str]:
+    """The external functions the sources define, read from their LLVM IR.
+
+    emcc -S -emit-llvm is quick and works in every version; `define` lines name
+    what the sources provide, so headers' declarations without a body can be left
+    out of EXPORTED_FUNCTIONS instead of failing the link.
+    """
+    names: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+        for i, src in enumerate(sources):
+            out = Path(tmp) / f"{i}.ll"
+            argv = [
+                *emcc.command,
+                "-S",
+                "-emit-llvm",
+                "-O0",
+                *_cpp_flags(include_dirs, defines),
+                *cflags,
+                str(src),
+                "-o",
+                str(out),
+            ]
+            _run(argv, f"compiling {src.name}", echo)
+            for line in out.read_text(errors="replace").splitlines():
+                m = _DEFINE.match(line)
+                if m and not re.search(r"\b(internal|private|available_externally)\b", m[1]):
+                    names.add(m[2])
+    return names
+
+
+_DEFINE = re.compile(r'^define\s+([^@]*)@"?([\w.$]+)"?\(')
+
+
+def compile_wasm(
+    emcc: Emcc,
+    sources: Sequence[Path],
+    out_wasm: Path,
+    exports: Sequence[str],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    opt: str = "2",
+    cflags: Sequence[str] = (),
+    has_main: bool = False,
+    echo: Echo | None = None,
+) -> None:
+    """Compile and link the sources to a standalone wasm module at `out_wasm`."""
+    wanted = ["_" + e for e in exports]
+    wanted += ["_malloc", "_free", "_fflush", *emcc.stack_exports()]
+    if has_main:
+        wanted.append("_main")
+    seen: set[str] = set()
+    unique = [w for w in wanted if not (w in seen or seen.add(w))]
+    argv = [
+        *emcc.command,
+        *[str(s) for s in sources],
+        f"-O{opt}",
+        "-sSTANDALONE_WASM=1",
+        "-sALLOW_MEMORY_GROWTH=1",
+        "-sALLOW_TABLE_GROWTH=1",
+        "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
+        "--profiling-funcs",
+        *_cpp_flags(include_dirs, defines),
+        *cflags,
+        "-o",
+        str(out_wasm),
+    ]
+    if not has_main:
+        argv.insert(len(emcc.command), "--no-entry")
+    _run(argv, "emcc", echo)
+
+
