@@ -353,6 +353,14 @@ class Instance:
             self._copybacks.append((self._top, p, mv, n))
         return p
 
+    def _arg_void(self, value: Any, what: str, writable: bool) -> int:
+        """A `void *` argument: an int address, a Pointer, a buffer, or None."""
+        if value.__class__ is int:
+            if not 0 <= value <= 0xFFFFFFFF:
+                raise OverflowError(f"{what}: {value} is not a wasm32 address")
+            return int(value)
+        return self._arg_buf(value, what, writable, False, "void *")
+
     def _arg_ptr(self, value: Any, what: str, ctype: str) -> int:
         """A pointer argument that takes only Pointers, ints (addresses) or None."""
         if value is None:

@@ -15,7 +15,7 @@ import ctypes
 import operator
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Union
 
 from ._errors import WasmBoundsError
 
@@ -289,6 +289,17 @@ class Pointer(Generic[T]):
         n = f"[{self._length}]" if self._length is not None else " *"
         return f"<Pointer {self.ctype.name}{n} at {self.address:#x}>"
 
+
+class Buffer(Protocol):
+    """Any object with the buffer protocol (bytes, bytearray, memoryview, array, numpy)."""
+
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+
+
+BufferArg = Union[Buffer, Pointer[Any], None]
+"""What a `T *` parameter accepts: a buffer (copied in, and back if writable), a Pointer, or None."""
+CharPtrArg = Union[str, Buffer, Pointer[Any], None]
+"""What a `char *` parameter accepts: str (UTF-8), bytes, a writable buffer, a Pointer, or None."""
 
 # ---------------------------------------------------------------------------
 # Type names at run time (for ffi.new, ffi.sizeof, ffi.cast)

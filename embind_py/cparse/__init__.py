@@ -1,0 +1,277 @@
+"""C headers -> the model: the only package of embind-py that imports pycparser.
+
+Owns: parsing the preprocessed headers (`toolchain.preprocess` output) with
+pycparser, telling user declarations from system ones by line markers, turning
+declarations into `embind_py.model` values (functions, records with their wasm32
+layout, enums, typedefs, `#define` constants), and reporting what cannot be
+bound as `Diagnostic`s instead of raising.
+
+May import: the standard library, pycparser, and `embind_py.model`. pycparser
+nodes never leave this package. Nothing here runs processes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from pycparser import c_ast, c_parser  # type: ignore[import-untyped, unused-ignore]
+
+from embind_py import model
+from embind_py.cparse._convert import Converter, InternalError, Unbindable, internal, prototype
+from embind_py.cparse._eval import NotConstant, Value
+from embind_py.cparse._files import FileTable
+from embind_py.cparse._macros import (
+    Definition,
+    Expander,
+    MacroError,
+    normalize,
+    parse_dump,
+    scan_defines,
+)
+from embind_py.model import (
+    ArrayType,
+    Constant,
+    CType,
+    Diagnostic,
+    EnumRef,
+    Function,
+    FunctionType,
+    Library,
+    NamedType,
+    PointerType,
+    RecordRef,
+)
+
+__all__ = ["InternalError", "parse_library"]
+
+_PARSE_ERROR = re.compile(r"^(.*?):(\d+)(?::\d+)?: (.*)$", re.DOTALL)
+_PARSE_FILE = "<embind-py>"
+
+
+def parse_library(
+    preprocessed: str, macros: str, user_files: Sequence[Path], root: Path
+) -> Library:
+    """Everything the user's headers declare, as a `Library` (problems as diagnostics).
+
+    `preprocessed` is `toolchain.preprocess` output (line markers kept), `macros`
+    is `toolchain.dump_macros` output, `user_files` are the user's headers and
+    `root` the folder file names are shown relative to.
+    """
+    files = FileTable(preprocessed, user_files, root)
+    try:
+        ast = c_parser.CParser().parse(preprocessed, _PARSE_FILE)
+    except (c_parser.ParseError, ValueError) as e:
+        return Library(diagnostics=(_syntax_error(str(e), files),))
+    return _Builder(files, ast).build(macros, user_files)
+
+
+def _syntax_error(message: str, files: FileTable) -> Diagnostic:
+    m = _PARSE_ERROR.match(message)
+    raw, line, text = (m[1], int(m[2]), m[3]) if m else (None, 0, message)
+    if text.startswith("before: "):
+        token = text[len("before: ") :]
+        text = f"syntax error before '{token}'"
+        if re.fullmatch(r"[A-Za-z_]\w*", token):
+            text += " (is a type name undeclared, or a compiler extension used?)"
+    else:
+        text = f"syntax error: {text[:1].lower()}{text[1:]}"
+    if raw == _PARSE_FILE or raw is None:
+        return Diagnostic("", line, text)
+    return Diagnostic(files.display(raw), line, text)
+
+
+class _Builder:
+    def __init__(self, files: FileTable, ast: c_ast.FileAST) -> None:
+        self.files = files
+        self.ast = ast
+        self.conv = Converter(files)
+        self.functions: dict[str, Function] = {}
+        self.typedefs: dict[str, NamedType] = {}
+
+    def build(self, macros: str, user_files: Sequence[Path]) -> Library:
+        conv = self.conv
+        for ext in self.ast.ext:
+            conv.register(ext)
+        for ext in self.ast.ext:
+            if conv.is_user(ext):
+                self._declaration(ext)
+        for name in conv.user_records():
+            conv.record(name)
+        roots: list[CType] = [f.type for f in self.functions.values()]
+        roots += list(self.typedefs.values())
+        roots += [RecordRef(conv.record(n).kind, n) for n in conv.user_records()]
+        roots += [EnumRef(n) for n in conv.user_enums()]
+        records, enums = self._reachable(roots)
+        constants = _Constants(conv, macros).build(user_files)
+        diagnostics = tuple(d for *_, d in sorted(conv.diagnostics, key=lambda x: x[:3]))
+        return Library(
+            functions=tuple(self.functions.values()),
+            records={n: conv.record(n) for n in sorted(records, key=conv.record_order)},
+            enums={n: conv.enum(n) for n in sorted(enums, key=conv.enum_order)},
+            typedefs=self.typedefs,
+            constants=constants,
+            diagnostics=diagnostics,
+        )
+
+    # -- declarations --------------------------------------------------------
+
+    def _declaration(self, ext: c_ast.Node) -> None:
+        if isinstance(ext, c_ast.Typedef):
+            self._typedef(ext)
+        elif isinstance(ext, c_ast.FuncDef):
+            self._function(ext.decl, defined=True)
+        elif isinstance(ext, c_ast.Decl):
+            if isinstance(ext.type, c_ast.FuncDecl):
+                self._function(ext, defined=False)
+            elif ext.name is not None:
+                self.conv.warn(
+                    ext,
+                    f"variable {ext.name} skipped: global variables are not bound",
+                    key=f"variable {ext.name}",
+                )
+        elif isinstance(ext, c_ast.Pragma):
+            if re.match(r"\s*pack\b", ext.string or ""):
+                self.conv.warn(ext, "#pragma pack is ignored: record layouts may be wrong")
+        elif not isinstance(ext, c_ast.StaticAssert):
+            raise internal(ext)
+
+    def _typedef(self, node: c_ast.Typedef) -> None:
+        if node.name in self.typedefs:
+            return
+        try:
+            t = self.conv.typedef(node.name)
+        except Unbindable as e:
+            self.conv.warn(node, f"typedef {node.name} skipped: {e}", key=f"typedef {node.name}")
+            return
+        self.typedefs[node.name] = t
+
+    def _function(self, decl: c_ast.Decl, defined: bool) -> None:
+        name = decl.name
+        if name in self.functions:
+            return
+        key = f"function {name}"
+        if "static" in decl.storage:
+            self.conv.warn(decl, f"function {name} skipped: it is static", key=key)
+            return
+        try:
+            ft = self.conv.function_type(decl.type)
+            self._check_callable(ft, top=True)
+        except Unbindable as e:
+            self.conv.warn(decl, f"function {name} skipped: {e}", key=key)
+            return
+        raw, line = self.conv.where(decl)
+        self.functions[name] = Function(
+            name, ft, prototype(decl), self.files.display(raw), line
+        )
+
+    def _check_callable(self, ft: FunctionType, top: bool) -> None:
+        if ft.variadic:
+            raise Unbindable("variadic functions cannot be called" if top else
+                             "it takes a variadic function pointer")
+        for t in (ft.result, *(p.type for p in ft.params)):
+            self._check_value(t)
+
+    def _check_value(self, t: CType) -> None:
+        """Raise Unbindable if a value of type `t` cannot cross the boundary."""
+        s = model.strip(t)
+        if isinstance(s, RecordRef):
+            rec = self.conv.record(s.name)
+            if rec.opaque:
+                why = self.conv.record_problem(s.name) or "it is never defined"
+                raise Unbindable(f"{s.kind} {s.name} is passed by value but {why}")
+        elif isinstance(s, ArrayType) and s.length is None:
+            raise Unbindable("array of unknown size by value")
+        elif isinstance(s, PointerType):
+            target = model.strip(s.target)
+            if isinstance(target, FunctionType):
+                self._check_callable(target, top=False)
+
+    # -- reachability --------------------------------------------------------
+
+    def _reachable(self, roots: list[CType]) -> tuple[set[str], set[str]]:
+        records: set[str] = set()
+        enums: set[str] = set()
+        seen: set[int] = set()
+        stack = list(roots)
+        while stack:
+            t = stack.pop()
+            if id(t) in seen:
+                continue
+            seen.add(id(t))
+            if isinstance(t, NamedType):
+                stack.append(t.target)
+            elif isinstance(t, PointerType):
+                stack.append(t.target)
+            elif isinstance(t, ArrayType):
+                stack.append(t.elem)
+            elif isinstance(t, FunctionType):
+                stack.append(t.result)
+                stack += [p.type for p in t.params]
+            elif isinstance(t, EnumRef):
+                enums.add(t.name)
+            elif isinstance(t, RecordRef) and t.name not in records:
+                records.add(t.name)
+                stack += [f.type for f in self.conv.record(t.name).fields]
+        return records, enums
+
+
+class _Constants:
+    """`#define NAME value` in the user's files, evaluated."""
+
+    def __init__(self, conv: Converter, macros: str) -> None:
+        self.conv = conv
+        self.macros = parse_dump(macros)
+        self.expander = Expander(self.macros)
+        self.parser = c_parser.CParser()
+        self.values: dict[str, Value | None] = {}
+
+    def build(self, user_files: Sequence[Path]) -> tuple[Constant, ...]:
+        files = self.conv.files
+        chosen: dict[str, Definition] = {}
+        for raw, path in files.user_files_in_order(user_files):
+            for d in scan_defines(raw, path):
+                mac = self.macros.get(d.name)
+                if mac is None or mac.params is not None:
+                    continue
+                prev = chosen.get(d.name)
+                if prev is None or (prev.body != normalize(mac.body) and
+                                    d.body == normalize(mac.body)):
+                    chosen[d.name] = d
+        out: list[Constant] = []
+        for name, d in chosen.items():
+            mac = self.macros[name]
+            if not mac.body.strip() or d.guard:
+                continue
+            try:
+                v = self._evaluate(name)
+            except (NotConstant, MacroError, Unbindable) as e:
+                self.conv.report(
+                    d.file, d.line, f"macro {name} skipped: `{mac.body}` is not a constant: {e}",
+                    "warning",
+                )
+                continue
+            out.append(Constant(name, v.value, files.display(d.file), d.line))
+        return tuple(out)
+
+    def _evaluate(self, name: str) -> Value:
+        text = self.expander.expand(name)
+        names = set(re.findall(r"[A-Za-z_]\w*", text))
+        prelude = "".join(
+            f"typedef int {n};\n" for n in sorted(names) if self.conv.is_typedef(n)
+        )
+        source = f"{prelude}int __embind_py_value = ({text});\n"
+        try:
+            ast = self.parser.parse(source, "<macro>")
+        except (c_parser.ParseError, ValueError, AssertionError, IndexError) as e:
+            raise NotConstant("not an expression") from None
+        decl = ast.ext[-1]
+        if len(ast.ext) != len(re.findall("typedef", prelude)) + 1 or not isinstance(
+            decl, c_ast.Decl
+        ) or decl.init is None or decl.name != "__embind_py_value":
+            raise NotConstant("not an expression")
+        v = self.conv.evaluator.eval(decl.init)
+        if v.type is not None and isinstance(model.strip(v.type), model.BoolType):
+            return Value(int(bool(v.value)), model.INT)
+        return v

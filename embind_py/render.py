@@ -1,0 +1,75 @@
+"""Rendering the generated Python module: the only importer of jinja2.
+
+Owns: the jinja2 environment (StrictUndefined, trim/lstrip blocks, trailing
+newline kept), the order of declarations in the output (source order, which is
+stable), and the module header with the inputs' digest.
+
+May import: jinja2, `embind_py.model`, `embind_py.typemap`, stdlib.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from . import __version__, typemap
+from .model import Diagnostic, Library
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    diagnostics: tuple[Diagnostic, ...]
+    functions: tuple[str, ...]  # C names of the bound functions
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("embind_py", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render_module(name: str, lib: Library, inputs: list[str], digest: str) -> Rendered:
+    """Render `lib` as the Python module `name` (inputs are relative paths, for the header)."""
+    mapped = typemap.map_library(lib)
+    typedefs: list[dict[str, Any]] = []
+    for tname, t in lib.typedefs.items():
+        expr = typemap.typedef_descriptor(tname, t.target, lib)
+        if expr is not None:
+            typedefs.append({"name": tname, "expr": expr})
+    constants = []
+    taken = {f.name for f in mapped.functions}
+    for c in lib.constants:
+        cname = typemap.const_name(c.name)
+        if cname in taken:
+            continue
+        taken.add(cname)
+        ann, lit = typemap.constant_literal(c.value)
+        constants.append({"name": cname, "annotation": ann, "value": lit})
+    exported = sorted(
+        {"Library", "load", "instance", "ffi", "Pointer", "WasmError", "WasmExit", "WasmTrap"}
+        | {f.name for f in mapped.functions}
+        | {c["name"] for c in constants}
+    )
+    text = (
+        _env()
+        .get_template("module.py.j2")
+        .render(
+            version=__version__,
+            name=name,
+            inputs=inputs,
+            digest=digest,
+            functions=mapped.functions,
+            typedefs=typedefs,
+            constants=constants,
+            exported_names=exported,
+        )
+    )
+    return Rendered(text, tuple(mapped.diagnostics), tuple(f.c_name for f in mapped.functions))
