@@ -11,7 +11,6 @@ May import: `embind_py.model`, `embind_py.runtime` (for its reserved names), std
 
 from __future__ import annotations
 
-import builtins
 import keyword
 from dataclasses import dataclass, field
 
@@ -39,6 +38,25 @@ MODULE_RESERVED = frozenset(
         "Any",
         "Final",
         "threading",
+        # builtins the generated code itself uses
+        "int",
+        "float",
+        "bool",
+        "str",
+        "bytes",
+        "globals",
+        "super",
+        "dict",
+        "tuple",
+        "list",
+        "object",
+        "type",
+        "len",
+        "isinstance",
+        "range",
+        "property",
+        "staticmethod",
+        "classmethod",
     }
 )
 INSTANCE_RESERVED = frozenset(n for n in dir(Instance) if not n.startswith("__")) | frozenset(
@@ -50,9 +68,7 @@ LOCALS_RESERVED = frozenset({"self", "_mark", "_lib"})
 def py_name(name: str, reserved: frozenset[str] = frozenset()) -> str:
     """A valid, non-colliding Python identifier for a C name (C names are identifiers already)."""
     out = name
-    while keyword.iskeyword(out) or keyword.issoftkeyword(out) or out in reserved or (
-        out in dir(builtins) and reserved is not LOCALS_RESERVED
-    ):
+    while keyword.iskeyword(out) or out in reserved:
         out += "_"
     return out
 
@@ -67,7 +83,7 @@ def const_name(name: str) -> str:
 
 def param_name(name: str) -> str:
     out = name
-    while keyword.iskeyword(out) or keyword.issoftkeyword(out) or out in LOCALS_RESERVED or (
+    while keyword.iskeyword(out) or out in LOCALS_RESERVED or (
         out.startswith("_s") and out[2:].isdigit()
     ):
         out += "_"

@@ -121,10 +121,10 @@ class _Builder:
         if isinstance(ext, c_ast.Typedef):
             self._typedef(ext)
         elif isinstance(ext, c_ast.FuncDef):
-            self._function(ext.decl, defined=True)
+            self._function(ext.decl)
         elif isinstance(ext, c_ast.Decl):
             if isinstance(ext.type, c_ast.FuncDecl):
-                self._function(ext, defined=False)
+                self._function(ext)
             elif ext.name is not None:
                 self.conv.warn(
                     ext,
@@ -147,7 +147,7 @@ class _Builder:
             return
         self.typedefs[node.name] = t
 
-    def _function(self, decl: c_ast.Decl, defined: bool) -> None:
+    def _function(self, decl: c_ast.Decl) -> None:
         name = decl.name
         if name in self.functions:
             return
@@ -162,14 +162,15 @@ class _Builder:
             self.conv.warn(decl, f"function {name} skipped: {e}", key=key)
             return
         raw, line = self.conv.where(decl)
-        self.functions[name] = Function(
-            name, ft, prototype(decl), self.files.display(raw), line
-        )
+        self.functions[name] = Function(name, ft, prototype(decl), self.files.display(raw), line)
 
     def _check_callable(self, ft: FunctionType, top: bool) -> None:
         if ft.variadic:
-            raise Unbindable("variadic functions cannot be called" if top else
-                             "it takes a variadic function pointer")
+            raise Unbindable(
+                "variadic functions cannot be called"
+                if top
+                else "it takes a variadic function pointer"
+            )
         for t in (ft.result, *(p.type for p in ft.params)):
             self._check_value(t)
 
@@ -236,8 +237,9 @@ class _Constants:
                 if mac is None or mac.params is not None:
                     continue
                 prev = chosen.get(d.name)
-                if prev is None or (prev.body != normalize(mac.body) and
-                                    d.body == normalize(mac.body)):
+                if prev is None or (
+                    prev.body != normalize(mac.body) and d.body == normalize(mac.body)
+                ):
                     chosen[d.name] = d
         out: list[Constant] = []
         for name, d in chosen.items():
@@ -248,7 +250,9 @@ class _Constants:
                 v = self._evaluate(name)
             except (NotConstant, MacroError, Unbindable) as e:
                 self.conv.report(
-                    d.file, d.line, f"macro {name} skipped: `{mac.body}` is not a constant: {e}",
+                    d.file,
+                    d.line,
+                    f"macro {name} skipped: `{mac.body}` is not a constant: {e}",
                     "warning",
                 )
                 continue
@@ -258,18 +262,19 @@ class _Constants:
     def _evaluate(self, name: str) -> Value:
         text = self.expander.expand(name)
         names = set(re.findall(r"[A-Za-z_]\w*", text))
-        prelude = "".join(
-            f"typedef int {n};\n" for n in sorted(names) if self.conv.is_typedef(n)
-        )
+        prelude = "".join(f"typedef int {n};\n" for n in sorted(names) if self.conv.is_typedef(n))
         source = f"{prelude}int __embind_py_value = ({text});\n"
         try:
             ast = self.parser.parse(source, "<macro>")
-        except (c_parser.ParseError, ValueError, AssertionError, IndexError) as e:
+        except (c_parser.ParseError, ValueError, AssertionError, IndexError):
             raise NotConstant("not an expression") from None
         decl = ast.ext[-1]
-        if len(ast.ext) != len(re.findall("typedef", prelude)) + 1 or not isinstance(
-            decl, c_ast.Decl
-        ) or decl.init is None or decl.name != "__embind_py_value":
+        if (
+            len(ast.ext) != len(re.findall("typedef", prelude)) + 1
+            or not isinstance(decl, c_ast.Decl)
+            or decl.init is None
+            or decl.name != "__embind_py_value"
+        ):
             raise NotConstant("not an expression")
         v = self.conv.evaluator.eval(decl.init)
         if v.type is not None and isinstance(model.strip(v.type), model.BoolType):

@@ -105,7 +105,7 @@ def _scalar(names: list[str], node: c_ast.Node) -> CType:
     }
     pair = table.get(tuple(core))
     if pair is None:
-        raise InternalError(f"{_coord(node)}: unknown type {' '.join(names)}")
+        raise Unbindable(f"invalid type {' '.join(names)}")
     return pair[1] if unsigned else pair[0]
 
 
@@ -213,7 +213,7 @@ class Converter:
         if key in self._rec_names:
             return self._rec_names[key]
         kind: Kind = "struct" if isinstance(node, c_ast.Struct) else "union"
-        name = node.name
+        name: str | None = node.name
         if name is None:
             base = hint or f"anon_{kind}_{self.where(node)[1]}"
             name, n = base, 1
@@ -233,7 +233,7 @@ class Converter:
         key = id(node)
         if key in self._enum_names:
             return self._enum_names[key]
-        name = node.name
+        name: str | None = node.name
         if name is None:
             if node.values is None or not node.values.enumerators:
                 return None
@@ -243,6 +243,7 @@ class Converter:
                 n += 1
                 name = f"{base}_{n}"
         self._enum_names[key] = name
+        assert name is not None
         if node.values is not None and name not in self._enumdefs:
             d = _EnumDef(name, self._next(), node)
             self._enumdefs[name] = d
@@ -318,7 +319,7 @@ class Converter:
         if name in _VA_LIST:
             raise Unbindable(f"{name} (a C variable argument list)")
         if name in self._typedef_busy:
-            raise InternalError(f"typedef {name} refers to itself")
+            raise Unbindable(f"typedef {name} refers to itself")
         self._typedef_busy.add(name)
         try:
             t = NamedType(name, self.ctype(self._typedef_nodes[name].type))
@@ -433,6 +434,7 @@ class Converter:
 
     def _members(self, d: _RecDef) -> tuple[list[Field], int, int]:
         members: list[tuple[str, CType]] = []
+        assert d.node is not None
         decls = [x for x in d.node.decls if not isinstance(x, c_ast.Pragma | c_ast.StaticAssert)]
         for k, decl in enumerate(decls):
             if not isinstance(decl, c_ast.Decl):
@@ -464,11 +466,6 @@ class Converter:
                 fields[-1] = Field(fields[-1].name, s, fields[-1].offset)
         return fields, size, align
 
-    def typedef_target_record(self, name: str) -> str | None:
-        return next((r for r, t in self._rec_typedef.items() if t == name), None)
-
-    # -- enums ---------------------------------------------------------------
-
     def enum(self, name: str) -> Enum:
         d = self._enumdefs[name]
         raw, line = self.where(d.node)
@@ -495,14 +492,7 @@ class Converter:
         ]
 
     def user_enums(self) -> list[str]:
-        return [
-            n
-            for n, d in self._enumdefs.items()
-            if self.is_user(d.node) and d.problem is None
-        ]
-
-    def typedef_names(self) -> set[str]:
-        return set(self._typedef_nodes)
+        return [n for n, d in self._enumdefs.items() if self.is_user(d.node) and d.problem is None]
 
     def is_typedef(self, name: str) -> bool:
         return name in self._typedef_nodes
@@ -514,4 +504,4 @@ def prototype(decl: c_ast.Decl) -> str:
     d.storage = []
     d.funcspec = []
     d.init = None
-    return str(c_generator.CGenerator().visit(d))
+    return " ".join(str(c_generator.CGenerator().visit(d)).split())

@@ -266,7 +266,8 @@ class Instance:
         if isinstance(exc, wasmtime.Trap):
             code = exc.trap_code
             frames = tuple(f.func_name or f"<wasm function {f.func_index}>" for f in exc.frames)
-            text = exc.message.splitlines()[0] if exc.message else "trap"
+            lines = [ln.strip() for ln in (exc.message or "").splitlines() if ln.strip()]
+            text = lines[-1].removeprefix("wasm trap: ") if lines else "trap"
             where = f" in C function {frames[0]}()" if frames else ""
             msg = f"wasm trap{where}: {text}"
             if code == wasmtime.TrapCode.INTERRUPT:

@@ -28,6 +28,7 @@ HEADER = r"""
 #include <stdint.h>
 #include <stdio.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include "sub/extra.h"
 
 typedef unsigned long uLong;
@@ -60,6 +61,10 @@ typedef double vec3[3];
 #define CAST_T ((uint8_t)300)
 #define SZ sizeof(struct Mixed)
 #define FN(x) ((x) + 1)
+#define UMAX UINT32_MAX
+#define SLEN sizeof("abc")
+#define HEXF 0x1p3
+#define ON true
 #define EMPTY
 #define KEYWORD extern
 
@@ -103,6 +108,7 @@ void bits_ptr(struct Bits *b);
 cstr greet(void);
 int add(int a, int b);
 void drain(FILE *f);
+int (*get_cb(void))(int);
 
 int logf_(const char *fmt, ...);
 int vlog(const char *fmt, va_list ap);
@@ -117,6 +123,8 @@ extern int counter;
 
 EXTRA = """#define EXTRA_LIMIT (ANSWER + 1)
 int extra(int x);
+#pragma pack(push, 1)
+#pragma pack(pop)
 """
 
 
@@ -150,6 +158,11 @@ def parsed(emcc: toolchain.Emcc, tmp_path_factory: pytest.TempPathFactory) -> Pa
     header = root / "types.h"
     header.write_text(HEADER)
     return Parsed(_parse(emcc, root, header), root, emcc, header)
+
+
+def _line(needle: str, text: str = HEADER) -> int:
+    """The 1-based line of the first line of `text` that contains `needle`."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
 def _fn(lib: Library, name: str) -> FunctionType:
@@ -224,9 +237,7 @@ def test_arrays_and_functions_decay(parsed: Parsed) -> None:
     ]
     binop = NamedType(
         "binop",
-        PointerType(
-            FunctionType(model.INT, (Param("arg0", model.INT), Param("arg1", model.INT)))
-        ),
+        PointerType(FunctionType(model.INT, (Param("arg0", model.INT), Param("arg1", model.INT)))),
     )
     cb = PointerType(
         FunctionType(
@@ -236,6 +247,7 @@ def test_arrays_and_functions_decay(parsed: Parsed) -> None:
     )
     f = PointerType(FunctionType(model.INT, (Param("arg0", model.INT),)))
     assert _params(lib, "apply") == [binop, cb, f]
+    assert _fn(lib, "get_cb") == FunctionType(f, ())
 
 
 def test_records(parsed: Parsed) -> None:
@@ -272,7 +284,7 @@ def test_records(parsed: Parsed) -> None:
     assert recs["Bits"].opaque and recs["Holder"].opaque
     # Records reached from user declarations come along, e.g. FILE's.
     assert recs["_IO_FILE"].opaque and recs["_IO_FILE"].typedef == "FILE"
-    assert recs["Mixed"].file == "types.h" and recs["Mixed"].line == 45
+    assert recs["Mixed"].file == "types.h" and recs["Mixed"].line == _line("struct Mixed {")
 
 
 def test_layout_matches_emcc(parsed: Parsed) -> None:
@@ -345,10 +357,17 @@ def test_constants(parsed: Parsed) -> None:
         "CAST_T": 44,
         "SZ": 32,
         "EXTRA_LIMIT": 43,
+        "UMAX": 0xFFFFFFFF,
+        "SLEN": 4,
+        "HEXF": 8.0,
+        "ON": 1,
     }
     by_name = {c.name: c for c in parsed.lib.constants}
-    assert (by_name["ANSWER"].file, by_name["ANSWER"].line) == ("types.h", 16)
-    assert (by_name["LONGDEF"].file, by_name["LONGDEF"].line) == ("types.h", 33)
+    assert (by_name["ANSWER"].file, by_name["ANSWER"].line) == ("types.h", _line("#define ANSWER"))
+    assert (by_name["LONGDEF"].file, by_name["LONGDEF"].line) == (
+        "types.h",
+        _line("#define LONGDEF"),
+    )
     assert (by_name["EXTRA_LIMIT"].file, by_name["EXTRA_LIMIT"].line) == ("sub/extra.h", 1)
 
 
@@ -356,6 +375,7 @@ def test_unbindable_declarations_warn_once(parsed: Parsed) -> None:
     lib = parsed.lib
     warnings = [str(d) for d in lib.diagnostics if d.severity == "warning"]
     assert all(d.severity == "warning" for d in lib.diagnostics)
+    assert len(warnings) == len(set(warnings))
     expected = {
         "logf_": "variadic",
         "vlog": "va_list",
@@ -372,8 +392,13 @@ def test_unbindable_declarations_warn_once(parsed: Parsed) -> None:
         hits = [w for w in warnings if f" {name} skipped" in w]
         assert len(hits) == 1, (name, warnings)
         assert why in hits[0] and hits[0].startswith("types.h:")
+        needle = " counter;" if name == "counter" else f" {name}("
+        assert hits[0].startswith(f"types.h:{_line(needle)}: warning: ")
     assert any("struct Bits is opaque" in w and "bitfields" in w for w in warnings)
-    assert any(w.startswith("types.h:44: warning: macro KEYWORD") for w in warnings)
+    assert any(
+        w.startswith(f"types.h:{_line('KEYWORD')}: warning: macro KEYWORD") for w in warnings
+    )
+    assert "sub/extra.h:3: warning: #pragma pack is ignored" in "\n".join(warnings)
     assert not any("EMPTY" in w or "TYPES_H" in w or " FN " in w for w in warnings)
 
 
@@ -387,7 +412,11 @@ def test_functions_are_the_users_in_order(parsed: Parsed) -> None:
     extra = lib.functions[0]
     assert (extra.file, extra.line) == ("sub/extra.h", 2)
     add = lib.functions[1]
-    assert (add.file, add.line, add.prototype) == ("types.h", 64, "int add(int a, int b)")
+    assert (add.file, add.line, add.prototype) == (
+        "types.h",
+        _line("int add("),
+        "int add(int a, int b)",
+    )
     uadd = next(f for f in lib.functions if f.name == "uadd")
     assert uadd.prototype == "unsigned int uadd(unsigned a, unsigned int b)"
     apply = next(f for f in lib.functions if f.name == "apply")
@@ -409,3 +438,14 @@ def test_syntax_error_points_at_the_user_header(emcc: toolchain.Emcc, tmp_path: 
     d = lib.diagnostics[0]
     assert (d.file, d.line, d.severity) == ("bad.h", 4, "error")
     assert "syntax error" in d.message and "';'" in d.message
+
+
+def test_problems_in_an_included_user_header(emcc: toolchain.Emcc, tmp_path: Path) -> None:
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "part.h").write_text("int ok(void);\nint part(void)\n")
+    header = tmp_path / "top.h"
+    header.write_text('#include "inc/part.h"\nint top(void);\n')
+    lib = _parse(emcc, tmp_path, header)
+    assert [str(d) for d in lib.diagnostics] == [
+        "inc/part.h:2: error: syntax error: invalid function definition"
+    ]
