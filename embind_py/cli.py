@@ -10,13 +10,16 @@ May import: typer and every embind_py module.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from . import __version__, pipeline, toolchain
+from . import __version__, pipeline, toolchain, wasmcheck
+from . import project as project_mod
 from .config import ConfigError, make_config
 
 app = typer.Typer(
@@ -29,6 +32,13 @@ app = typer.Typer(
 
 EXIT_COMPILE = 1
 EXIT_INPUT = 2
+
+# Options shared by the project-aware commands (build, check, generate).
+TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help="Only this pyproject.toml target.")]
+ProjectOpt = Annotated[Path | None, typer.Option("--project", help="pyproject.toml (or its folder).")]
+EmccOpt = Annotated[str | None, typer.Option("--emcc", help="Path to emcc (default: $EMCC, $EMSDK, PATH).")]
+NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Module name (default: first SRC's stem).")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: current folder).")]
 
 
 def _err(msg: str) -> None:
@@ -52,7 +62,13 @@ def main(
 
 @app.command()
 def build(
-    sources: Annotated[list[Path], typer.Argument(help="C source files (SRC.c ...).", show_default=False)],
+    sources: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="C source files (SRC.c ...); none: every [[tool.embind-py.target]] of pyproject.toml.",
+            show_default=False,
+        ),
+    ] = None,
     header: Annotated[
         list[Path] | None,
         typer.Option("--header", "-H", help="Header declaring the API (default: each SRC's sibling .h)."),
@@ -61,12 +77,39 @@ def build(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: current folder).")] = None,
     include: Annotated[list[Path] | None, typer.Option("-I", help="Add an include directory.")] = None,
     define: Annotated[list[str] | None, typer.Option("-D", help="Define MACRO or MACRO=VALUE.")] = None,
-    opt: Annotated[str, typer.Option("-O", help="Optimisation level: 0, 1, 2, 3, s, z.")] = "2",
+    opt: Annotated[
+        str | None, typer.Option("-O", help="Optimisation level: 0, 1, 2, 3, s, z [default: 2].")
+    ] = None,
     emcc: Annotated[str | None, typer.Option("--emcc", help="Path to emcc (default: $EMCC, $EMSDK, PATH).")] = None,
     cflag: Annotated[list[str] | None, typer.Option("--cflag", help="Extra flag passed to emcc.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show emcc command lines and all warnings.")] = False,
+    target: TargetOpt = None,
+    project: ProjectOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when up to date.")] = False,
 ) -> None:
-    """Compile SRC.c ... to NAME.wasm and generate the Python module NAME.py."""
+    """Compile SRC.c ... to NAME.wasm and generate the Python module NAME.py.
+
+    Without SRC, builds the targets of the nearest pyproject.toml (options given here
+    override the config). Skips a target whose recorded inputs are unchanged.
+    """
+    if not sources:
+        with _reporting():
+            cfgs = project_mod.configs(
+                project,
+                target,
+                headers=header,
+                name=name,
+                out=out,
+                include_dirs=include,
+                defines=define,
+                opt=opt,
+                cflags=cflag,
+                emcc=emcc,
+                verbose=verbose,
+            )
+            for c in cfgs:
+                _report_build(pipeline.build(c, echo=_echo_err, force=force), verbose)
+        return
     try:
         cfg = make_config(
             sources=sources,
@@ -75,12 +118,12 @@ def build(
             out=out,
             include_dirs=include,
             defines=define,
-            opt=opt,
+            opt=opt or "2",
             cflags=cflag,
             emcc=emcc,
             verbose=verbose,
         )
-        result = pipeline.build(cfg, echo=lambda s: typer.echo(s, err=True))
+        result = pipeline.build(cfg, echo=lambda s: typer.echo(s, err=True), force=force)
     except ConfigError as e:
         _err(str(e))
         raise typer.Exit(EXIT_INPUT) from None
@@ -99,6 +142,9 @@ def build(
     except OSError as e:
         _err(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
         raise typer.Exit(EXIT_INPUT) from None
+    if result.up_to_date:
+        typer.echo(f"{result.name} is up to date")
+        return
     for d in result.diagnostics:
         if verbose or not d.message.startswith("macro "):
             typer.echo(f"embind-py: {d}", err=True)
@@ -107,6 +153,141 @@ def build(
         f"built {_show(result.wasm, here)} and {_show(result.module, here)}: "
         f"{len(result.functions)} function{'s' if len(result.functions) != 1 else ''} bound"
     )
+
+
+def _echo_err(s: str) -> None:
+    typer.echo(s, err=True)
+
+
+@contextlib.contextmanager
+def _reporting() -> Iterator[None]:
+    """Turn every failure inside into one clear message and its exit code (never a traceback)."""
+    try:
+        yield
+    except (ConfigError, toolchain.ToolchainError, wasmcheck.WasmFileError) as e:
+        _err(str(e))
+        raise typer.Exit(EXIT_INPUT) from None
+    except pipeline.BuildError as e:
+        _err(f"{e}:")
+        for d in e.diagnostics:
+            typer.echo(f"  {d}", err=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    except toolchain.CompileError as e:
+        typer.echo(e.output, err=True)
+        _err(f"{e.what} failed (exit {e.returncode}); see emcc's messages above")
+        raise typer.Exit(EXIT_COMPILE) from None
+    except OSError as e:
+        _err(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+def _report_build(result: pipeline.Result, verbose: bool, generated: bool = False) -> None:
+    if result.up_to_date:
+        typer.echo(f"{result.name} is up to date")
+        return
+    for d in result.diagnostics:
+        if verbose or not d.message.startswith("macro "):
+            typer.echo(f"embind-py: {d}", err=True)
+    here = Path.cwd()
+    n = len(result.functions)
+    what = (
+        f"generated {_show(result.module, here)} for {_show(result.wasm, here)}"
+        if generated
+        else f"built {_show(result.wasm, here)} and {_show(result.module, here)}"
+    )
+    typer.echo(f"{what}: {n} function{'s' if n != 1 else ''} bound")
+
+
+EXIT_STALE = 1
+
+
+@app.command()
+def check(
+    target: TargetOpt = None,
+    project: ProjectOpt = None,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Regenerate stale modules in a temporary folder and show the diff.")
+    ] = False,
+    emcc: EmccOpt = None,
+) -> None:
+    """Check that the generated bindings of every config target are current.
+
+    Exit 0: all current; 1: some target is stale (each is named, with the input that
+    changed); 2: bad config or other error. Runs no emcc unless --diff is given.
+    """
+    stale = 0
+    with _reporting():
+        version = project_mod.emcc_version_at_hand(emcc)
+        for cfg in project_mod.configs(project, target, emcc=emcc):
+            reasons = pipeline.stale_reasons(cfg, version)
+            if not reasons:
+                typer.echo(f"{cfg.name}: up to date")
+                continue
+            stale += 1
+            typer.echo(f"{cfg.name}: stale: {'; '.join(reasons)}")
+            if diff:
+                typer.echo(project_mod.module_diff(cfg, _echo_err), nl=False)
+    if stale:
+        _err(f"{stale} target{'s are' if stale != 1 else ' is'} stale: run `embind-py build` to regenerate")
+        raise typer.Exit(EXIT_STALE)
+
+
+@app.command()
+def generate(
+    sources: Annotated[
+        list[Path] | None,
+        typer.Argument(help="C sources (SRC.c ...); none: the config targets.", show_default=False),
+    ] = None,
+    wasm: Annotated[
+        Path | None, typer.Option("--wasm", help="The existing .wasm (default: OUT/NAME.wasm).")
+    ] = None,
+    header: Annotated[
+        list[Path] | None,
+        typer.Option("--header", "-H", help="Header declaring the API (default: each SRC's sibling .h)."),
+    ] = None,
+    name: NameOpt = None,
+    out: OutOpt = None,
+    include: Annotated[list[Path] | None, typer.Option("-I", help="Add an include directory.")] = None,
+    define: Annotated[list[str] | None, typer.Option("-D", help="Define MACRO or MACRO=VALUE.")] = None,
+    emcc: EmccOpt = None,
+    cflag: Annotated[list[str] | None, typer.Option("--cflag", help="Extra flag passed to emcc.")] = None,
+    target: TargetOpt = None,
+    project: ProjectOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show emcc command lines.")] = False,
+) -> None:
+    """Regenerate only NAME.py for an existing NAME.wasm, checking its exports with wasmtime."""
+    with _reporting():
+        if sources:
+            cfgs = [
+                make_config(
+                    sources=sources,
+                    headers=header,
+                    name=name,
+                    out=out,
+                    include_dirs=include,
+                    defines=define,
+                    cflags=cflag,
+                    emcc=emcc,
+                    verbose=verbose,
+                )
+            ]
+        else:
+            cfgs = project_mod.configs(
+                project,
+                target,
+                headers=header,
+                name=name,
+                out=out,
+                include_dirs=include,
+                defines=define,
+                cflags=cflag,
+                emcc=emcc,
+                verbose=verbose,
+            )
+        if wasm is not None and len(cfgs) > 1:
+            raise ConfigError("--wasm names one module's wasm: add --target NAME")
+        for cfg in cfgs:
+            _report_build(pipeline.generate(cfg, wasm, _echo_err), verbose, generated=True)
 
 
 def _show(p: Path, here: Path) -> str:

@@ -2,7 +2,9 @@
 
 Owns: what a build needs to know (sources, headers, name, output folder,
 include dirs, defines, optimisation level, extra flags, emcc), its defaults,
-and their validation into clear errors.
+and their validation into clear errors; and the `[[tool.embind-py.target]]`
+tables of a project's pyproject.toml (found upward from a folder), validated
+key by key, turned into one `Config` per target.
 
 May import: the standard library only.
 """
@@ -10,8 +12,15 @@ May import: the standard library only.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 has no tomllib
+    import tomli as tomllib
 
 
 class ConfigError(Exception):
@@ -100,9 +109,9 @@ def make_config(
             raise ConfigError(f"-I {d}: no such directory")
         if p.resolve() not in incs:
             incs.append(p.resolve())
-    for d in defines or []:
-        if not _IDENT.match(d.split("=", 1)[0]):
-            raise ConfigError(f"-D {d!r}: expected MACRO or MACRO=VALUE")
+    for m in defines or []:
+        if not _IDENT.match(m.split("=", 1)[0]):
+            raise ConfigError(f"-D {m!r}: expected MACRO or MACRO=VALUE")
     return Config(
         sources=tuple(srcs),
         headers=tuple(hdrs),
@@ -115,4 +124,190 @@ def make_config(
         cflags=tuple(cflags or ()),
         emcc=emcc,
         verbose=verbose,
+    )
+
+
+# ---------------------------------------------------------------------------
+# [[tool.embind-py.target]] in pyproject.toml
+
+_TARGET_KEYS = ("name", "sources", "headers", "out", "include-dirs", "defines", "cflags", "opt")
+_LIST_KEYS = ("sources", "headers", "include-dirs", "defines", "cflags")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One `[[tool.embind-py.target]]` table, checked; paths as written (relative to the root)."""
+
+    name: str
+    sources: tuple[str, ...]
+    headers: tuple[str, ...] = ()
+    out: str = "."
+    include_dirs: tuple[str, ...] = ()
+    defines: tuple[str, ...] = ()
+    cflags: tuple[str, ...] = ()
+    opt: str = "2"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A pyproject.toml with embind-py targets; `root` is its folder."""
+
+    pyproject: Path
+    root: Path
+    targets: tuple[Target, ...]
+
+    def select(self, name: str | None) -> tuple[Target, ...]:
+        """All targets, or the one called `name` (ConfigError naming the known ones otherwise)."""
+        if name is None:
+            return self.targets
+        for t in self.targets:
+            if t.name == name:
+                return (t,)
+        known = ", ".join(t.name for t in self.targets) or "none"
+        raise ConfigError(f"--target {name!r}: {self.pyproject} has no such target (targets: {known})")
+
+
+def _has_targets(data: dict[str, Any]) -> bool:
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "embind-py" in tool
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def find_project(start: Path | None = None, project: Path | None = None) -> Project:
+    """Load `project` (a pyproject.toml or its folder), else the nearest pyproject.toml
+    at or above `start` (default: cwd) that has a `[tool.embind-py]` section."""
+    if project is not None:
+        path = project / "pyproject.toml" if project.is_dir() else project
+        if not path.is_file():
+            raise ConfigError(f"--project {project}: no pyproject.toml there")
+        data = _read_toml(path)
+        if not _has_targets(data):
+            raise ConfigError(f"{path}: has no [[tool.embind-py.target]] tables")
+        return load_project(path, data)
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        path = d / "pyproject.toml"
+        if path.is_file():
+            data = _read_toml(path)
+            if _has_targets(data):
+                return load_project(path, data)
+    raise ConfigError(
+        f"no C sources given and no pyproject.toml with [[tool.embind-py.target]] found in {here} "
+        "or above: pass SRC.c ..., or --project PATH"
+    )
+
+
+def _str_list(where: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
+    """Check every `[[tool.embind-py.target]]` of `path`; errors name the target and key."""
+    path = path.resolve()
+    root = path.parent
+    if data is None:
+        data = _read_toml(path)
+    section = data.get("tool", {}).get("embind-py", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.embind-py] must be a table")
+    for key in section:
+        if key != "target":
+            raise ConfigError(
+                f"{path}: [tool.embind-py]: unknown key {key!r} (targets go in [[tool.embind-py.target]])"
+            )
+    raw = section.get("target", [])
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{path}: [tool.embind-py] has no [[tool.embind-py.target]] tables")
+    targets: list[Target] = []
+    for i, table in enumerate(raw, 1):
+        where = f"{path.name}: [[tool.embind-py.target]] #{i}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table")
+        name = table.get("name")
+        if isinstance(name, str):
+            where += f" ({name})"
+        for key in table:
+            if key not in _TARGET_KEYS:
+                raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(_TARGET_KEYS)})")
+        if not isinstance(name, str) or not _IDENT.match(name) or name in {"embind_py", "wasmtime"}:
+            raise ConfigError(f"{where}: name must be a Python identifier, got {name!r}")
+        if any(t.name == name for t in targets):
+            raise ConfigError(f"{where}: name {name!r} is used by another target")
+        lists = {k: _str_list(where, k, table[k]) for k in _LIST_KEYS if k in table}
+        if "sources" not in lists or not lists["sources"]:
+            raise ConfigError(f"{where}: sources must list at least one C file")
+        for key in ("sources", "headers"):
+            for s in lists.get(key, ()):
+                if not (root / s).is_file():
+                    raise ConfigError(f"{where}: {key}: {s}: no such file (paths are relative to {root})")
+        for s in lists.get("include-dirs", ()):
+            if not (root / s).is_dir():
+                raise ConfigError(f"{where}: include-dirs: {s}: no such directory")
+        for d in lists.get("defines", ()):
+            if not _IDENT.match(d.split("=", 1)[0]):
+                raise ConfigError(f"{where}: defines: {d!r}: expected NAME or NAME=VALUE")
+        out = table.get("out", ".")
+        if not isinstance(out, str):
+            raise ConfigError(f"{where}: out must be a string (a folder), got {out!r}")
+        if (root / out).exists() and not (root / out).is_dir():
+            raise ConfigError(f"{where}: out: {out}: exists and is not a directory")
+        opt = table.get("opt", "2")
+        if isinstance(opt, int) and not isinstance(opt, bool):
+            opt = str(opt)
+        if not isinstance(opt, str) or not _OPT.match(opt.removeprefix("-O")):
+            raise ConfigError(f"{where}: opt must be one of 0, 1, 2, 3, s, z, g; got {opt!r}")
+        targets.append(
+            Target(
+                name=name,
+                sources=lists["sources"],
+                headers=lists.get("headers", ()),
+                out=out,
+                include_dirs=lists.get("include-dirs", ()),
+                defines=lists.get("defines", ()),
+                cflags=lists.get("cflags", ()),
+                opt=opt.removeprefix("-O"),
+            )
+        )
+    return Project(path, root, tuple(targets))
+
+
+def target_config(
+    project: Project,
+    target: Target,
+    *,
+    headers: list[Path] | None = None,
+    name: str | None = None,
+    out: Path | None = None,
+    include_dirs: list[Path] | None = None,
+    defines: list[str] | None = None,
+    opt: str | None = None,
+    cflags: list[str] | None = None,
+    emcc: str | None = None,
+    verbose: bool = False,
+) -> Config:
+    """The Config of `target`; any option given here (from the command line) replaces the config's."""
+    r = project.root
+    return make_config(
+        sources=[r / s for s in target.sources],
+        headers=headers if headers is not None else [r / h for h in target.headers] or None,
+        name=name or target.name,
+        out=out if out is not None else r / target.out,
+        include_dirs=include_dirs if include_dirs is not None else [r / d for d in target.include_dirs],
+        defines=defines if defines is not None else list(target.defines),
+        opt=opt or target.opt,
+        cflags=cflags if cflags is not None else list(target.cflags),
+        emcc=emcc,
+        verbose=verbose,
+        root=r,
     )

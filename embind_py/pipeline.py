@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, cparse, render, toolchain
+from . import __version__, cparse, render, toolchain, typemap, wasmcheck
 from .config import Config
 from .model import Diagnostic, Library
 
@@ -48,21 +48,6 @@ def rel(path: Path, root: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
-def digest(cfg: Config, emcc_version: str) -> str:
-    """One hash over every input file and every flag that shapes the output."""
-    h = hashlib.sha256()
-    h.update(f"embind-py {__version__}\0emcc {emcc_version}\0".encode())
-    for label, paths in (("src", cfg.sources), ("hdr", cfg.headers)):
-        for p in paths:
-            h.update(f"{label} {rel(p, cfg.root)}\0".encode())
-            h.update(hashlib.sha256(p.read_bytes()).digest())
-    for flag in (*cfg.defines, f"-O{cfg.opt}", *cfg.cflags, cfg.name):
-        h.update(f"flag {flag}\0".encode())
-    for d in cfg.include_dirs:
-        h.update(f"inc {rel(d, cfg.root)}\0".encode())
-    return "sha256:" + h.hexdigest()
-
-
 def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Library:
     """Preprocess and parse the headers into the model (diagnostics inside)."""
     if not cfg.headers:
@@ -88,9 +73,19 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def build(cfg: Config, echo: Echo | None = None) -> Result:
-    """Compile `cfg.sources` to NAME.wasm and generate NAME.py next to it."""
+def build(cfg: Config, echo: Echo | None = None, force: bool = False) -> Result:
+    """Compile `cfg.sources` to NAME.wasm and generate NAME.py next to it.
+
+    Does nothing (`Result.up_to_date`) when NAME.py's recorded inputs, options and
+    emcc version all match and NAME.wasm exists, unless `force`.
+    """
     cmd_echo = echo if cfg.verbose else None
+    if not force:
+        version = toolchain.quick_version(cfg.emcc) or toolchain.find_emcc(cfg.emcc).version_str
+        if not stale_reasons(cfg, version):
+            return Result(
+                cfg.name, cfg.out / f"{cfg.name}.wasm", cfg.out / f"{cfg.name}.py", (), up_to_date=True
+            )
     emcc = toolchain.find_emcc(cfg.emcc)
     lib = parse(cfg, emcc, cmd_echo)
     errors = tuple(d for d in lib.diagnostics if d.severity == "error")
@@ -107,14 +102,16 @@ def build(cfg: Config, echo: Echo | None = None) -> Result:
             kept.append(f)
         else:
             diagnostics.append(
-                Diagnostic(f.file, f.line, f"{f.name}() is declared but no source defines it; left out", "warning")
+                Diagnostic(
+                    f.file, f.line, f"{f.name}() is declared but no source defines it; left out", "warning"
+                )
             )
     has_main = "main" in defined or "__main_argc_argv" in defined
     lib = replace(lib, functions=tuple(kept), has_main=has_main)
 
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
-    dig = digest(cfg, emcc.version_str)
-    rendered = render.render_module(cfg.name, lib, inputs, f"{dig} emcc={emcc.version_str}")
+    dig, files = stamp(cfg, emcc, cmd_echo)
+    rendered = render.render_module(cfg.name, lib, inputs, dig, files)
     diagnostics.extend(rendered.diagnostics)
 
     wasm_path = cfg.out / f"{cfg.name}.wasm"
@@ -135,5 +132,169 @@ def build(cfg: Config, echo: Echo | None = None) -> Result:
             cmd_echo,
         )
         write_atomic(wasm_path, tmp_wasm.read_bytes())
+    write_atomic(py_path, rendered.text.encode("utf-8"))
+    return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics)
+
+
+# ---------------------------------------------------------------------------
+# Input stamps: what NAME.py records about its inputs, for incremental builds and `check`.
+#
+# Line 2 of NAME.py is `# embind-py-inputs: sha256:<hex> emcc=<version>`, then one
+# `# embind-py-file: <sha256 prefix> <path>` line per input file (sources, headers and
+# every non-system file they include, paths relative to the config root). The digest
+# covers the files' full hashes, the options and embind-py's version, not emcc's: so
+# `check` can verify it without emcc, and compares emcc versions only when one is at hand.
+
+_SHORT = 16
+_FILE_LINE = "# embind-py-file: "
+_INPUTS_LINE = "# embind-py-inputs: "
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def input_digest(cfg: Config, file_hashes: dict[str, str]) -> str:
+    """The digest of relative path -> full sha256 of every input file, plus every option."""
+    h = hashlib.sha256()
+    h.update(f"embind-py {__version__}\0name {cfg.name}\0".encode())
+    for label, paths in (("src", cfg.sources), ("hdr", cfg.headers), ("inc", cfg.include_dirs)):
+        for p in paths:
+            h.update(f"{label} {rel(p, cfg.root)}\0".encode())
+    for flag in (*cfg.defines, f"-O{cfg.opt}", *cfg.cflags):
+        h.update(f"flag {flag}\0".encode())
+    for path, sha in sorted(file_hashes.items()):
+        h.update(f"file {path} {sha}\0".encode())
+    return "sha256:" + h.hexdigest()
+
+
+def stamp(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> tuple[str, list[str]]:
+    """(`sha256:<hex> emcc=<version>`, the `HASH PATH` file lines) for NAME.py's header."""
+    paths = [*cfg.sources, *cfg.headers]
+    paths += toolchain.dependencies(emcc, paths, cfg.include_dirs, cfg.defines, cfg.cflags, echo)
+    hashes = {rel(p, cfg.root): _sha256(p) for p in paths}
+    files = [f"{hashes[r][:_SHORT]} {r}" for r in sorted(hashes)]
+    return f"{input_digest(cfg, hashes)} emcc={emcc.version_str}", files
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a generated module's header says about its inputs."""
+
+    version: str
+    digest: str
+    emcc: str | None
+    files: tuple[tuple[str, str], ...]  # (relative path, sha256 prefix)
+
+
+def read_stamp(module: Path) -> Stamp | None:
+    """The stamp in `module`'s leading comment lines, or None if it has none."""
+    version = ""
+    digest_: str | None = None
+    emcc: str | None = None
+    files: list[tuple[str, str]] = []
+    with module.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            line = line.rstrip("\n")
+            if line.startswith("# Generated by embind-py "):
+                version = line.split()[4]
+            elif line.startswith(_INPUTS_LINE):
+                parts = line[len(_INPUTS_LINE) :].split()
+                digest_ = parts[0] if parts else ""
+                for part in parts[1:]:
+                    if part.startswith("emcc="):
+                        emcc = part[5:]
+            elif line.startswith(_FILE_LINE):
+                sha, _, path = line[len(_FILE_LINE) :].partition(" ")
+                files.append((path, sha))
+    if digest_ is None:
+        return None
+    return Stamp(version, digest_, emcc, tuple(files))
+
+
+def stale_reasons(cfg: Config, emcc_version: str | None = None) -> list[str]:
+    """Why NAME.py / NAME.wasm are not current for `cfg` (empty: up to date). Runs no process.
+
+    `emcc_version` None skips the emcc comparison (no emcc at hand).
+    """
+    py = cfg.out / f"{cfg.name}.py"
+    wasm = cfg.out / f"{cfg.name}.wasm"
+    if not py.is_file():
+        return [f"{rel(py, cfg.root)} does not exist"]
+    st = read_stamp(py)
+    if st is None:
+        return [f"{rel(py, cfg.root)} has no embind-py-inputs line (not generated by embind-py?)"]
+    reasons: list[str] = []
+    if not wasm.is_file():
+        reasons.append(f"{rel(wasm, cfg.root)} does not exist")
+    recorded = {path for path, _ in st.files}
+    for p in (*cfg.sources, *cfg.headers):
+        if rel(p, cfg.root) not in recorded:
+            reasons.append(f"input {rel(p, cfg.root)} is new (not recorded in {py.name})")
+    hashes: dict[str, str] = {}
+    for path, short in st.files:
+        try:
+            hashes[path] = _sha256(cfg.root / path)
+        except OSError:
+            reasons.append(f"input {path} is missing")
+            continue
+        if hashes[path][:_SHORT] != short:
+            reasons.append(f"input {path} changed")
+    if not reasons and input_digest(cfg, hashes) != st.digest:
+        if st.version != __version__:
+            reasons.append(f"generated by embind-py {st.version}, this is {__version__}")
+        else:
+            reasons.append("build options changed (name, headers, include dirs, defines, -O or cflags)")
+    if emcc_version and st.emcc and emcc_version != st.emcc:
+        reasons.append(f"built with emcc {st.emcc}, the emcc at hand is {emcc_version}")
+    return reasons
+
+
+def regenerate_text(cfg: Config, echo: Echo | None = None) -> str:
+    """NAME.py as a fresh build would write it (built in a temporary folder; nothing on disk changes)."""
+    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+        res = build(replace(cfg, out=Path(tmp)), echo, force=True)
+        return res.module.read_text(encoding="utf-8")
+
+
+def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) -> Result:
+    """Regenerate only NAME.py from the headers, for an existing .wasm (default: OUT/NAME.wasm).
+
+    Every bound function must be exported by the wasm with the signature the header
+    gives (checked with wasmtime); otherwise BuildError naming each function. A wasm
+    found elsewhere is copied to OUT/NAME.wasm, where the module loads it from.
+    """
+    cmd_echo = echo if cfg.verbose else None
+    wasm_path = cfg.out / f"{cfg.name}.wasm"
+    src = wasm or wasm_path
+    data = src.read_bytes()
+    try:
+        exports = wasmcheck.function_exports(data)
+    except wasmcheck.WasmFileError as e:
+        raise BuildError(f"{src}: {e}") from None
+    emcc = toolchain.find_emcc(cfg.emcc)
+    lib = parse(cfg, emcc, cmd_echo)
+    errors = [d for d in lib.diagnostics if d.severity == "error"]
+    has_main = any(n in exports for n in ("main", "__main_argc_argv"))
+    lib = replace(lib, has_main=has_main)
+    expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
+    where = {f.name: f for f in lib.functions}
+    for fname, problem in wasmcheck.mismatches(exports, expected):
+        f = where.get(fname)
+        errors.append(
+            Diagnostic(f.file if f else str(src), f.line if f else 0, f"{fname}(): {problem}", "error")
+        )
+    if errors:
+        raise BuildError(f"cannot generate {cfg.name}.py for {src}", tuple(errors))
+    inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
+    dig, files = stamp(cfg, emcc, cmd_echo)
+    rendered = render.render_module(cfg.name, lib, inputs, dig, files)
+    diagnostics = [d for d in lib.diagnostics if d.severity == "warning"]
+    diagnostics.extend(rendered.diagnostics)
+    if src.resolve() != wasm_path.resolve():
+        write_atomic(wasm_path, data)
+    py_path = cfg.out / f"{cfg.name}.py"
     write_atomic(py_path, rendered.text.encode("utf-8"))
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics)

@@ -9,6 +9,7 @@ May import: jinja2, `embind_py.model`, `embind_py.typemap`, stdlib.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,11 @@ def _env() -> jinja2.Environment:
     )
 
 
-def render_module(name: str, lib: Library, inputs: list[str], digest: str) -> Rendered:
-    """Render `lib` as the Python module `name` (inputs are relative paths, for the header)."""
+def render_module(
+    name: str, lib: Library, inputs: list[str], digest: str, files: Sequence[str] = ()
+) -> Rendered:
+    """Render `lib` as the Python module `name` (inputs are relative paths, for the header;
+    `files` are "HASH PATH" lines recording every input file, for `embind-py check`)."""
     mapped = typemap.map_library(lib)
     typedefs: list[dict[str, Any]] = []
     for tname, t in lib.typedefs.items():
@@ -66,6 +70,7 @@ def render_module(name: str, lib: Library, inputs: list[str], digest: str) -> Re
             name=name,
             inputs=inputs,
             digest=digest,
+            files=list(files),
             functions=mapped.functions,
             typedefs=typedefs,
             constants=constants,

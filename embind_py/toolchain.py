@@ -277,9 +277,11 @@ def compile_wasm(
     wanted = ["_" + e for e in exports]
     wanted += ["_malloc", "_free", "_fflush", *emcc.stack_exports()]
     if has_main:
-        wanted.append("_main")
-    seen: set[str] = set()
-    unique = [w for w in wanted if not (w in seen or seen.add(w))]
+        # A command's static constructors otherwise run only from `_start`; exporting
+        # them lets the runtime run them once at load and then call main (and the
+        # library's functions) directly, as Emscripten's JS glue does.
+        wanted += ["_main", "___wasm_call_ctors"]
+    unique = list(dict.fromkeys(wanted))
     argv = [
         *emcc.command,
         *[str(s) for s in sources],
@@ -299,3 +301,126 @@ def compile_wasm(
     _run(argv, "emcc", echo)
 
 
+# Emscripten before 3.1.12 made its Node.js loader `fetch` the .wasm by file path when
+# `fetch` exists (Node 18+), which fails (emscripten-core/emscripten#16913); synchronous
+# compilation reads the file instead.
+NODE_FETCH_FIXED = (3, 1, 12)
+
+
+def compile_js(
+    emcc: Emcc,
+    sources: Sequence[Path],
+    out_js: Path,
+    exports: Sequence[str],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    opt: str = "2",
+    cflags: Sequence[str] = (),
+    has_main: bool = False,
+    echo: Echo | None = None,
+) -> Path:
+    """Compile the sources with Emscripten's JS glue: `out_js` plus `<out_js>.wasm` beside it.
+
+    The glue is a MODULARIZE factory with `ccall`/`cwrap`. emcc names the wasm after
+    the JS file (`X.js` -> `X.wasm`), which would clash with the standalone NAME.wasm,
+    so emcc writes `NAME.js.js` (whose wasm is `NAME.js.wasm`, the name the glue loads)
+    in a temporary folder and the JS is then moved to `out_js`. Returns the wasm's path.
+    """
+    wanted = ["_" + e for e in exports] + ["_malloc", "_free"]
+    if has_main:
+        wanted.append("_main")
+    unique = list(dict.fromkeys(wanted))
+    extra = ["-sWASM_ASYNC_COMPILATION=0"] if emcc.version < NODE_FETCH_FIXED else []
+    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+        tmp_js = Path(tmp) / (out_js.name + ".js")
+        argv = [
+            *emcc.command,
+            *[str(s) for s in sources],
+            f"-O{opt}",
+            "-sMODULARIZE=1",
+            "-sALLOW_MEMORY_GROWTH=1",
+            "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap",
+            "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
+            *extra,
+            *_cpp_flags(include_dirs, defines),
+            *cflags,
+            "-o",
+            str(tmp_js),
+        ]
+        if not has_main:
+            argv.insert(len(emcc.command), "--no-entry")
+        _run(argv, "emcc (JS glue)", echo)
+        out_js.parent.mkdir(parents=True, exist_ok=True)
+        out_wasm = out_js.with_name(out_js.name + ".wasm")
+        shutil.move(str(tmp_js.with_suffix(".wasm")), out_wasm)
+        shutil.move(str(tmp_js), out_js)
+    return out_wasm
+
+
+
+
+def quick_version(explicit: str | None = None) -> str | None:
+    """The version of the emcc `find_emcc` would pick, without running it, or None.
+
+    Read from `emscripten-version.txt` beside the (symlink-resolved) emcc, which
+    both emsdk and Debian ship, so an up-to-date check costs no process start.
+    None when no emcc is found or the file is missing (callers then fall back to
+    `find_emcc`, or skip the version comparison).
+    """
+    cmd: str | None = explicit or os.environ.get("EMCC") or None
+    if cmd is None and os.environ.get("EMSDK"):
+        cmd = _emcc_from_emsdk(os.environ["EMSDK"])
+    if cmd is None:
+        cmd = shutil.which("emcc")
+    if cmd is None:
+        return None
+    resolved = Path(shutil.which(cmd) or cmd).resolve()
+    for d in (resolved.parent, resolved.parent / "upstream" / "emscripten"):
+        try:
+            text = (d / "emscripten-version.txt").read_text()
+        except OSError:
+            continue
+        m = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+        if m:
+            return f"{int(m[1])}.{int(m[2])}.{int(m[3])}"
+    return None
+
+
+def dependencies(
+    emcc: Emcc,
+    files: Sequence[Path],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    cflags: Sequence[str] = (),
+    echo: Echo | None = None,
+) -> list[Path]:
+    """Every non-system file that `files` (C sources or headers) include, themselves included.
+
+    `emcc -MM` lists the user's includes and leaves out system headers (the sysroot);
+    its make-rule output is parsed here (continuations, escaped spaces).
+    """
+    if not files:
+        return []
+    argv = [
+        *emcc.command,
+        "-MM",
+        "-x",
+        "c",
+        *_cpp_flags(include_dirs, defines),
+        *cflags,
+        *[str(f) for f in files],
+    ]
+    out = _run(argv, "listing the included files", echo)
+    text = out.replace("\\\n", " ")
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for line in text.splitlines():
+        _, sep, deps = line.partition(": ")
+        if not sep:
+            continue
+        for word in re.findall(r"(?:\\ |[^\s])+", deps):
+            p = Path(word.replace("\\ ", " ")).resolve()
+            if p not in seen:
+                seen.add(p)
+                found.append(p)
+    return found

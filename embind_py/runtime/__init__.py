@@ -11,6 +11,7 @@ typer), so generated modules work where only `wasmtime` is installed.
 
 from __future__ import annotations
 
+from ._emscripten import HeapView, JsModule, call_main, load_wasm
 from ._errors import (
     WasmBoundsError,
     WasmError,
@@ -44,9 +45,11 @@ __all__ = [
     "ArrayOf",
     "Buffer",
     "BufferArg",
-    "CharPtrArg",
     "CType",
+    "CharPtrArg",
+    "HeapView",
     "Instance",
+    "JsModule",
     "Pointer",
     "PointerTo",
     "Scalar",
@@ -58,8 +61,10 @@ __all__ = [
     "WasmOutOfFuel",
     "WasmTimeout",
     "WasmTrap",
+    "call_main",
     "compile_module",
     "engine",
+    "load_wasm",
     "to_bool",
     "to_float",
     "to_int",

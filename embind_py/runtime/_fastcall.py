@@ -67,9 +67,14 @@ except (ImportError, AttributeError) as e:  # pragma: no cover - depends on the 
 OnFail = Callable[[Any], None]
 
 
-def clear_last_exception() -> None:
-    """Drop wasmtime-py's record of a host exception: the runtime keeps its own per instance."""
-    if FAST:
+def clear_last_exception(mine: BaseException | None = None) -> None:
+    """Drop wasmtime-py's record of a host exception: the runtime keeps its own per instance.
+
+    `LAST_EXCEPTION` is one global for the whole process; another thread may have
+    just stored its own exception there (for its own `Func.__call__` to raise), so
+    with `mine` given only that exception is dropped.
+    """
+    if FAST and (mine is None or _wfunc.LAST_EXCEPTION is mine):
         _wfunc.LAST_EXCEPTION = None
 
 
@@ -124,3 +129,59 @@ def _fail(err: int | None, trap: ctypes.c_void_p, on_fail: OnFail) -> None:
         exc = wasmtime.Trap._from_ptr(ctypes.cast(trap.value, _trap_ptr))
         trap.value = None
     on_fail(exc)
+
+
+class Exports:
+    """An instance's exports looked up by name on demand.
+
+    wasmtime-py's `Instance.exports()` walks every export with an O(n) call per
+    index, which takes most of a second for a module with thousands of exports;
+    a lookup by name is one call.
+    """
+
+    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance, names: Sequence[str]) -> None:
+        self._store = store
+        self._instance = instance
+        self._names = frozenset(names)
+        self._cache: dict[str, Any] = {}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name not in self._names:
+            return default
+        hit = self._cache.get(name)
+        if hit is not None:
+            return hit
+        if FAST:
+            from wasmtime._extern import wrap_extern
+
+            item = _wb.wasmtime_extern_t()
+            raw = name.encode("utf-8")
+            ok = _wb._wasmtime_instance_export_get(
+                self._store._context(),
+                ctypes.byref(self._instance._instance),
+                ctypes.create_string_buffer(raw),
+                len(raw),
+                ctypes.byref(item),
+            )
+            found = wrap_extern(item) if ok else None
+        else:  # pragma: no cover
+            found = self._instance.exports(self._store).get(name)
+        if found is None:
+            return default
+        self._cache[name] = found
+        return found
+
+    def __getitem__(self, name: str) -> Any:
+        found = self.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)

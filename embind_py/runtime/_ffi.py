@@ -10,19 +10,22 @@ May import: the standard library and the runtime's own modules.
 from __future__ import annotations
 
 import ctypes
+import operator
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._emscripten import EmscriptenHelpers
 from ._types import ArrayOf, CType, Pointer, PointerTo, Scalar, parse_ctype
 
 if TYPE_CHECKING:
     from ._instance import Instance
 
 
-def _free_later(inst_ref: weakref.ref[Instance], addr: int) -> None:
+def _free_later(inst_ref: weakref.ref[Instance], store: Any, addr: int) -> None:
     inst = inst_ref()
-    if inst is not None:
+    # After inst.reset() the address belongs to a new heap: never free it there.
+    if inst is not None and inst.store is store:
         try:
             with inst._lock:
                 inst.free(addr)
@@ -37,10 +40,10 @@ class _Owner:
 
     def __init__(self, inst: Instance, address: int) -> None:
         self.address = address
-        weakref.finalize(self, _free_later, weakref.ref(inst), address)
+        weakref.finalize(self, _free_later, weakref.ref(inst), inst.store, address)
 
 
-class FFI:
+class FFI(EmscriptenHelpers):
     """Helpers bound to one instance (or, for a module's `ffi`, to its default instance)."""
 
     NULL = None
@@ -56,6 +59,18 @@ class FFI:
             return self._instance  # type: ignore[return-value]
         assert self._get is not None
         return self._get()
+
+    def _addr(self, ptr: Any, what: str) -> int:
+        """The wasm address of a Pointer of this instance or an int; TypeError otherwise."""
+        if isinstance(ptr, Pointer):
+            if ptr._inst is not self._inst:
+                raise TypeError(f"{what}: pointer belongs to another wasm instance")
+            return ptr.address
+        if isinstance(ptr, int) and not isinstance(ptr, bool):
+            if not 0 <= ptr <= 0xFFFFFFFF:
+                raise OverflowError(f"{what}: {ptr} is not a wasm32 address")
+            return ptr
+        raise TypeError(f"{what}: expected a pointer or an int address, got {type(ptr).__name__}")
 
     def typeof(self, spec: str) -> CType:
         """The runtime type for a C type name (`"int"`, `"uLongf"`, `"Vec2 *"`)."""
@@ -124,7 +139,7 @@ class FFI:
     def cast(self, spec: str, value: Any) -> Any:
         """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type."""
         inst = self._inst
-        addr = int(value) if value is not None else 0
+        addr = self._addr(value, "ffi.cast") if isinstance(value, Pointer) else int(value) if value is not None else 0
         t = self.typeof(spec)
         if isinstance(t, PointerTo):
             return t.wrap(inst, addr & 0xFFFFFFFF) if addr else None
@@ -138,7 +153,9 @@ class FFI:
         """The bytes of the NUL-terminated C string at `ptr` (at most `maxlen`)."""
         if ptr is None:
             raise ValueError("ffi.string(NULL)")
-        addr = int(ptr)
+        addr = self._addr(ptr, "ffi.string")
+        if maxlen is not None and maxlen < 0:
+            raise ValueError(f"ffi.string: maxlen must be >= 0, got {maxlen}")
         if isinstance(ptr, Pointer) and ptr._length is not None:
             if maxlen is None or maxlen > ptr._length * ptr.ctype.size:
                 maxlen = ptr._length * ptr.ctype.size
@@ -150,14 +167,18 @@ class FFI:
         It is valid until the memory grows (wasmtime keeps the base address, so in
         practice it stays valid); the bounds are checked when it is made.
         """
-        addr = int(ptr)
+        addr = self._addr(ptr, "ffi.buffer")
         if size is None:
             if isinstance(ptr, Pointer) and ptr._length is not None:
                 size = ptr._length * ptr.ctype.size
             else:
                 raise TypeError("ffi.buffer(ptr) needs a size for a pointer of unknown length")
-        host = self._inst.mem.check(addr, size)
-        return memoryview((ctypes.c_char * size).from_address(host)).cast("B")
+        inst = self._inst
+        host = inst.mem.check(addr, operator.index(size))
+        arr = (ctypes.c_char * size).from_address(host)
+        # The view must keep the store (which owns the memory) alive, or it would dangle.
+        arr._keep = (inst.store, inst.memory)  # type: ignore[attr-defined]
+        return memoryview(arr).cast("B")
 
     def from_buffer(self, data: Any) -> Pointer[Any]:
         """A new `unsigned char[]` holding a copy of `data`."""
@@ -169,12 +190,17 @@ class FFI:
     def memmove(self, dest: Any, src: Any, n: int) -> None:
         """Copy `n` bytes between pointers and/or Python buffers."""
         mem = self._inst.mem
+        if n < 0:
+            raise ValueError(f"ffi.memmove: negative size {n}")
         if isinstance(dest, Pointer | int) and isinstance(src, Pointer | int):
-            mem.write(int(dest), mem.read(int(src), n))
+            mem.write(self._addr(dest, "ffi.memmove dest"), mem.read(self._addr(src, "ffi.memmove src"), n))
         elif isinstance(dest, Pointer | int):
-            mem.write(int(dest), memoryview(src).cast("B")[:n])
+            data = memoryview(src).cast("B")
+            if n > data.nbytes:
+                raise ValueError(f"ffi.memmove: source has {data.nbytes} bytes, fewer than {n}")
+            mem.write(self._addr(dest, "ffi.memmove dest"), data[:n])
         else:
-            mem.copy_out(int(src), dest, n)
+            mem.copy_out(self._addr(src, "ffi.memmove src"), dest, n)
 
     def malloc(self, n: int) -> int:
         """C `malloc(n)`: an int address (0 on failure); free it with `ffi.free`."""
@@ -186,8 +212,9 @@ class FFI:
         if ptr is None:
             return
         inst = self._inst
+        addr = self._addr(ptr, "ffi.free")
         with inst._lock:
-            inst.free(int(ptr))
+            inst.free(addr)
 
     def memory_size(self) -> int:
         """Bytes of linear memory the instance has now."""

@@ -12,7 +12,9 @@ May import: wasmtime, the standard library, the runtime's own modules.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,13 +22,14 @@ from typing import Any
 
 import wasmtime
 
-from . import _fastcall, _host
+from . import _cache, _fastcall, _host, _limits
 from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
-from ._memory import Memory, buffer_address
+from ._memory import Memory
 from ._types import CType, Pointer, PointerTo
 
 ARENA_SIZE = 64 * 1024  # per-instance scratch space for call temporaries
 _WASM_TYPES = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
+_memmove = ctypes.memmove
 _SIG = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
 
 # ---------------------------------------------------------------------------
@@ -46,6 +49,11 @@ def engine(epoch: bool = False, fuel: bool = False) -> wasmtime.Engine:
             cfg = wasmtime.Config()
             cfg.epoch_interruption = epoch
             cfg.consume_fuel = fuel
+            if sys.maxsize > 2**32:
+                # Linear memory never moves (wasmtime reserves 4 GiB of address space for
+                # it), so `ffi.buffer` views and cached base addresses stay valid across
+                # memory growth.
+                cfg.memory_may_move = False
             eng = _engines[key] = wasmtime.Engine(cfg)
         return eng
 
@@ -56,14 +64,14 @@ def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> wasm
     with _lock:
         mod = _modules.get(key)
     if mod is None:
-        mod = _module_cache_load(engine(epoch, fuel), wasm, key[1])
+        mod = _cache.load_or_compile(engine(epoch, fuel), wasm, key[1], _settings(epoch, fuel))
         with _lock:
             _modules[key] = mod
     return mod
 
 
-def _module_cache_load(eng: wasmtime.Engine, wasm: bytes, digest: str) -> wasmtime.Module:
-    return wasmtime.Module(eng, wasm)
+def _settings(epoch: bool, fuel: bool) -> str:
+    return f"epoch={int(epoch)} fuel={int(fuel)} fixed-memory={int(sys.maxsize > 2**32)}"
 
 
 def wasm_bytes(module_name: str, module_file: str | None, wasm_name: str) -> bytes:
@@ -84,10 +92,27 @@ def wasm_bytes(module_name: str, module_file: str | None, wasm_name: str) -> byt
 class Instance:
     """A wasm module instantiated with its own memory, stdio and limits.
 
-    Generated modules subclass this with one method per C function. Options:
-    `stdout`/`stderr` (file-like, or None to discard; default: the current
-    `sys.stdout`/`sys.stderr` at each write), `stdin` (bytes or a file-like
-    object; default: nothing), `env` (dict), `argv` (list of str).
+    Generated modules subclass this with one method per C function. Options
+    (all keyword-only; the defaults grant C nothing beyond its own memory and
+    the stdio streams):
+
+    - `stdout`/`stderr`: file-like, or None to discard; default: the current
+      `sys.stdout`/`sys.stderr` at each write.
+    - `stdin`: bytes or a file-like object; default: nothing (EOF).
+    - `env`: dict of environment variables C's `getenv` sees; default: none.
+    - `argv`: list of str; default: none.
+    - `timeout`: seconds of wall clock per call (float); a call running longer
+      raises `WasmTimeout`. Default None: no limit.
+    - `fuel`: wasm instructions (roughly) per call (int); running out raises
+      `WasmOutOfFuel`. Default None: no limit.
+    - `max_memory`: bytes of linear memory (int); past it `memory.grow` fails,
+      so C's `malloc` returns NULL. Default None: wasm32's 4 GiB.
+    - `preopens`: `{guest_path: host_dir}` folders C may open through WASI,
+      read-only unless `writable=True` or the value is `(host_dir, "rw")`.
+      Default: no file system at all.
+
+    A subclass's `__init__` must accept `(wasm, **options)` (as generated
+    `Library` classes do) so that `reset()` can re-run it.
     """
 
     def __init__(
@@ -100,13 +125,25 @@ class Instance:
         stdin: Any = None,
         env: Mapping[str, str] | None = None,
         argv: list[str] | None = None,
+        timeout: float | None = None,
+        fuel: int | None = None,
+        max_memory: int | None = None,
+        preopens: Mapping[str, Any] | None = None,
+        writable: bool = False,
     ) -> None:
         if not isinstance(wasm, bytes):
             wasm = Path(wasm).read_bytes()
+        _limits.check_options(timeout, fuel, max_memory)
         self._options: dict[str, Any] = dict(stdout=stdout, stderr=stderr, stdin=stdin, env=env, argv=argv)
+        for k, v in (("timeout", timeout), ("fuel", fuel), ("max_memory", max_memory), ("preopens", preopens)):
+            if v is not None:
+                self._options[k] = v
+        if writable:
+            self._options["writable"] = True
         self._wasm = wasm
         self._signatures = dict(signatures or {})
-        self._lock = threading.RLock()
+        # reset() re-runs __init__ under this lock; keep it so waiting threads stay serialized.
+        self._lock: threading.RLock = self.__dict__.get("_lock") or threading.RLock()
         self._pending: BaseException | None = None
         self._depth = 0
         self._sp_stack: list[int] = []
@@ -115,10 +152,15 @@ class Instance:
         self.stderr = _host.Stream(stderr, "stderr")
         self._stdin = stdin
 
-        self.engine = engine()
-        self.module = compile_module(wasm)
+        epoch, metered = timeout is not None, fuel is not None
+        self.engine = engine(epoch, metered)
+        self.module = compile_module(wasm, epoch, metered)
         self.store = wasmtime.Store(self.engine)
+        if max_memory is not None:
+            self.store.set_limits(memory_size=max_memory)
+        self._limits = _limits.Limits(self.store, self.engine, timeout, fuel) if epoch or metered else None
         wasi = wasmtime.WasiConfig()
+        _limits.apply_preopens(wasi, preopens, writable)
         if argv is not None:
             wasi.argv(list(argv))
         if env is not None:
@@ -133,8 +175,9 @@ class Instance:
         try:
             self.instance = linker.instantiate(self.store, self.module)
         except wasmtime.WasmtimeError as e:
-            raise WasmLinkError(f"cannot instantiate the wasm module: {e}") from None
-        self.exports = self.instance.exports(self.store)
+            hint = f" (is max_memory={max_memory} below the module's initial memory?)" if max_memory else ""
+            raise WasmLinkError(f"cannot instantiate the wasm module{hint}: {e}") from None
+        self.exports = _fastcall.Exports(self.store, self.instance, [e.name for e in self.module.exports])
         memory = self.exports.get("memory")
         if not isinstance(memory, wasmtime.Memory):
             raise WasmLinkError("the wasm module exports no memory")
@@ -145,14 +188,12 @@ class Instance:
         self.mem.refresh()
 
         self._check_signatures()
-        init = self.exports.get("_initialize")
-        if isinstance(init, wasmtime.Func):
-            self._caller("_initialize", "", "")[0]()
-        self._malloc, self._malloc_v = self._caller("malloc", "i", "i")
-        self._free, self._free_v = self._caller("free", "i", "")
+        self._run_init()
+        self._malloc, self._malloc_v = self._caller_or_missing("malloc", "i", "i")
+        self._free, self._free_v = self._caller_or_missing("free", "i", "")
         self._setup_stack()
-        self._arena = self.malloc(ARENA_SIZE)
-        if not self._arena:
+        self._arena = self.malloc(ARENA_SIZE) if self.has_export("malloc") else 0
+        if not self._arena and self.has_export("malloc"):
             raise WasmError("malloc failed while setting up the instance")
         self._top = self._arena
         self._arena_end = self._arena + ARENA_SIZE
@@ -160,6 +201,36 @@ class Instance:
         self._copybacks: list[tuple[int, int, Any, int]] = []
 
     # -- exports ---------------------------------------------------------
+
+    def _run_init(self) -> None:
+        """Run C's static constructors once, under the name this kind of module exports them.
+
+        Reactors (--no-entry) export `_initialize`. Commands (a C `main`, built with
+        `___wasm_call_ctors` exported) and wasm built for Emscripten's JS glue export
+        `__wasm_call_ctors`; the glue also calls `emscripten_stack_init` first when present.
+        """
+        ex = self.exports
+        if isinstance(ex.get("_initialize"), wasmtime.Func):
+            self._caller("_initialize", "", "")[0]()
+            return
+        if isinstance(ex.get("emscripten_stack_init"), wasmtime.Func):
+            self._caller("emscripten_stack_init", "", "")[0]()
+        if isinstance(ex.get("__wasm_call_ctors"), wasmtime.Func):
+            self._caller("__wasm_call_ctors", "", "")[0]()
+
+    def _caller_or_missing(
+        self, name: str, params: str, results: str
+    ) -> tuple[Callable[[], None], tuple[Any, ...]]:
+        """Like `_caller`, but a missing export fails only when called (JS-glue wasm may lack malloc)."""
+        if isinstance(self.exports.get(name), wasmtime.Func):
+            return self._caller(name, params, results)
+
+        def missing() -> None:
+            raise WasmLinkError(
+                f"the wasm module does not export {name}; rebuild it with -sEXPORTED_FUNCTIONS=_{name},..."
+            )
+
+        return missing, tuple(_fastcall.ValRaw() for _ in range(2))
 
     def _check_signatures(self) -> None:
         for name, (params, results) in self._signatures.items():
@@ -181,9 +252,12 @@ class Instance:
         f = self.exports.get(name)
         if not isinstance(f, wasmtime.Func):
             raise WasmLinkError(f"the wasm module does not export the function {name!r}")
-        return _fastcall.make_caller(
+        call, slots = _fastcall.make_caller(
             self.store, f, [_SIG[c] for c in params], [_SIG[c] for c in results], self._on_fail
         )
+        if self._limits is not None:
+            call = self._limits.wrap(call)
+        return call, slots
 
     def _bind(self, name: str) -> tuple[Callable[[], None], tuple[Any, ...]]:
         params, results = self._signatures[name]
@@ -245,7 +319,8 @@ class Instance:
 
     def _on_fail(self, exc: Any) -> None:
         pending, self._pending = self._pending, None
-        _fastcall.clear_last_exception()
+        if pending is not None:
+            _fastcall.clear_last_exception(pending)
         self._recover()
         if pending is not None:
             raise pending
@@ -255,6 +330,8 @@ class Instance:
         """Put the wasm stack pointer back where it was when this call level began."""
         sp = self._sp_stack[-1] if self._sp_stack else getattr(self, "_sp0", 0)
         if sp and self._stack_restore is not None:
+            if self._limits is not None:
+                self._limits.refill()  # the failed call may have used up the budget restore runs on
             try:
                 self.stack_restore(sp)
             except WasmError:  # pragma: no cover - restore itself cannot trap
@@ -270,10 +347,13 @@ class Instance:
             text = lines[-1].removeprefix("wasm trap: ") if lines else "trap"
             where = f" in C function {frames[0]}()" if frames else ""
             msg = f"wasm trap{where}: {text}"
+            lim = self._limits
             if code == wasmtime.TrapCode.INTERRUPT:
-                return WasmTimeout(msg, "interrupt", frames)
+                t = f"timeout={lim.timeout} s" if lim is not None else "timeout"
+                return WasmTimeout(f"wasm call{where} ran past its {t} and was stopped", "interrupt", frames)
             if code == wasmtime.TrapCode.OUT_OF_FUEL:
-                return WasmOutOfFuel(msg, "out of fuel", frames)
+                f = f"fuel={lim.fuel}" if lim is not None else "fuel"
+                return WasmOutOfFuel(f"wasm call{where} used up its {f} budget", "out of fuel", frames)
             return WasmTrap(msg, _code_name(code), frames)
         return WasmTrap(f"wasm call failed: {exc}")
 
@@ -303,10 +383,16 @@ class Instance:
 
     def _release(self, mark: int) -> None:
         """End a call's temporaries: copy writable buffers back, free, reset the arena."""
+        if not (self._copybacks or self._tmp_mallocs):
+            self._top = mark
+            return
         cbs = self._copybacks
         while cbs and cbs[-1][0] >= mark:
             _, ptr, buf, n = cbs.pop()
-            self.mem.copy_out(ptr, buf, n)
+            if n < 0:  # a finisher (struct copy-back, callback table slot): buf(ptr)
+                buf(ptr)
+            else:
+                self.mem.copy_out(ptr, buf, n)
         ms = self._tmp_mallocs
         while ms and ms[-1][0] >= mark:
             self.free(ms.pop()[1])
@@ -314,23 +400,28 @@ class Instance:
 
     def _arg_str(self, value: Any, what: str, writable: bool = False) -> int:
         """A `char *` argument: str (UTF-8), bytes, a writable buffer, a Pointer, or None."""
-        if value.__class__ is str:
-            data = value.encode("utf-8")
-        elif value.__class__ is bytes:
-            data = value
+        cls = value.__class__
+        if cls is str:
+            data = value.encode("utf-8") + b"\0"
+        elif cls is bytes:
+            data = value + b"\0"
         elif value is None:
             return 0
         elif isinstance(value, Pointer):
             return self._pointer_address(value, what)
         elif isinstance(value, str | bytes):
-            data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+            data = (value.encode("utf-8") if isinstance(value, str) else bytes(value)) + b"\0"
         else:
             return self._arg_buf(value, what, writable, nul=True)
         n = len(data)
-        p = self._tmp(n + 1, 1)
-        mem = self.mem
-        mem.write(p, data, n)
-        mem.write(p + n, b"\0", 1)
+        top = self._top
+        if top + n <= self._arena_end:
+            # The arena lies inside linear memory, which never shrinks: no bounds check needed.
+            self._top = top + n
+            _memmove(self.mem.base + top, data, n)
+            return top
+        p = self._tmp(n, 1)
+        self.mem.write(p, data, n)
         return p
 
     def _arg_buf(self, value: Any, what: str, writable: bool, nul: bool = False, ctype: str = "") -> int:
@@ -414,6 +505,21 @@ class Instance:
     def memory_size(self) -> int:
         self.mem.refresh()
         return self.mem.size
+
+    def reset(self) -> None:
+        """Start over in place: a fresh instance state (memory, C globals) with the same options.
+
+        Re-runs `__init__` with the saved wasm and options, under the instance's
+        lock (kept across the reset). Pointers obtained before the reset belong
+        to the old state: using them afterwards reads the new memory, and the
+        memory `ffi.new` gave them is never freed into the new heap.
+        """
+        with self._lock:
+            init: Any = type(self).__init__
+            if init is Instance.__init__:
+                Instance.__init__(self, self._wasm, self._signatures, **self._options)
+            else:
+                init(self, self._wasm, **self._options)
 
     def wrap_pointer(self, addr: int, ctype: CType | None) -> Any:
         return PointerTo(ctype).wrap(self, addr)

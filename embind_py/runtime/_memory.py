@@ -69,17 +69,25 @@ class Memory:
         if isinstance(data, bytes):
             if n is None:
                 n = len(data)
+            elif n > len(data):  # never read past the end of the Python object
+                raise ValueError(f"write of {n} bytes from a {len(data)}-byte buffer")
             _memmove(self.check(ptr, n), data, n)
             return
         src, keep = buffer_address(data)
+        have = len(keep) if isinstance(keep, bytes) else memoryview(data).nbytes
         if n is None:
-            n = len(keep) if isinstance(keep, bytes) else memoryview(data).nbytes
+            n = have
+        elif n > have:
+            raise ValueError(f"write of {n} bytes from a {have}-byte buffer")
         _memmove(self.check(ptr, n), src, n)
 
     def copy_out(self, ptr: int, dest: Any, n: int) -> None:
         """Copy `n` bytes from wasm `ptr` into the writable buffer `dest`."""
         if n:
-            dst, _keep = buffer_address(dest, writable=True)
+            dst, keep = buffer_address(dest, writable=True)
+            room = 0 if isinstance(keep, memoryview) else ctypes.sizeof(keep)  # a memoryview: empty
+            if n > room:
+                raise ValueError(f"copy of {n} bytes into a smaller buffer")
             _memmove(dst, self.check(ptr, n), n)
 
     def strlen(self, ptr: int, limit: int | None = None) -> int:
@@ -89,7 +97,7 @@ class Memory:
             self.check(ptr, 1)
             avail = self.size - ptr
         if limit is not None:
-            avail = min(avail, limit)
+            avail = max(0, min(avail, limit))  # a negative limit must not become a huge size_t
         addr = self.base + ptr
         if _strnlen is not None:
             return int(_strnlen(addr, avail))

@@ -396,3 +396,307 @@ def iter_init(init: Any) -> Iterable[Any]:
 
 
 Factory = Callable[..., Any]
+
+
+# ---------------------------------------------------------------------------
+# Records (structs and unions), enums, opaque handles, function pointers
+#
+# A generated struct class holds its fields as plain Python attributes; its
+# `RecordType` descriptor packs it to and unpacks it from wasm memory, so values
+# are ordinary Python objects (no instance needed) and pointers read live memory.
+
+S = TypeVar("S", bound="Struct")
+
+
+class Struct:
+    """Base of generated struct and union classes: fields are attributes.
+
+    Construct with keyword fields (`Vec2(x=1.0, y=2.0)`); missing fields are zero.
+    A union value remembers the member assigned last and writes that one (over
+    the bytes it was read with, if it came from memory).
+    """
+
+    __slots__ = ()
+    _ctype: RecordType
+    _fields: tuple[str, ...] = ()
+
+    def __init__(self, **fields: Any) -> None:
+        rt = self._ctype
+        given = None
+        for n, _, t in rt.fields:
+            v = fields.pop(n, None)
+            if v is None:
+                v = _zero_value(t)
+            else:
+                if given is not None and rt.kind == "union":
+                    raise TypeError(f"{type(self).__name__}: a union takes one member, got {given} and {n}")
+                given = n
+                if isinstance(t, RecordType) and not isinstance(v, t.cls):
+                    v = t.convert(v, f"{type(self).__name__}.{n}")
+                elif isinstance(t, ArrayOf) and not t.is_chars:
+                    v = list(v)
+            object.__setattr__(self, n, v)
+        if fields:
+            raise TypeError(f"{type(self).__name__} has no field {next(iter(fields))!r}")
+        if rt.kind == "union":
+            object.__setattr__(self, "_raw", None)
+            object.__setattr__(self, "_last", given)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__name__}({inner})"
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self._fields}
+
+
+class Union_(Struct):
+    """Base of generated union classes (see `Struct`)."""
+
+    __slots__ = ("_last", "_raw")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name[0] != "_":
+            object.__setattr__(self, "_last", name)
+
+
+def _zero_value(t: CType) -> Any:
+    if isinstance(t, Scalar):
+        return 0.0 if t.kind == "float" else False if t.kind == "bool" else 0
+    if isinstance(t, RecordType):
+        return t.cls() if t.cls is not None else None
+    if isinstance(t, ArrayOf):
+        return b"" if t.is_chars else [_zero_value(t.elem) for _ in range(t.length)]
+    return None
+
+
+class RecordType(CType):
+    """The descriptor of a struct or union: layout, and the generated class it maps to."""
+
+    def __init__(self, name: str, kind: str, size: int, align: int) -> None:
+        self.name = name
+        self.kind = kind
+        self.size = size
+        self.align = align
+        self.cls: Any = None
+        self.fields: tuple[tuple[str, int, CType], ...] = ()
+        self.pointer_class = Pointer
+        self.scalar: tuple[int, CType] | None = None  # single-scalar ABI: (offset, scalar type)
+
+    def define(
+        self, cls: Any, ptr_cls: Any, fields: tuple[tuple[str, int, CType], ...], scalar: tuple[int, CType] | None
+    ) -> None:
+        """Attach the generated class, pointer class and fields (after all types exist)."""
+        self.cls = cls
+        self.pointer_class = ptr_cls
+        self.fields = fields
+        self.scalar = scalar
+        self.index = {n: i for i, (n, _, _) in enumerate(fields)}
+        cls._ctype = self
+        cls._fields = tuple(n for n, _, _ in fields)
+
+    def zero(self) -> dict[str, Any]:
+        return {n: _zero_value(t) for n, _, t in self.fields}
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        inst.mem.check(addr, self.size)
+        obj = self.cls.__new__(self.cls)
+        for n, off, t in self.fields:
+            object.__setattr__(obj, n, t.load(inst, addr + off))
+        if self.kind == "union":
+            object.__setattr__(obj, "_last", None)
+            object.__setattr__(obj, "_raw", inst.mem.read(addr, self.size))
+        return obj
+
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        inst.mem.check(addr, self.size)
+        if isinstance(value, self.cls):
+            if self.kind == "union":
+                raw = getattr(value, "_raw", None)
+                if raw is not None:
+                    inst.mem.write(addr, raw)
+                else:
+                    inst.mem.zero(addr, self.size)
+                last = getattr(value, "_last", None)
+                if last is not None:
+                    _, off, t = self.fields[self.index[last]]
+                    t.store(inst, addr + off, getattr(value, last), f"{what}.{last}")
+                return
+            inst.mem.zero(addr, self.size)
+            for n, off, t in self.fields:
+                t.store(inst, addr + off, getattr(value, n), f"{what}.{n}")
+            return
+        if isinstance(value, dict):
+            items = list(value.items())
+        elif isinstance(value, list | tuple):
+            if len(value) > len(self.fields) or (self.kind == "union" and len(value) > 1):
+                raise ValueError(f"{what}: too many initializers for {self.name}")
+            items = [(self.fields[i][0], v) for i, v in enumerate(value)]
+        else:
+            raise TypeError(
+                f"{what}: expected {self.cls.__name__}, a dict or a sequence for C {self.name}, "
+                f"got {type(value).__name__}"
+            )
+        inst.mem.zero(addr, self.size)
+        for n, v in items:
+            i = self.index.get(n)
+            if i is None:
+                raise AttributeError(f"{what}: C {self.name} has no field {n!r}")
+            _, off, t = self.fields[i]
+            t.store(inst, addr + off, v, f"{what}.{n}")
+
+    def convert(self, value: Any, what: str) -> Any:
+        """A struct value from an instance of the class, a dict or a sequence."""
+        if isinstance(value, self.cls):
+            return value
+        if isinstance(value, dict):
+            return self.cls(**value)
+        if isinstance(value, list | tuple):
+            return self.cls(**{self.fields[i][0]: v for i, v in enumerate(value)})
+        raise TypeError(f"{what}: expected {self.cls.__name__} for C {self.name}, got {type(value).__name__}")
+
+
+class OpaqueType(CType):
+    """A record declared without a body: usable only through pointers (handles)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.size = 0
+        self.pointer_class: Any = Pointer
+
+
+class EnumType(Scalar):
+    """An enum: a 4-byte int that loads as the generated IntEnum when it is a member."""
+
+    def __init__(self, name: str, cls: Any, signed: bool = True) -> None:
+        super().__init__(name, "int", 4, signed)
+        self.cls = cls
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        return to_enum(self.cls, super().load(inst, addr))
+
+
+def to_enum(cls: Any, v: int) -> Any:
+    """`cls(v)` when `v` is a member of the IntEnum `cls`, else `v` itself."""
+    return cls._value2member_map_.get(v, v)
+
+
+S_co = TypeVar("S_co", bound=Struct, covariant=True)
+
+
+class StructPointer(Pointer[S_co]):
+    """A `T *` to a struct or union: `p.field` reads and writes live wasm memory.
+
+    Generated `<Name>Ptr` classes add a typed property per field; `p[i]` is a copy
+    of the i-th struct, `p[i] = value` writes one, `p + i` points at it.
+    """
+
+    __slots__ = ()
+
+    def _get(self, i: int) -> Any:
+        rt: RecordType = self.ctype  # type: ignore[assignment]
+        _, off, t = rt.fields[i]
+        return t.load(self._inst, self.address + off)
+
+    def _set(self, i: int, value: Any) -> None:
+        rt: RecordType = self.ctype  # type: ignore[assignment]
+        n, off, t = rt.fields[i]
+        t.store(self._inst, self.address + off, value, n)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.ctype.name} * at {self.address:#x}>"
+
+
+class Handle(Pointer[Any]):
+    """A pointer to an opaque C type: pass it back to C, never dereference it."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i: int | slice) -> Any:
+        raise TypeError(f"{self.ctype.name} is opaque: a {type(self).__name__} cannot be dereferenced")
+
+    def __setitem__(self, i: int | slice, value: Any) -> None:
+        raise TypeError(f"{self.ctype.name} is opaque: a {type(self).__name__} cannot be dereferenced")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} handle at {self.address:#x}>"
+
+
+class CString(CType):
+    """`const char *` in a callback's arguments: arrives as str (UTF-8) or None."""
+
+    name = "const char *"
+    size = 4
+    align = 4
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        return self.from_wasm(inst, ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value)
+
+    def from_wasm(self, inst: Instance, raw: int) -> Any:
+        raw &= 0xFFFFFFFF
+        return inst.mem.read_cstring(raw).decode("utf-8", "replace") if raw else None
+
+
+CSTRING = CString()
+
+
+class FuncPtrType(CType):
+    """A pointer to a C function type: its wasm signature and its C parameter/result types.
+
+    `params`/`result` are descriptors (None for void); `sret` is set when the result
+    is a struct returned through a hidden first pointer; `byval` marks parameters
+    that are aggregates passed as a pointer to a copy.
+    """
+
+    size = 4
+    align = 4
+
+    def __init__(
+        self,
+        name: str,
+        wparams: str,
+        wresults: str,
+        result: CType | None,
+        params: tuple[CType, ...],
+        sret: bool = False,
+    ) -> None:
+        self.name = name
+        self.wparams = wparams
+        self.wresults = wresults
+        self.result = result
+        self.params = params
+        self.sret = sret
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        return self.wrap(inst, ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value)
+
+    def wrap(self, inst: Instance, index: int) -> Any:
+        from ._callbacks import FuncPtr
+
+        return FuncPtr(inst, index, self) if index else None
+
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        from ._callbacks import fn_index
+
+        ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value = fn_index(inst, value, self, what, False)
+
+
+# Pointer(...) builds the pointer class its target type asks for (struct pointer, handle).
+CType.pointer_class = Pointer  # type: ignore[attr-defined]
+
+
+def _pointer_new(cls: Any, inst: Any, address: int, ctype: CType, *args: Any, **kw: Any) -> Any:
+    if cls is Pointer:
+        cls = getattr(ctype, "pointer_class", Pointer)
+    return object.__new__(cls)
+
+
+Pointer.__new__ = _pointer_new  # type: ignore[method-assign, assignment]

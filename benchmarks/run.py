@@ -1,0 +1,217 @@
+"""embind-py benchmarks: side-by-side figures from one run, with medians and ratios.
+
+    python benchmarks/run.py            # all benchmarks (about a minute)
+    python benchmarks/run.py --quick    # fewer repetitions
+
+Builds benchmarks/bench.c twice, with embind-py (emcc -> wasm + generated module)
+and with gcc -O2 as a native shared library for ctypes, then measures:
+per-call cost (generated wrapper vs wasmtime-py's Func.__call__ vs the raw
+unchecked call vs ctypes on native code), string arguments and results, a
+16 MiB buffer round trip, import time of a ~1 MB module cold vs cached, and the
+compute ratio of wasm to native on a checksum loop. Each target of the speed
+issue is printed with PASS or MISS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from embind_py import runtime, toolchain  # noqa: E402
+from embind_py.config import make_config  # noqa: E402
+from embind_py.pipeline import build  # noqa: E402
+
+
+def median_time(fn: Callable[[], Any], loops: int, repeats: int) -> float:
+    """Median over `repeats` of the mean seconds per call over `loops` calls."""
+    samples = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        samples.append((time.perf_counter() - t) / loops)
+    return statistics.median(samples)
+
+
+def median_of(fn: Callable[[], float], repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def import_file(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def big_c_source(n: int) -> str:
+    """A C file of `n` small, distinct functions: about 1 MB of wasm for n=6000."""
+    parts = ["#include <stdint.h>\n"]
+    for i in range(n):
+        parts.append(
+            f"uint32_t f{i}(uint32_t x, uint32_t y) {{ uint32_t a = x * {i * 2654435761 % 2**32}u + y;"
+            f" for (int k = 0; k < (int)(y & 7); k++) a = (a << 5) ^ (a >> 3) ^ {i}u;"
+            f" return a ^ (x >> {i % 31 + 1}); }}\n"
+        )
+    return "".join(parts)
+
+
+def fmt_us(s: float) -> str:
+    return f"{s * 1e6:9.3f} µs"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = ap.parse_args()
+    loops, repeats = (20_000, 5) if args.quick else (100_000, 9)
+
+    tmp = Path(tempfile.mkdtemp(prefix="embind-py-bench-"))
+    os.environ["EMBIND_PY_CACHE"] = str(tmp / "cache")
+    print(f"building in {tmp} ...", file=sys.stderr)
+    cfg = make_config(sources=[HERE / "bench.c"], headers=[HERE / "bench.h"], out=tmp, root=HERE)
+    build(cfg)
+    bench = import_file(tmp / "bench.py", "bench")
+    native_so = tmp / "bench_native.so"
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(native_so), str(HERE / "bench.c")], check=True)
+    native = ctypes.CDLL(str(native_so))
+    native.add.argtypes = (ctypes.c_int, ctypes.c_int)
+    native.add.restype = ctypes.c_int
+    native.checksum.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    native.checksum.restype = ctypes.c_uint32
+
+    lib = bench.load()
+    results: list[tuple[str, str, float, str]] = []  # (section, label, value, note)
+    rows: list[tuple[str, bool, str]] = []
+
+    # -- per-call ---------------------------------------------------------
+    from wasmtime import _bindings as wb
+
+    func = lib.exports["add"]
+    store = lib.store
+    gen = median_time(lambda: lib.add(1, 2), loops, repeats)
+    gen_mod = median_time(lambda: bench.add(1, 2), loops, repeats)
+    public = median_time(lambda: func(store, 1, 2), loops // 10, repeats)
+    vals = (wb.wasmtime_val_raw_t * 2)()
+    trap = ctypes.POINTER(wb.wasm_trap_t)()
+
+    def raw_call() -> None:
+        vals[0].i32 = 1
+        vals[1].i32 = 2
+        wb._wasmtime_func_call_unchecked(store._context(), ctypes.byref(func._func), vals, 2, ctypes.byref(trap))
+
+    raw = median_time(raw_call, loops, repeats)
+    bare_call, bare_v = lib._caller("add", "ii", "i")
+
+    def bare() -> None:
+        bare_v[0].i32 = 1
+        bare_v[1].i32 = 2
+        bare_call()
+
+    floor = median_time(bare, loops, repeats)
+    nat = median_time(lambda: native.add(1, 2), loops, repeats)
+    print("\nper call: int add(int, int)")
+    print(f"  generated wrapper (instance)   {fmt_us(gen)}")
+    print(f"  generated wrapper (module)     {fmt_us(gen_mod)}")
+    print(f"  raw unchecked call             {fmt_us(raw)}")
+    print(f"  runtime's bare caller (floor)  {fmt_us(floor)}   (no argument checks, no lock)")
+    print(f"  wasmtime-py Func.__call__      {fmt_us(public)}")
+    print(f"  ctypes, native gcc -O2         {fmt_us(nat)}")
+    print(f"  ratios: generated/raw = {gen / raw:.2f}x   Func.__call__/generated = {public / gen:.1f}x"
+          f"   generated/ctypes = {gen / nat:.1f}x")
+    rows.append(("generated scalar call <= 1.3x raw unchecked call", gen / raw <= 1.3, f"{gen / raw:.2f}x"))
+    rows.append(("generated scalar call >= 8x faster than Func.__call__", public / gen >= 8, f"{public / gen:.1f}x"))
+
+    # -- strings ------------------------------------------------------------
+    s_arg = median_time(lambda: lib.str_len("hello, world"), loops, repeats)
+    s_res = median_time(lambda: lib.greeting(), loops, repeats)
+    print("\nstrings")
+    print(f"  const char * argument          {fmt_us(s_arg)}   ({s_arg / gen:.2f}x the scalar call)")
+    print(f"  char * result                  {fmt_us(s_res)}   ({s_res / gen:.2f}x the scalar call)")
+    rows.append(("string argument call <= 2x the scalar call", s_arg / gen <= 2, f"{s_arg / gen:.2f}x"))
+
+    # -- 16 MiB buffer --------------------------------------------------------
+    n = 16 * 1024 * 1024
+    data = os.urandom(n)
+    reps = 5 if args.quick else 11
+    expect = native.checksum(data, n)
+    assert lib.checksum(data, n) == expect
+    t_gen = median_of(lambda: _timed(lambda: lib.checksum(data, n)), reps)
+    dst = lib.malloc(n)
+    cs_call, cs_v = lib._caller("checksum", "ii", "i")
+
+    def memmove_raw() -> None:
+        ctypes.memmove(lib.mem.base + dst, data, n)
+        cs_v[0].i32 = dst
+        cs_v[1].i32 = n
+        cs_call()
+
+    t_raw = median_of(lambda: _timed(memmove_raw), reps)
+    print("\n16 MiB buffer in + checksum + result")
+    print(f"  generated wrapper (bytes arg)  {t_gen * 1e3:9.3f} ms")
+    print(f"  memmove + raw call             {t_raw * 1e3:9.3f} ms   (ratio {t_gen / t_raw:.2f}x)")
+    rows.append(("16 MiB buffer round trip <= 1.5x memmove + raw call", t_gen / t_raw <= 1.5, f"{t_gen / t_raw:.2f}x"))
+
+    # -- compute -----------------------------------------------------------------
+    p = lib.ffi.new("unsigned char[]", n)
+    lib.mem.write(p.address, data)
+    t_wasm = median_of(lambda: _timed(lambda: lib.checksum(p, n)), reps)
+    t_nat = median_of(lambda: _timed(lambda: native.checksum(data, n)), reps)
+    print("\ncompute: checksum of 16 MiB already in memory (-O2)")
+    print(f"  wasm (wasmtime)                {t_wasm * 1e3:9.3f} ms")
+    print(f"  native (gcc -O2)               {t_nat * 1e3:9.3f} ms   (wasm/native {t_wasm / t_nat:.2f}x)")
+    rows.append(("compute within 1.5x of native gcc -O2", t_wasm / t_nat <= 1.5, f"{t_wasm / t_nat:.2f}x"))
+    lib.free(dst)
+
+    # -- import time ---------------------------------------------------------------
+    big = tmp / "big"
+    big.mkdir()
+    (big / "bigmod.c").write_text(big_c_source(6000))
+    decls = "".join(f"uint32_t f{i}(uint32_t x, uint32_t y);\n" for i in range(6000))
+    (big / "bigmod.h").write_text("#include <stdint.h>\n" + decls)
+    build(make_config(sources=[big / "bigmod.c"], out=big, root=big))
+    size = (big / "bigmod.wasm").stat().st_size
+    wasm_bytes = (big / "bigmod.wasm").read_bytes()
+    cold_runs, warm_runs = [], []
+    for i in range(3 if args.quick else 5):
+        os.environ["EMBIND_PY_CACHE"] = str(tmp / f"cache-cold-{i}")
+        runtime._instance._modules.clear()
+        cold_runs.append(_timed(lambda: runtime.Instance(wasm_bytes)))
+        runtime._instance._modules.clear()  # the disk cache only, not this process's
+        warm_runs.append(_timed(lambda: runtime.Instance(wasm_bytes)))
+    cold, warm = statistics.median(cold_runs), statistics.median(warm_runs)
+    print(f"\nimport (instantiate) a {size / 1e6:.2f} MB module")
+    print(f"  cold (compile)                 {cold * 1e3:9.3f} ms")
+    print(f"  cached (deserialize)           {warm * 1e3:9.3f} ms   ({cold / warm:.1f}x faster)")
+    rows.append(("cached import of a 1 MB module >= 20x faster than cold", cold / warm >= 20, f"{cold / warm:.1f}x"))
+
+    print("\ntargets")
+    for label, ok, value in rows:
+        print(f"  [{'PASS' if ok else 'MISS'}] {label}: {value}")
+    return 0
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Project-level operations: the targets of a pyproject.toml, built, checked or regenerated together.
+
+Owns: choosing the targets (`--project`, `--target`) and applying command-line
+overrides to them, the emcc version `check` compares against (only when an emcc
+is at hand), and the unified diff `check --diff` shows.
+
+May import: the standard library and embind_py's config, pipeline and toolchain.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from . import pipeline, toolchain
+from .config import Config, ConfigError, find_project, target_config
+
+
+def configs(
+    project: Path | None,
+    target: str | None,
+    *,
+    headers: list[Path] | None = None,
+    name: str | None = None,
+    out: Path | None = None,
+    include_dirs: list[Path] | None = None,
+    defines: list[str] | None = None,
+    opt: str | None = None,
+    cflags: list[str] | None = None,
+    emcc: str | None = None,
+    verbose: bool = False,
+) -> list[Config]:
+    """One Config per selected target of the project found from the cwd (or `project`).
+
+    Options given on the command line replace the config's values; --header, --name
+    and --out only make sense for one target, so they need `--target` when there are several.
+    """
+    proj = find_project(project=project)
+    selected = proj.select(target)
+    if len(selected) > 1:
+        for flag, value in (("--header", headers), ("--name", name), ("--out", out)):
+            if value:
+                raise ConfigError(
+                    f"{flag} applies to a single target, and {proj.pyproject.name} has "
+                    f"{len(selected)}: add --target NAME"
+                )
+    return [
+        target_config(
+            proj,
+            t,
+            headers=headers,
+            name=name,
+            out=out,
+            include_dirs=include_dirs,
+            defines=defines,
+            opt=opt,
+            cflags=cflags,
+            emcc=emcc,
+            verbose=verbose,
+        )
+        for t in selected
+    ]
+
+
+def emcc_version_at_hand(explicit: str | None = None) -> str | None:
+    """The version of the emcc a build would use, or None when there is none (check then skips it)."""
+    quick = toolchain.quick_version(explicit)
+    if quick is not None:
+        return quick
+    try:
+        return toolchain.find_emcc(explicit).version_str
+    except toolchain.ToolchainError:
+        return None
+
+
+def module_diff(cfg: Config, echo: pipeline.Echo | None = None) -> str:
+    """Unified diff from NAME.py on disk to what a build would write now."""
+    py = cfg.out / f"{cfg.name}.py"
+    old = py.read_text(encoding="utf-8").splitlines(True) if py.is_file() else []
+    new = pipeline.regenerate_text(cfg, echo).splitlines(True)
+    shown = pipeline.rel(py, cfg.root)
+    return "".join(difflib.unified_diff(old, new, f"a/{shown}", f"b/{shown}"))

@@ -1,0 +1,793 @@
+"""Emscripten's JavaScript runtime helpers, in Python, and running `main`.
+
+Owns: `EmscriptenHelpers` (mixed into `FFI`): `ccall`/`cwrap` with Emscripten's
+type words, the `HEAP8`…`HEAPF64`/`HEAP64` views, `stackSave`/`stackRestore`/
+`stackAlloc` and `with ffi.stack():`, the UTF-8 string helpers and
+`getValue`/`setValue`; `call_main` (argv marshalled as C expects, exit codes);
+the host imports a wasm built for Emscripten's JS glue commonly needs (added to
+`_host`'s registry); and `load_wasm`, which runs such a wasm without its glue.
+
+The conversions mirror Emscripten's `preamble.js` and `library.js`, so code
+written against `Module.ccall` or `HEAP32[ptr >> 2]` translates line by line.
+
+May import: wasmtime, the standard library, the runtime's own modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import struct
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+
+from . import _host
+from ._errors import WasmBoundsError, WasmExit, WasmLinkError, WasmTrap
+from ._instance import Instance, compile_module
+
+_LETTER = {"i32": "i", "i64": "I", "f32": "f", "f64": "d"}
+_INT_WORDS = frozenset({"number", "bigint", "boolean", "pointer", "i8", "i16", "i32", "i64", "*"})
+_VOID_WORDS = frozenset({None, "null", "void", "undefined"})
+_OTHER_WORDS = frozenset({"string", "array", "float", "double"})
+
+
+def _signature(inst: Instance, name: str) -> tuple[wasmtime.Func, str, str]:
+    """The export `name` and its real wasm signature as letters (i I f d)."""
+    f = inst.exports.get(name)
+    if not isinstance(f, wasmtime.Func):
+        raise WasmLinkError(
+            f"the wasm module does not export the function {name!r} "
+            "(build it with -sEXPORTED_FUNCTIONS=_" + name + ")"
+        )
+    ty = f.type(inst.store)
+    params = "".join(_LETTER.get(str(t), "?") for t in ty.params)
+    results = "".join(_LETTER.get(str(t), "?") for t in ty.results)
+    if "?" in params + results:
+        raise WasmLinkError(f"{name}: wasm signature uses value types ccall cannot pass")
+    return f, params, results
+
+
+def _to_slot(slot: Any, letter: str, value: Any, what: str) -> None:
+    if letter == "d":
+        slot.f64 = float(value)
+    elif letter == "f":
+        slot.f32 = float(value)
+    else:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise TypeError(f"{what}: {value!r} is not an integer")
+            value = int(value)
+        v = int(value)
+        if letter == "i":
+            if not -(1 << 31) <= v < (1 << 32):
+                raise OverflowError(f"{what}: {v} does not fit in a wasm i32")
+            slot.i32 = v - (1 << 32) if v >= (1 << 31) else v
+        else:
+            if not -(1 << 63) <= v < (1 << 64):
+                raise OverflowError(f"{what}: {v} does not fit in a wasm i64")
+            slot.i64 = v - (1 << 64) if v >= (1 << 63) else v
+
+
+def _from_slot(slot: Any, letter: str) -> Any:
+    if letter == "i":
+        return int(slot.i32)
+    if letter == "I":
+        return int(slot.i64)
+    if letter == "f":
+        return float(slot.f32)
+    return float(slot.f64)
+
+
+# ---------------------------------------------------------------------------
+# Heap views
+
+
+class HeapView:
+    """`HEAP32` and friends: the whole linear memory seen as an array of one C type.
+
+    Indexes are element numbers (`HEAP32[ptr >> 2]`), as in JavaScript. Every
+    access reads the instance's memory afresh, so a view never goes stale when
+    C grows memory; every access is bounds-checked (`WasmBoundsError`).
+    """
+
+    __slots__ = ("_fmt", "_get", "_size", "name")
+
+    def __init__(self, get: Callable[[], Instance], name: str, fmt: str, size: int) -> None:
+        self._get = get
+        self.name = name
+        self._fmt = fmt
+        self._size = size
+
+    def _mem(self) -> Any:
+        mem = self._get().mem
+        mem.refresh()
+        return mem
+
+    def __len__(self) -> int:
+        return int(self._mem().size) // self._size
+
+    @property
+    def BYTES_PER_ELEMENT(self) -> int:
+        return self._size
+
+    def _range(self, key: slice, n_elems: int) -> tuple[int, int, int]:
+        return key.indices(n_elems)
+
+    def __getitem__(self, key: int | slice) -> Any:
+        mem = self._mem()
+        sz = self._size
+        if isinstance(key, slice):
+            start, stop, step = self._range(key, mem.size // sz)
+            if step == 1:
+                n = max(stop - start, 0)
+                raw = mem.read(start * sz, n * sz)
+                return list(struct.unpack(f"<{n}{self._fmt}", raw))
+            return [self[i] for i in range(start, stop, step)]
+        i = int(key)
+        if i < 0:
+            raise WasmBoundsError(f"{self.name}[{i}]: negative index")
+        return struct.unpack(f"<{self._fmt}", mem.read(i * sz, sz))[0]
+
+    def __setitem__(self, key: int | slice, value: Any) -> None:
+        mem = self._mem()
+        sz = self._size
+        if isinstance(key, slice):
+            start, stop, step = self._range(key, mem.size // sz)
+            is_bytes = isinstance(value, bytes | bytearray | memoryview)
+            vals = list(bytes(value)) if is_bytes else list(value)
+            idx = range(start, stop, step)
+            if len(idx) != len(vals):
+                raise ValueError(f"{self.name}[{start}:{stop}]: {len(vals)} values for {len(idx)} elements")
+            if step == 1:
+                mem.write(start * sz, self._pack(vals))
+            else:
+                for i, v in zip(idx, vals, strict=True):
+                    self[i] = v
+            return
+        i = int(key)
+        if i < 0:
+            raise WasmBoundsError(f"{self.name}[{i}]: negative index")
+        mem.write(i * sz, self._pack([value]))
+
+    def _pack(self, vals: list[Any]) -> bytes:
+        fmt = self._fmt
+        if fmt in "fd":
+            return struct.pack(f"<{len(vals)}{fmt}", *(float(v) for v in vals))
+        bits = self._size * 8
+        mask = (1 << bits) - 1
+        # JavaScript typed arrays wrap out-of-range integers modulo 2**bits.
+        raw = [int(v) & mask for v in vals]
+        return struct.pack(f"<{len(raw)}{fmt.upper()}", *raw)
+
+    def set(self, values: Any, offset: int = 0) -> None:
+        """`HEAPU8.set(bytes, ptr)`: write `values` starting at element `offset`."""
+        vals = list(bytes(values)) if isinstance(values, bytes | bytearray | memoryview) else list(values)
+        self[offset : offset + len(vals)] = vals
+
+    def subarray(self, begin: int, end: int | None = None) -> memoryview:
+        """A no-copy memoryview of elements [begin, end) (valid until memory grows)."""
+        mem = self._mem()
+        sz = self._size
+        stop = mem.size // sz if end is None else end
+        n = max(stop - begin, 0)
+        host = mem.check(begin * sz, n * sz)
+        raw: Any = memoryview((ctypes.c_char * (n * sz)).from_address(host)).cast("B")
+        view: memoryview = raw.cast(self._fmt)
+        return view
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: {len(self)} elements>"
+
+
+_HEAPS = {
+    "HEAP8": ("b", 1),
+    "HEAPU8": ("B", 1),
+    "HEAP16": ("h", 2),
+    "HEAPU16": ("H", 2),
+    "HEAP32": ("i", 4),
+    "HEAPU32": ("I", 4),
+    "HEAPF32": ("f", 4),
+    "HEAPF64": ("d", 8),
+    "HEAP64": ("q", 8),
+    "HEAPU64": ("Q", 8),
+}
+
+_VALUE_TYPES = {
+    "i1": ("b", 1),
+    "i8": ("b", 1),
+    "i16": ("h", 2),
+    "i32": ("i", 4),
+    "i64": ("q", 8),
+    "float": ("f", 4),
+    "double": ("d", 8),
+    "*": ("I", 4),
+}
+
+
+def _value_type(t: str) -> tuple[str, int]:
+    if t.endswith("*"):
+        return _VALUE_TYPES["*"]
+    try:
+        return _VALUE_TYPES[t]
+    except KeyError:
+        raise ValueError(f"invalid type for getValue/setValue: {t!r}") from None
+
+
+# ---------------------------------------------------------------------------
+# The helpers
+
+
+def _utf8(s: str) -> bytes:
+    # Lone surrogates become 3-byte sequences, as Emscripten's stringToUTF8 writes them.
+    return s.encode("utf-8", "surrogatepass")
+
+
+class EmscriptenHelpers:
+    """Emscripten's runtime methods, bound to an instance (mixed into `FFI`)."""
+
+    @property
+    def _inst(self) -> Instance:  # provided by FFI
+        raise NotImplementedError
+
+    def _heap(self, name: str) -> HeapView:
+        fmt, size = _HEAPS[name]
+        return HeapView(lambda: self._inst, name, fmt, size)
+
+    HEAP8 = property(lambda self: self._heap("HEAP8"))
+    HEAPU8 = property(lambda self: self._heap("HEAPU8"))
+    HEAP16 = property(lambda self: self._heap("HEAP16"))
+    HEAPU16 = property(lambda self: self._heap("HEAPU16"))
+    HEAP32 = property(lambda self: self._heap("HEAP32"))
+    HEAPU32 = property(lambda self: self._heap("HEAPU32"))
+    HEAPF32 = property(lambda self: self._heap("HEAPF32"))
+    HEAPF64 = property(lambda self: self._heap("HEAPF64"))
+    HEAP64 = property(lambda self: self._heap("HEAP64"))
+    HEAPU64 = property(lambda self: self._heap("HEAPU64"))
+
+    # -- stack -------------------------------------------------------------
+
+    def stackSave(self) -> int:
+        """The current wasm stack pointer."""
+        inst = self._inst
+        with inst._lock:
+            return inst.stack_save()
+
+    def stackRestore(self, sp: int) -> None:
+        """Put the wasm stack pointer back to `sp` (from `stackSave`)."""
+        inst = self._inst
+        with inst._lock:
+            inst.stack_restore(sp)
+
+    def stackAlloc(self, n: int) -> int:
+        """`n` bytes (16-aligned) on the wasm stack, until the enclosing `stackRestore`."""
+        if n < 0:
+            raise ValueError(f"stackAlloc({n}): negative size")
+        inst = self._inst
+        with inst._lock:
+            return inst.stack_alloc(n)
+
+    @contextlib.contextmanager
+    def stack(self) -> Iterator[None]:
+        """`with ffi.stack():` — stackSave on entry, stackRestore on exit (even on error)."""
+        inst = self._inst
+        with inst._lock:
+            sp = inst.stack_save()
+            try:
+                yield
+            finally:
+                inst.stack_restore(sp)
+
+    # -- strings -----------------------------------------------------------
+
+    def lengthBytesUTF8(self, s: str) -> int:
+        """Bytes `s` takes in UTF-8, without the terminating NUL."""
+        return len(_utf8(s))
+
+    def stringToUTF8(self, s: str, ptr: int, max_bytes: int) -> int:
+        """Write `s` NUL-terminated at `ptr`, at most `max_bytes` bytes including the NUL.
+
+        Never cuts a character in half; returns the bytes written without the NUL.
+        """
+        if max_bytes <= 0:
+            return 0
+        data = _utf8(s)
+        if len(data) > max_bytes - 1:
+            cut = max_bytes - 1
+            while cut > 0 and (data[cut] & 0xC0) == 0x80:
+                cut -= 1
+            data = data[:cut]
+        self._inst.mem.write(int(ptr), data + b"\0")
+        return len(data)
+
+    def UTF8ToString(self, ptr: int, max_bytes: int | None = None) -> str:
+        """The string at `ptr` up to its NUL (or `max_bytes`); "" for NULL, as in Emscripten."""
+        if not ptr:
+            return ""
+        raw = self._inst.mem.read_cstring(int(ptr), max_bytes)
+        return raw.decode("utf-8", "replace")
+
+    def stringToNewUTF8(self, s: str) -> int:
+        """A malloc'd NUL-terminated copy of `s` (free it with `ffi.free`); 0 if malloc fails."""
+        data = _utf8(s) + b"\0"
+        inst = self._inst
+        with inst._lock:
+            p = inst.malloc(len(data))
+        if p:
+            inst.mem.write(p, data)
+        return p
+
+    allocateUTF8 = stringToNewUTF8
+
+    def stringToUTF8OnStack(self, s: str) -> int:
+        """A NUL-terminated copy of `s` on the wasm stack (freed by the enclosing stackRestore)."""
+        data = _utf8(s) + b"\0"
+        p = self.stackAlloc(len(data))
+        self._inst.mem.write(p, data)
+        return p
+
+    allocateUTF8OnStack = stringToUTF8OnStack
+
+    def writeArrayToMemory(self, array: Any, ptr: int) -> None:
+        """Copy bytes (or a list of byte values) to `ptr`."""
+        data = bytes(array) if not isinstance(array, bytes) else array
+        self._inst.mem.write(int(ptr), data)
+
+    # -- values ------------------------------------------------------------
+
+    def getValue(self, ptr: int, type: str = "i8") -> Any:
+        """Read one value: "i1" "i8" "i16" "i32" "i64" "float" "double" "*" (any "T*")."""
+        fmt, size = _value_type(type)
+        v = struct.unpack(f"<{fmt}", self._inst.mem.read(int(ptr), size))[0]
+        return bool(v) if type == "i1" else v
+
+    def setValue(self, ptr: int, value: Any, type: str = "i8") -> None:
+        """Write one value of `type` (integers wrap to the type's width, as in JavaScript)."""
+        fmt, size = _value_type(type)
+        if fmt in "fd":
+            data = struct.pack(f"<{fmt}", float(value))
+        else:
+            data = struct.pack(f"<{fmt.upper()}", int(value) & ((1 << (size * 8)) - 1))
+        self._inst.mem.write(int(ptr), data)
+
+    # -- calling -----------------------------------------------------------
+
+    def ccall(
+        self, name: str, restype: str | None, argtypes: Sequence[str | None] = (), args: Sequence[Any] = ()
+    ) -> Any:
+        """Call the C function `name` as Emscripten's `ccall` does.
+
+        Type words: "number" (int or float, per the export's real wasm type),
+        "bigint" (64-bit int), "boolean", "string" (str in: a UTF-8 copy on the
+        wasm stack; out: the C string read back, "" for NULL), "array" (bytes
+        or a list of byte values, copied to the stack), "pointer", and None for
+        a void result. Stack copies are released when the call returns.
+        """
+        return self.cwrap(name, restype, argtypes)(*args)
+
+    def cwrap(
+        self, name: str, restype: str | None, argtypes: Sequence[str | None] = ()
+    ) -> Callable[..., Any]:
+        """A Python function calling C's `name` with `ccall`'s conversions."""
+        inst = self._inst
+        _f, params, results = _signature(inst, name)
+        words = list(argtypes)
+        if len(words) != len(params):
+            raise TypeError(
+                f"cwrap({name!r}): {len(words)} argument types given, the wasm export takes {len(params)}"
+            )
+        for w in [restype, *words]:
+            if w not in _VOID_WORDS and w not in _INT_WORDS and w not in _OTHER_WORDS:
+                raise ValueError(f"cwrap({name!r}): unknown type {w!r}")
+        call, slots = inst._caller(name, params, results)
+        res_letter = results[0] if results else ""
+        helpers = self
+
+        def wrapper(*args: Any) -> Any:
+            if len(args) != len(words):
+                raise TypeError(f"{name}() takes {len(words)} arguments ({len(args)} given)")
+            with inst._lock:
+                sp = 0
+                for i, (w, a) in enumerate(zip(words, args, strict=True)):
+                    if w == "string" and a is not None and not isinstance(a, int):
+                        if not sp:
+                            sp = inst.stack_save()
+                        a = helpers.stringToUTF8OnStack(a if isinstance(a, str) else bytes(a).decode())
+                    elif w == "array" and a is not None and not isinstance(a, int):
+                        if not sp:
+                            sp = inst.stack_save()
+                        data = bytes(a)
+                        p = inst.stack_alloc(max(len(data), 1))
+                        inst.mem.write(p, data)
+                        a = p
+                    elif w == "boolean":
+                        a = 1 if a else 0
+                    elif a is None:
+                        a = 0
+                    _to_slot(slots[i], params[i], a, f"{name}() argument {i + 1}")
+                if sp:
+                    inst._sp_stack.append(sp)
+                try:
+                    call()
+                    if not res_letter or restype in _VOID_WORDS:
+                        return None
+                    r = _from_slot(slots[0], res_letter)
+                finally:
+                    if sp:
+                        inst._sp_stack.pop()
+                        inst.stack_restore(sp)
+            if restype == "string":
+                return helpers.UTF8ToString(r & 0xFFFFFFFF)
+            if restype == "boolean":
+                return bool(r)
+            if restype == "pointer" or restype == "*":
+                return r & 0xFFFFFFFF
+            return r
+
+        wrapper.__name__ = name
+        return wrapper
+
+
+# ---------------------------------------------------------------------------
+# main
+
+
+_MAIN_NAMES = ("__main_argc_argv", "main", "__main_void", "__original_main")
+
+
+def has_main(inst: Instance) -> bool:
+    """Whether the module has a `main` that `call_main` can run."""
+    ex = inst.exports
+    return any(isinstance(ex.get(n), wasmtime.Func) for n in (*_MAIN_NAMES, "_start"))
+
+
+def call_main(inst: Instance, args: Sequence[str] = (), program: str = "this.program") -> int:
+    """Run C's `main` with argv = [program, *args]; return its exit code.
+
+    As Emscripten's `callMain(args)`: the strings and the argv array (ending in
+    NULL) live on the wasm stack for the call. `exit(n)` inside main returns n.
+    C's stdio is flushed afterwards.
+    """
+    argv = [program, *(str(a) for a in args)]
+    ex = inst.exports
+    name = next((n for n in _MAIN_NAMES if isinstance(ex.get(n), wasmtime.Func)), None)
+    with inst._lock:
+        try:
+            if name is None:
+                return _call_start(inst, argv)
+            _f, params, results = _signature(inst, name)
+            call, slots = inst._caller(name, params, results)
+            sp = inst.stack_save()
+            inst._sp_stack.append(sp)
+            try:
+                if len(params) >= 2:
+                    ptrs = []
+                    for a in argv:
+                        data = _utf8(a) + b"\0"
+                        p = inst.stack_alloc(len(data))
+                        inst.mem.write(p, data)
+                        ptrs.append(p)
+                    arr = inst.stack_alloc(4 * (len(ptrs) + 1))
+                    inst.mem.write(arr, struct.pack(f"<{len(ptrs) + 1}I", *ptrs, 0))
+                    slots[0].i32 = len(argv)
+                    slots[1].i32 = arr
+                call()
+                return int(slots[0].i32) if results else 0
+            finally:
+                inst._sp_stack.pop()
+                inst.stack_restore(sp)
+        except WasmExit as e:
+            return int(e.code)
+        finally:
+            with contextlib.suppress(Exception):
+                inst.flush()
+
+
+def _call_start(inst: Instance, argv: list[str]) -> int:
+    """A command module without an exported main: run `_start` with argv via WASI args_get."""
+    start = inst.exports.get("_start")
+    if not isinstance(start, wasmtime.Func):
+        raise WasmLinkError("the wasm module has no main (no main, __main_argc_argv or _start export)")
+    inst.__dict__["_main_argv"] = argv
+    try:
+        call, _slots = inst._caller("_start", "", "")
+        call()
+        return 0
+    finally:
+        inst.__dict__.pop("_main_argv", None)
+
+
+def _argv_of(inst: Instance) -> list[str]:
+    argv = inst.__dict__.get("_main_argv")
+    if argv is None:
+        argv = list(inst._options.get("argv") or [])
+    return list(argv)
+
+
+@_host.host(_host.WASI, "args_sizes_get")
+def _args_sizes_get(inst: Instance, name: str) -> Callable[..., Any]:
+    def args_sizes_get(argc_ptr: int, size_ptr: int) -> int:
+        argv = _argv_of(inst)
+        inst.mem.write(argc_ptr, struct.pack("<I", len(argv)))
+        inst.mem.write(size_ptr, struct.pack("<I", sum(len(_utf8(a)) + 1 for a in argv)))
+        return 0
+
+    return args_sizes_get
+
+
+@_host.host(_host.WASI, "args_get")
+def _args_get(inst: Instance, name: str) -> Callable[..., Any]:
+    def args_get(argv_ptr: int, buf_ptr: int) -> int:
+        p = buf_ptr
+        for i, a in enumerate(_argv_of(inst)):
+            data = _utf8(a) + b"\0"
+            inst.mem.write(p, data)
+            inst.mem.write(argv_ptr + 4 * i, struct.pack("<I", p))
+            p += len(data)
+        return 0
+
+    return args_get
+
+
+# ---------------------------------------------------------------------------
+# Imports of wasm built for Emscripten's JS glue (`emcc x.c -o x.js`)
+
+ESPIPE = 70
+HEAP_MAX = 2 * 1024 * 1024 * 1024  # Emscripten's default MAXIMUM_MEMORY with growth
+_PAGE = 65536
+
+
+def _memory_of(inst: Instance) -> wasmtime.Memory:
+    return inst.memory
+
+
+@_host.host("env", "emscripten_resize_heap")
+def _resize_heap(inst: Instance, name: str) -> Callable[..., Any]:
+    def resize(requested: int) -> int:
+        requested &= 0xFFFFFFFF
+        memory = _memory_of(inst)
+        old = memory.data_len(inst.store)
+        if requested <= old:
+            return 0
+        if requested > HEAP_MAX:
+            return 0
+        # Emscripten over-grows by up to 20% (capped at +96 MiB) to make repeated growth cheap.
+        for cut in (1, 2, 3, 4):
+            target = min(max(requested, int(old * (1 + 0.2 / cut))), requested + 96 * 1024 * 1024)
+            target = min((target + _PAGE - 1) // _PAGE * _PAGE, HEAP_MAX)
+            try:
+                memory.grow(inst.store, (target - old) // _PAGE)
+            except wasmtime.WasmtimeError:
+                continue
+            inst.mem.refresh()
+            return 1
+        return 0
+
+    return resize
+
+
+@_host.host("env", "emscripten_get_heap_max", "emscripten_get_heap_size")
+def _heap_max(inst: Instance, name: str) -> Callable[..., Any]:
+    if name == "emscripten_get_heap_size":
+        return lambda: _memory_of(inst).data_len(inst.store)
+    return lambda: HEAP_MAX
+
+
+@_host.host("env", "time")
+def _time(inst: Instance, name: str) -> Callable[..., Any]:
+    def c_time(ptr: int) -> int:
+        t = int(time.time())
+        if ptr:
+            inst.mem.write(ptr, struct.pack("<i", t))
+        return t
+
+    return c_time
+
+
+@_host.host("env", "exit", "_exit")
+def _exit(inst: Instance, name: str) -> Callable[..., Any]:
+    def c_exit(code: int) -> None:
+        raise WasmExit(code)
+
+    return c_exit
+
+
+@_host.host("env", "__assert_fail")
+def _assert_fail(inst: Instance, name: str) -> Callable[..., Any]:
+    def assert_fail(cond: int, file: int, line: int, func: int) -> None:
+        def s(p: int) -> str:
+            return inst.mem.read_cstring(p).decode("utf-8", "replace") if p else "unknown"
+
+        raise WasmTrap(f"Assertion failed: {s(cond)}, at: {s(file)}, {line}, {s(func)}", "abort")
+
+    return assert_fail
+
+
+@_host.host(
+    "env",
+    "emscripten_console_log",
+    "emscripten_console_warn",
+    "emscripten_console_error",
+    "emscripten_out",
+    "emscripten_err",
+)
+def _console(inst: Instance, name: str) -> Callable[..., Any]:
+    stream = inst.stdout if name in ("emscripten_console_log", "emscripten_out") else inst.stderr
+
+    def log(ptr: int) -> None:
+        stream.write(inst.mem.read_cstring(ptr) + b"\n")
+
+    return log
+
+
+@_host.host("env", "emscripten_get_now_is_monotonic", "_emscripten_get_now_is_monotonic")
+def _is_monotonic(inst: Instance, name: str) -> Callable[..., Any]:
+    return lambda: 1
+
+
+@_host.host("env", "emscripten_get_now_res")
+def _now_res(inst: Instance, name: str) -> Callable[..., Any]:
+    return lambda: 1000.0
+
+
+@_host.host("env", "_tzset_js")
+def _tzset_js(inst: Instance, name: str) -> Callable[..., Any]:
+    def tzset(timezone: int, daylight: int, tzname: int, *rest: int) -> None:
+        # UTC, like a machine with TZ unset: C's localtime equals gmtime.
+        inst.mem.write(timezone, struct.pack("<i", 0))
+        inst.mem.write(daylight, struct.pack("<i", 0))
+        if tzname and not rest:
+            # 3.1.6 passes char *tzname[2]: both point at a static "UTC".
+            p = _static_string(inst, "UTC")
+            inst.mem.write(tzname, struct.pack("<II", p, p))
+        elif rest:
+            # newer versions pass two char buffers of 17 bytes (std_name, dst_name)
+            inst.mem.write(tzname, b"UTC\0")
+            inst.mem.write(rest[0], b"UTC\0")
+
+    return tzset
+
+
+def _static_string(inst: Instance, s: str) -> int:
+    cache: dict[str, int] = inst.__dict__.setdefault("_js_static_strings", {})
+    p = cache.get(s)
+    if p is None:
+        p = inst.malloc(len(s) + 1)
+        inst.mem.write(p, _utf8(s) + b"\0")
+        cache[s] = p
+    return p
+
+
+@_host.host("env", "_gmtime_js", "_localtime_js")
+def _gmtime_js(inst: Instance, name: str) -> Callable[..., Any]:
+    def gmtime(t_ptr: int, tm_ptr: int, *rest: int) -> None:
+        # 3.1.6 passes a pointer to time_t (i32); newer ones pass the time as i64 (legalized or not).
+        if rest:
+            t = (t_ptr & 0xFFFFFFFF) | (tm_ptr << 32)
+            tm_ptr = rest[0]
+        elif isinstance(t_ptr, int) and t_ptr > 0xFFFFFFFF:
+            t = t_ptr
+        else:
+            t = struct.unpack("<i", inst.mem.read(t_ptr, 4))[0]
+        g = time.gmtime(t)
+        yday = g.tm_yday - 1
+        wday = (g.tm_wday + 1) % 7  # C counts from Sunday, Python from Monday
+        fields = (g.tm_sec, g.tm_min, g.tm_hour, g.tm_mday, g.tm_mon - 1, g.tm_year - 1900, wday)
+        inst.mem.write(tm_ptr, struct.pack("<9i", *fields, yday, 0))
+        # tm_gmtoff (long) and tm_zone (const char *) follow tm_isdst
+        inst.mem.write(tm_ptr + 36, struct.pack("<iI", 0, _static_string(inst, "GMT")))
+
+    return gmtime
+
+
+@_host.host(_host.WASI, "fd_close")
+def _fd_close(inst: Instance, name: str) -> Callable[..., Any]:
+    return lambda fd: 0 if fd in (0, 1, 2) else _host.EBADF
+
+
+@_host.host(_host.WASI, "fd_seek")
+def _fd_seek(inst: Instance, name: str) -> Callable[..., Any]:
+    # Standalone: (fd, i64 offset, whence, newoffset*); JS mode without BigInt
+    # legalizes the offset into two i32 halves. The stdio streams cannot seek.
+    def fd_seek(fd: int, *rest: int) -> int:
+        return ESPIPE if fd in (0, 1, 2) else _host.EBADF
+
+    return fd_seek
+
+
+@_host.host(_host.WASI, "fd_fdstat_get")
+def _fd_fdstat_get(inst: Instance, name: str) -> Callable[..., Any]:
+    def fdstat(fd: int, out: int) -> int:
+        if fd not in (0, 1, 2):
+            return _host.EBADF
+        # filetype 2 = character device (a terminal-like stream), no flags, all rights
+        inst.mem.write(out, struct.pack("<BxHxxxxQQ", 2, 0, (1 << 64) - 1, (1 << 64) - 1))
+        return 0
+
+    return fdstat
+
+
+@_host.host("env", "emscripten_random", "_emscripten_random")
+def _random(inst: Instance, name: str) -> Callable[..., Any]:
+    return lambda: int.from_bytes(os.urandom(4), "little") / 2**32
+
+
+# Imports `load_wasm` can answer: the registry, plus what wasmtime's WASI provides.
+_WASMTIME_WASI = frozenset(
+    {
+        "environ_get",
+        "environ_sizes_get",
+        "random_get",
+        "sched_yield",
+        "fd_prestat_get",
+        "fd_prestat_dir_name",
+        "fd_fdstat_set_flags",
+        "path_open",
+        "fd_filestat_get",
+    }
+)
+
+
+def _check_imports(module: wasmtime.Module, path: str) -> None:
+    for imp in module.imports:
+        ty = imp.type
+        if imp.name is None:
+            continue
+        if not isinstance(ty, wasmtime.FuncType):
+            raise WasmLinkError(
+                f"{path}: imports {imp.module}.{imp.name} (not a function; e.g. an imported memory "
+                "from -sIMPORTED_MEMORY or threads), which load_wasm cannot provide"
+            )
+        if _host.lookup(imp.module, imp.name) is not None:
+            continue
+        if imp.module == _host.WASI and imp.name in _WASMTIME_WASI:
+            continue
+        hint = ""
+        if len(imp.module) <= 2 and len(imp.name) <= 2:
+            hint = (
+                " The import names are minified: emcc does that for JS-glue builds at -O3/-Os/-Oz;"
+                " build with -O2 or lower (or add -sASSERTIONS=1) to keep readable names."
+            )
+        raise WasmLinkError(
+            f"{path}: the wasm imports {imp.module}.{imp.name}, which the embind-py runtime does not "
+            f"provide (it is implemented in Emscripten's JavaScript glue).{hint}"
+        )
+
+
+def load_wasm(path: str | Path | bytes, **options: Any) -> Any:
+    """Instantiate a .wasm that emcc built for its JS glue (`emcc x.c -o x.js` gives x.wasm).
+
+    Its imports must be among the ones the runtime implements (stdio, time,
+    memory growth, environment, exit, ...); otherwise `WasmLinkError` names the
+    first one missing. Static constructors run as the glue would run them.
+    Returns an `Instance` with `.ffi` (ccall, cwrap, HEAP views, ...), and
+    `.call_main(args)` when the program has a main. Options as for `Instance`.
+    """
+    if isinstance(path, bytes):
+        wasm, label = path, "<wasm bytes>"
+    else:
+        wasm, label = Path(path).read_bytes(), str(path)
+    try:
+        module = compile_module(wasm)
+    except wasmtime.WasmtimeError as e:
+        raise WasmLinkError(f"{label}: not a valid wasm module: {e}") from None
+    _check_imports(module, label)
+    return JsModule(wasm, **options)
+
+
+class JsModule(Instance):
+    """A wasm built for Emscripten's JS glue, run without the glue (see `load_wasm`)."""
+
+    def __init__(self, wasm: bytes, **options: Any) -> None:
+        from ._ffi import FFI  # _ffi imports this module for its mixin
+
+        super().__init__(wasm, None, **options)
+        self.ffi = FFI(self)
+
+    def call_main(self, args: Sequence[str] = (), program: str = "this.program") -> int:
+        """Run C's main with argv [program, *args] and return its exit code."""
+        return call_main(self, args, program)

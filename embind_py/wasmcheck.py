@@ -1,0 +1,59 @@
+"""Reading a compiled .wasm's function exports, to check bindings against it.
+
+Owns: the wasm signature (letters i I f d, as in generated `_EXPORTS`) of every
+function a module exports, and the comparison with what bindings expect.
+Used by `pipeline.generate`, which regenerates a module for an existing .wasm.
+
+May import: wasmtime and the standard library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import wasmtime
+
+_LETTER = {"i32": "i", "i64": "I", "f32": "f", "f64": "d"}
+_NAME = {v: k for k, v in _LETTER.items()}
+
+
+class WasmFileError(Exception):
+    """The bytes are not a wasm module wasmtime accepts."""
+
+
+def function_exports(wasm: bytes) -> dict[str, tuple[str, str]]:
+    """name -> (param letters, result letters) for every exported function."""
+    try:
+        module = wasmtime.Module(wasmtime.Engine(), wasm)
+    except wasmtime.WasmtimeError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid module"
+        raise WasmFileError(f"not a valid wasm module: {first}") from None
+    out: dict[str, tuple[str, str]] = {}
+    for exp in module.exports:
+        ty = exp.type
+        if isinstance(ty, wasmtime.FuncType):
+            params = "".join(_LETTER.get(str(t), "?") for t in ty.params)
+            results = "".join(_LETTER.get(str(t), "?") for t in ty.results)
+            out[exp.name] = (params, results)
+    return out
+
+
+def _show(sig: tuple[str, str]) -> str:
+    p, r = sig
+    return f"({', '.join(_NAME.get(c, c) for c in p)}) -> ({', '.join(_NAME.get(c, c) for c in r)})"
+
+
+def mismatches(
+    exports: Mapping[str, tuple[str, str]], expected: Mapping[str, tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """(function, problem) for each expected function missing or with another signature."""
+    problems: list[tuple[str, str]] = []
+    for name, want in expected.items():
+        got = exports.get(name)
+        if got is None:
+            problems.append((name, "the wasm does not export it"))
+        elif got != want:
+            problems.append(
+                (name, f"the wasm exports it as {_show(got)} but the header gives {_show(want)}")
+            )
+    return problems

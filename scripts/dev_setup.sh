@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up everything embind-py needs on a fresh Debian/Ubuntu machine (Python 3.10+):
+# emcc (through scripts/install_emsdk.sh) and a virtualenv in .venv with embind-py
+# installed in editable mode with its test extras. Idempotent; prints the venv's python.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+EMCC_PATH="$(bash scripts/install_emsdk.sh | tail -n 1)"
+export EMCC="$EMCC_PATH"
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv >&2 || {
+        echo "dev_setup: 'python3 -m venv' failed; on Debian/Ubuntu: apt-get install -y python3-venv" >&2
+        exit 1
+    }
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip >&2
+.venv/bin/python -m pip install --quiet -e ".[test]" >&2
+echo "dev_setup: emcc at $EMCC_PATH; embind-py installed in .venv" >&2
+echo "$ROOT/.venv/bin/python"
