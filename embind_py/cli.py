@@ -86,6 +86,9 @@ def build(
     target: TargetOpt = None,
     project: ProjectOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when up to date.")] = False,
+    js: Annotated[
+        bool, typer.Option("--js", help="Also emit NAME.js + NAME.js.wasm (Emscripten's JS glue, ccall/cwrap).")
+    ] = False,
 ) -> None:
     """Compile SRC.c ... to NAME.wasm and generate the Python module NAME.py.
 
@@ -108,7 +111,7 @@ def build(
                 verbose=verbose,
             )
             for c in cfgs:
-                _report_build(pipeline.build(c, echo=_echo_err, force=force), verbose)
+                _report_build(pipeline.build(c, echo=_echo_err, force=force, js=js), verbose)
         return
     try:
         cfg = make_config(
@@ -123,7 +126,7 @@ def build(
             emcc=emcc,
             verbose=verbose,
         )
-        result = pipeline.build(cfg, echo=lambda s: typer.echo(s, err=True), force=force)
+        result = pipeline.build(cfg, echo=lambda s: typer.echo(s, err=True), force=force, js=js)
     except ConfigError as e:
         _err(str(e))
         raise typer.Exit(EXIT_INPUT) from None
@@ -153,6 +156,8 @@ def build(
         f"built {_show(result.wasm, here)} and {_show(result.module, here)}: "
         f"{len(result.functions)} function{'s' if len(result.functions) != 1 else ''} bound"
     )
+    if result.js is not None:
+        typer.echo(f"built {_show(result.js, here)} and {_show(result.js, here)}.wasm (JS glue)")
 
 
 def _echo_err(s: str) -> None:
@@ -196,6 +201,8 @@ def _report_build(result: pipeline.Result, verbose: bool, generated: bool = Fals
         else f"built {_show(result.wasm, here)} and {_show(result.module, here)}"
     )
     typer.echo(f"{what}: {n} function{'s' if n != 1 else ''} bound")
+    if result.js is not None:
+        typer.echo(f"built {_show(result.js, here)} and {_show(result.js, here)}.wasm (JS glue)")
 
 
 EXIT_STALE = 1

@@ -38,6 +38,7 @@ class Result:
     functions: tuple[str, ...]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     up_to_date: bool = False
+    js: Path | None = None  # NAME.js (with NAME.js.wasm) when built with --js
 
 
 Echo = Callable[[str], None]
@@ -73,16 +74,17 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def build(cfg: Config, echo: Echo | None = None, force: bool = False) -> Result:
+def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool = False) -> Result:
     """Compile `cfg.sources` to NAME.wasm and generate NAME.py next to it.
 
     Does nothing (`Result.up_to_date`) when NAME.py's recorded inputs, options and
-    emcc version all match and NAME.wasm exists, unless `force`.
+    emcc version all match and NAME.wasm exists, unless `force`. With `js`, also
+    builds NAME.js + NAME.js.wasm (Emscripten's JS glue, for Node.js or the web).
     """
     cmd_echo = echo if cfg.verbose else None
     if not force:
         version = toolchain.quick_version(cfg.emcc) or toolchain.find_emcc(cfg.emcc).version_str
-        if not stale_reasons(cfg, version):
+        if not stale_reasons(cfg, version) and not (js and _js_stale(cfg)):
             return Result(
                 cfg.name, cfg.out / f"{cfg.name}.wasm", cfg.out / f"{cfg.name}.py", (), up_to_date=True
             )
@@ -132,8 +134,32 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False) -> Result:
             cmd_echo,
         )
         write_atomic(wasm_path, tmp_wasm.read_bytes())
+    js_path = None
+    if js:
+        js_path = cfg.out / f"{cfg.name}.js"
+        toolchain.compile_js(
+            emcc,
+            cfg.sources,
+            js_path,
+            rendered.functions,
+            cfg.include_dirs,
+            cfg.defines,
+            cfg.opt,
+            cfg.cflags,
+            has_main,
+            cmd_echo,
+        )
     write_atomic(py_path, rendered.text.encode("utf-8"))
-    return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics)
+    return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics, js=js_path)
+
+
+def _js_stale(cfg: Config) -> bool:
+    """NAME.js or its wasm is missing, or older than NAME.wasm (a build writes the JS after it)."""
+    js, js_wasm, wasm = (cfg.out / f"{cfg.name}{ext}" for ext in (".js", ".js.wasm", ".wasm"))
+    try:
+        return min(js.stat().st_mtime, js_wasm.stat().st_mtime) < wasm.stat().st_mtime
+    except OSError:
+        return True
 
 
 # ---------------------------------------------------------------------------

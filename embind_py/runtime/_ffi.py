@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._emscripten import EmscriptenHelpers
 from ._types import ArrayOf, CType, Pointer, PointerTo, Scalar, parse_ctype
+from ._callbacks import Callback, ObjectHandle, from_handle, new_handle  # noqa: I001
+from ._types import FuncPtrType
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -219,3 +221,24 @@ class FFI(EmscriptenHelpers):
     def memory_size(self) -> int:
         """Bytes of linear memory the instance has now."""
         return self._inst.memory_size()
+
+    # -- callbacks and object handles (issue 3) ------------------------------
+
+    def callback(self, spec: str | CType, fn: Callable[..., Any]) -> Callback:
+        """A C function pointer calling `fn`, alive as long as the returned object.
+
+        `spec` is a function-pointer typedef name of the library (`"cmp_fn"`) or its
+        descriptor. Use it for C that keeps the pointer after the call returns.
+        """
+        t = self.typeof(spec) if isinstance(spec, str) else spec
+        if not isinstance(t, FuncPtrType):
+            raise TypeError(f"ffi.callback: {getattr(t, 'name', spec)!r} is not a function-pointer type")
+        return Callback(self._inst, t, fn)
+
+    def new_handle(self, obj: Any) -> ObjectHandle:
+        """A `void *` standing for `obj` (kept alive while the handle lives), as cffi's."""
+        return new_handle(self._inst, obj)
+
+    def from_handle(self, p: Any) -> Any:
+        """The object behind a `void *` made by `new_handle` (an int address or the handle)."""
+        return from_handle(self._inst, p)
