@@ -61,6 +61,7 @@ def render_module(
         {"Library", "load", "instance", "ffi", "Pointer", "WasmError", "WasmExit", "WasmTrap"}
         | {f.name for f in mapped.functions}
         | {c["name"] for c in constants}
+        | ({"call_main"} if lib.has_main else set())
     )
     text = (
         _env()
@@ -75,6 +76,7 @@ def render_module(
             typedefs=typedefs,
             constants=constants,
             exported_names=exported,
+            has_main=lib.has_main,
         )
     )
     return Rendered(text, tuple(mapped.diagnostics), tuple(f.c_name for f in mapped.functions))

@@ -12,6 +12,16 @@ typer), so generated modules work where only `wasmtime` is installed.
 from __future__ import annotations
 
 from ._emscripten import HeapView, JsModule, call_main, load_wasm
+from ._callbacks import (
+    Callback,
+    FuncPtr,
+    ObjectHandle,
+    arg_byval,
+    arg_fn,
+    arg_handle,
+    arg_rec,
+    ret_byval,
+)
 from ._errors import (
     WasmBoundsError,
     WasmError,
@@ -34,12 +44,40 @@ from ._types import (
     Pointer,
     PointerTo,
     Scalar,
+    CSTRING,
+    EnumType,
+    FuncPtrType,
+    Handle,
+    OpaqueType,
+    RecordType,
+    Struct,
+    StructPointer,
+    Union_,
     to_bool,
+    to_enum,
     to_float,
     to_int,
 )
 
 __all__ = [
+    "CSTRING",
+    "Callback",
+    "EnumType",
+    "FuncPtr",
+    "FuncPtrType",
+    "Handle",
+    "ObjectHandle",
+    "OpaqueType",
+    "RecordType",
+    "Struct",
+    "StructPointer",
+    "Union_",
+    "arg_byval",
+    "arg_fn",
+    "arg_handle",
+    "arg_rec",
+    "ret_byval",
+    "to_enum",
     "BUILTINS",
     "FFI",
     "ArrayOf",

@@ -469,8 +469,13 @@ def _invoke(inst: Instance, name: str) -> Callable[..., Any]:
         sp = inst.stack_save()
         try:
             return func(st.store, *args)
-        except (_LongJmp, wasmtime.Trap, wasmtime.WasmtimeError) as e:
-            if not isinstance(e, _LongJmp) and not isinstance(inst._pending, _LongJmp):
+        except _LongJmp:
+            inst._pending = None
+            _fastcall.clear_last_exception()
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
+            if inst._pending is None:
+                raise inst._translate(e) from None
+            if not isinstance(inst._pending, _LongJmp):
                 raise
             inst._pending = None
             _fastcall.clear_last_exception()

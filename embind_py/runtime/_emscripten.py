@@ -445,7 +445,7 @@ def has_main(inst: Instance) -> bool:
     return any(isinstance(ex.get(n), wasmtime.Func) for n in (*_MAIN_NAMES, "_start"))
 
 
-def call_main(inst: Instance, args: Sequence[str] = (), program: str = "this.program") -> int:
+def call_main(inst: Instance, args: Sequence[str] = (), program: str = "./this.program") -> int:
     """Run C's `main` with argv = [program, *args]; return its exit code.
 
     As Emscripten's `callMain(args)`: the strings and the argv array (ending in
@@ -788,6 +788,6 @@ class JsModule(Instance):
         super().__init__(wasm, None, **options)
         self.ffi = FFI(self)
 
-    def call_main(self, args: Sequence[str] = (), program: str = "this.program") -> int:
+    def call_main(self, args: Sequence[str] = (), program: str = "./this.program") -> int:
         """Run C's main with argv [program, *args] and return its exit code."""
         return call_main(self, args, program)

@@ -1,0 +1,83 @@
+"""typemap: names, annotations and snippets decided from the model alone (no emcc)."""
+
+from __future__ import annotations
+
+from embind_py import model as m
+from embind_py import typemap
+
+
+def fn(name: str, result: m.CType, *params: tuple[str, m.CType]) -> m.Function:
+    ft = m.FunctionType(result, tuple(m.Param(n, t) for n, t in params))
+    return m.Function(name, ft, f"{name}(...)", "x.h", 1)
+
+
+def test_names_avoid_keywords_and_reserved() -> None:
+    assert typemap.func_name("lambda") == "lambda_"
+    assert typemap.func_name("load") == "load_"
+    assert typemap.func_name("ffi") == "ffi_"
+    assert typemap.func_name("malloc") == "malloc_"  # an Instance method
+    assert typemap.func_name("compress") == "compress"
+    assert typemap.param_name("from") == "from_"
+    assert typemap.param_name("self") == "self_"
+    assert typemap.param_name("_s0") == "_s0_"
+    assert typemap.param_name("len") == "len"
+
+
+def test_scalar_signature_and_results() -> None:
+    lib = m.Library()
+    spec = typemap.function_spec(
+        fn("mix", m.ULONGLONG, ("a", m.UCHAR), ("b", m.NamedType("int64_t", m.LONGLONG)), ("f", m.FLOAT)), lib
+    )
+    assert (spec.wasm_params, spec.wasm_results) == ("iIf", "I")
+    assert spec.returns == "int"
+    assert spec.result == "_s0.i64 & 0xFFFFFFFFFFFFFFFF"
+    assert [p.annotation for p in spec.params] == ["int", "int", "float"]
+    assert "0 <= a <= 255" in spec.params[0].check[0]
+    assert not spec.temporaries
+
+
+def test_pointer_parameters_use_temporaries() -> None:
+    lib = m.Library()
+    spec = typemap.function_spec(
+        fn("greet", m.PointerType(m.CHAR, const=True), ("name", m.PointerType(m.CHAR, const=True))), lib
+    )
+    assert spec.returns == "str | None"
+    assert spec.params[0].annotation == "_rt.CharPtrArg"
+    assert spec.temporaries
+    assert "False" in spec.params[0].store[0]  # const: no copy-back
+
+
+def test_small_int_results_are_narrowed() -> None:
+    lib = m.Library()
+    _, expr = typemap.result_spec(m.SCHAR, lib)
+    s0 = type("S", (), {"i32": 200})()
+    assert eval(expr, {"_s0": s0}) == -56
+    _, expr = typemap.result_spec(m.USHORT, lib)
+    s0.i32 = -1
+    assert eval(expr, {"_s0": s0}) == 0xFFFF
+
+
+def test_unsupported_becomes_a_warning() -> None:
+    lib = m.Library(functions=(fn("v", m.INT, ("x", m.INT)),))
+    variadic = m.Function("pf", m.FunctionType(m.INT, (), True), "int pf(...)", "x.h", 7)
+    lib = m.Library(functions=(*lib.functions, variadic))
+    mapped = typemap.map_library(lib)
+    assert [f.name for f in mapped.functions] == ["v"]
+    assert [(d.line, d.severity) for d in mapped.diagnostics] == [(7, "warning")]
+    assert "pf" in mapped.diagnostics[0].message
+
+
+def test_constant_literals() -> None:
+    assert typemap.constant_literal(16) == ("int", "16")
+    assert typemap.constant_literal(0.5) == ("float", "0.5")
+    assert typemap.constant_literal("1.2") == ("str", "'1.2'")
+
+
+def test_wasm_abi_lowering() -> None:
+    rec = m.Record("struct", "P", (m.Field("x", m.DOUBLE, 0), m.Field("y", m.DOUBLE, 8)), 16, 8, False, "P", "x.h", 1)
+    one = m.Record("struct", "W", (m.Field("v", m.FLOAT, 0),), 4, 4, False, "W", "x.h", 2)
+    records = {"P": rec, "W": one}
+    ft = m.FunctionType(m.RecordRef("struct", "P"), (m.Param("a", m.RecordRef("struct", "P")),))
+    assert m.wasm_signature(ft, records) == (("i32", "i32"), ())
+    ft2 = m.FunctionType(m.RecordRef("struct", "W"), (m.Param("a", m.RecordRef("struct", "W")),))
+    assert m.wasm_signature(ft2, records) == (("f32",), ("f32",))
