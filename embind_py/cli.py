@@ -45,6 +45,14 @@ def _err(msg: str) -> None:
     typer.echo(f"embind-py: {msg}", err=True)
 
 
+def _trim_output(text: str, head: int = 40, tail: int = 15) -> str:
+    """emcc's messages, without the thousands of lines an include cycle produces."""
+    lines = text.splitlines()
+    if len(lines) <= head + tail + 1:
+        return text
+    return "\n".join([*lines[:head], f"... ({len(lines) - head - tail} more lines) ...", *lines[-tail:]])
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"embind-py {__version__}")
@@ -73,16 +81,18 @@ def build(
         list[Path] | None,
         typer.Option("--header", "-H", help="Header declaring the API (default: each SRC's sibling .h)."),
     ] = None,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Module name (default: first SRC's stem).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: current folder).")] = None,
+    name: NameOpt = None,
+    out: OutOpt = None,
     include: Annotated[list[Path] | None, typer.Option("-I", help="Add an include directory.")] = None,
     define: Annotated[list[str] | None, typer.Option("-D", help="Define MACRO or MACRO=VALUE.")] = None,
     opt: Annotated[
         str | None, typer.Option("-O", help="Optimisation level: 0, 1, 2, 3, s, z [default: 2].")
     ] = None,
-    emcc: Annotated[str | None, typer.Option("--emcc", help="Path to emcc (default: $EMCC, $EMSDK, PATH).")] = None,
+    emcc: EmccOpt = None,
     cflag: Annotated[list[str] | None, typer.Option("--cflag", help="Extra flag passed to emcc.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show emcc command lines and all warnings.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show emcc command lines and all warnings.")
+    ] = False,
     target: TargetOpt = None,
     project: ProjectOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when up to date.")] = False,
@@ -139,7 +149,7 @@ def build(
             typer.echo(f"  {d}", err=True)
         raise typer.Exit(EXIT_INPUT) from None
     except toolchain.CompileError as e:
-        typer.echo(e.output, err=True)
+        typer.echo(_trim_output(e.output), err=True)
         _err(f"{e.what} failed (exit {e.returncode}); see emcc's messages above")
         raise typer.Exit(EXIT_COMPILE) from None
     except OSError as e:
@@ -178,7 +188,7 @@ def _reporting() -> Iterator[None]:
             typer.echo(f"  {d}", err=True)
         raise typer.Exit(EXIT_INPUT) from None
     except toolchain.CompileError as e:
-        typer.echo(e.output, err=True)
+        typer.echo(_trim_output(e.output), err=True)
         _err(f"{e.what} failed (exit {e.returncode}); see emcc's messages above")
         raise typer.Exit(EXIT_COMPILE) from None
     except OSError as e:

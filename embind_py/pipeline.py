@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__, cparse, render, toolchain, typemap, wasmcheck
-from .config import Config
+from .config import Config, ConfigError
 from .model import Diagnostic, Library
 
 
@@ -118,6 +118,9 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
 
     wasm_path = cfg.out / f"{cfg.name}.wasm"
     py_path = cfg.out / f"{cfg.name}.py"
+    for target in (wasm_path, py_path):  # checked before writing either, so no half-written pair
+        if target.is_dir():
+            raise ConfigError(f"cannot write {target}: it is a directory")
     cfg.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         tmp_wasm = Path(tmp) / f"{cfg.name}.wasm"

@@ -37,6 +37,13 @@ def _env() -> jinja2.Environment:
     )
 
 
+def _all_key(name: str) -> tuple[int, str]:
+    """ruff's isort-style order for `__all__`: CONSTANTS, then Classes, then the rest."""
+    if name.isupper():
+        return 0, name
+    return (1 if name[:1].isupper() else 2), name
+
+
 def render_module(
     name: str, lib: Library, inputs: list[str], digest: str, files: Sequence[str] = ()
 ) -> Rendered:
@@ -57,11 +64,15 @@ def render_module(
         taken.add(cname)
         ann, lit = typemap.constant_literal(c.value)
         constants.append({"name": cname, "annotation": ann, "value": lit})
+    types = typemap.type_context(lib, mapped, taken)  # C types (issue 3)
+    typedefs += types.pop("extra_types")
     exported = sorted(
-        {"Library", "load", "instance", "ffi", "Pointer", "WasmError", "WasmExit", "WasmTrap"}
+        set(types.pop("type_names"))
+        | {"Library", "load", "instance", "ffi", "Pointer", "WasmError", "WasmExit", "WasmTrap"}
         | {f.name for f in mapped.functions}
         | {c["name"] for c in constants}
-        | ({"call_main"} if lib.has_main else set())
+        | ({"call_main"} if lib.has_main else set()),
+        key=_all_key,
     )
     text = (
         _env()
@@ -77,6 +88,7 @@ def render_module(
             constants=constants,
             exported_names=exported,
             has_main=lib.has_main,
+            **types,
         )
     )
     return Rendered(text, tuple(mapped.diagnostics), tuple(f.c_name for f in mapped.functions))

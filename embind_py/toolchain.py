@@ -167,7 +167,8 @@ def _run(argv: list[str], what: str, echo: Echo | None) -> str:
     except OSError as e:
         raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
     if proc.returncode != 0:
-        raise CompileError(what, (proc.stderr + proc.stdout).strip(), proc.returncode)
+        # stdout is the product (preprocessed text, a macro dump), not a message.
+        raise CompileError(what, (proc.stderr.strip() or proc.stdout).strip(), proc.returncode)
     if proc.stderr.strip() and echo:
         echo(proc.stderr.rstrip())
     return proc.stdout

@@ -12,7 +12,8 @@ May import: `embind_py.model`, `embind_py.runtime` (for its reserved names), std
 from __future__ import annotations
 
 import keyword
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from . import model as m
 from .model import CType, Diagnostic, Library
@@ -27,6 +28,11 @@ class Unsupported(Exception):
 MODULE_RESERVED = frozenset(
     {
         "annotations",
+        "enum",
+        "Callable",
+        "Sequence",
+        "Literal",
+        "overload",
         "load",
         "ffi",
         "instance",
@@ -62,7 +68,7 @@ MODULE_RESERVED = frozenset(
 INSTANCE_RESERVED = frozenset(n for n in dir(Instance) if not n.startswith("__")) | frozenset(
     getattr(Instance, "__annotations__", {})
 ) | {"ffi", "self"}
-LOCALS_RESERVED = frozenset({"self", "_mark", "_lib"})
+LOCALS_RESERVED = frozenset({"self", "_mark", "_lib", "_ret", "_r"})
 
 
 def py_name(name: str, reserved: frozenset[str] = frozenset()) -> str:
@@ -109,13 +115,17 @@ def ctype_expr(t: CType, lib: Library) -> str:
     if isinstance(t, m.FloatType):
         return f'_rt.BUILTINS["{t.name}"]'
     if isinstance(t, m.EnumRef):
-        return '_rt.BUILTINS["int"]'
+        return f"_E_{t.name}" if t.name in lib.enums else '_rt.BUILTINS["int"]'
+    if isinstance(t, m.RecordRef):
+        return f"_R_{t.name}"
     if isinstance(t, m.PointerType):
         tgt = m.strip(t.target)
-        if isinstance(tgt, m.VoidType | m.FunctionType):
+        if isinstance(tgt, m.FunctionType):
+            return fn_type_var(tgt, lib)
+        if isinstance(tgt, m.VoidType):
             return "_rt.PointerTo(None)"
         inner = ctype_expr(t.target, lib)
-        return f"_rt.PointerTo({inner})"
+        return f"_rt.PointerTo({inner}, const={t.const})" if t.const else f"_rt.PointerTo({inner})"
     if isinstance(t, m.ArrayType) and t.length is not None:
         return f"_rt.ArrayOf({ctype_expr(t.elem, lib)}, {t.length})"
     raise Unsupported(f"type {t.c_name()} has no runtime descriptor")
@@ -131,7 +141,14 @@ def typedef_descriptor(name: str, t: CType, lib: Library) -> str | None:
     if isinstance(s, m.FloatType):
         return f'_rt.Scalar("{name}", "float", {s.size})'
     if isinstance(s, m.EnumRef):
-        return f'_rt.Scalar("{name}", "int", 4, True)'
+        return f"_E_{s.name}" if s.name in lib.enums else f'_rt.Scalar("{name}", "int", 4, True)'
+    if isinstance(s, m.RecordRef):
+        return f"_R_{s.name}" if s.name in lib.records else None
+    if isinstance(s, m.PointerType) and isinstance(m.strip(s.target), m.FunctionType):
+        try:
+            return fn_type_var(m.strip(s.target), lib)  # type: ignore[arg-type]
+        except (Unsupported, m.LayoutError):
+            return None
     if isinstance(s, m.PointerType):
         try:
             inner = "None" if isinstance(m.strip(s.target), m.VoidType | m.FunctionType) else ctype_expr(
@@ -141,6 +158,253 @@ def typedef_descriptor(name: str, t: CType, lib: Library) -> str | None:
             return None
         return f'_rt.PointerTo({inner}, "{name}")'
     return None
+
+
+# ---------------------------------------------------------------------------
+# Records, enums, function-pointer types (issue 3)
+
+# Attribute names a struct class or its pointer class has already.
+FIELD_RESERVED = frozenset(
+    {"address", "ctype", "value", "_inst", "_length", "_owner", "_get", "_set", "_ctype", "_fields",
+     "_as_dict", "_last", "_raw", "self", "int", "float", "bool", "str", "bytes", "list", "Any", "Callable",
+     "Sequence", "None", "_rt"}
+)
+ENUM_RESERVED = frozenset({"name", "value", "mro"})
+
+# Function-pointer descriptors used by the module being mapped: expression -> variable.
+_fn_types: dict[str, str] = {}
+
+
+def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
+    """The module-level variable holding the descriptor of a pointer to `ft` (made on first use)."""
+    if ft.variadic:
+        raise Unsupported("variadic function pointers cannot be called")
+    wparams, wresults = m.wasm_signature(ft, lib.records)
+    sret = m.is_indirect_aggregate(ft.result, lib.records)
+    res = "None" if isinstance(m.strip(ft.result), m.VoidType) else _cb_expr(ft.result, lib)
+    params = "".join(f"{_cb_expr(p.type, lib)}, " for p in ft.params)
+    name = ft.c_name_with("(*)").replace('"', "'")
+    letters = "".join(_SIG_LETTER[w] for w in wparams), "".join(_SIG_LETTER[w] for w in wresults)
+    expr = f'_rt.FuncPtrType("{name}", "{letters[0]}", "{letters[1]}", {res}, ({params}), {sret})'
+    var = _fn_types.get(expr)
+    if var is None:
+        var = _fn_types[expr] = f"_F{len(_fn_types)}"
+    return var
+
+
+def fn_types() -> list[dict[str, str]]:
+    """The function-pointer descriptors collected since `map_library` began, in first-use order."""
+    return [{"var": v, "expr": e} for e, v in _fn_types.items()]
+
+
+def _cb_expr(t: CType, lib: Library) -> str:
+    """Descriptor of a callback parameter/result: `const char *` arrives as str."""
+    s = m.strip(t)
+    if isinstance(s, m.PointerType) and s.const and _is_char(s.target):
+        return "_rt.CSTRING"
+    return ctype_expr(_strip_names(t), lib)
+
+
+def _strip_names(t: CType) -> CType:
+    """`t` without typedef names (module-level descriptors must not depend on `_TYPES`)."""
+    s = m.strip(t)
+    if isinstance(s, m.PointerType) and not isinstance(m.strip(s.target), m.FunctionType):
+        return m.PointerType(_strip_names(s.target), s.const)
+    if isinstance(s, m.ArrayType):
+        return m.ArrayType(_strip_names(s.elem), s.length)
+    return s
+
+
+def record_class(rec: m.Record) -> str:
+    return py_name(rec.typedef or rec.name, MODULE_RESERVED)
+
+
+def enum_class(e: m.Enum) -> str:
+    return py_name(e.typedef or e.name, MODULE_RESERVED)
+
+
+def field_name(name: str) -> str:
+    return py_name(name, FIELD_RESERVED)
+
+
+def _rec(t: CType, lib: Library) -> m.Record | None:
+    s = m.strip(t)
+    return lib.records.get(s.name) if isinstance(s, m.RecordRef) else None
+
+
+def load_annotation(t: CType, lib: Library, callback: bool = False) -> str:
+    """The Python type of a C value as read from memory (fields, callback arguments)."""
+    s = m.strip(t)
+    if isinstance(s, m.IntType):
+        return "int"
+    if isinstance(s, m.BoolType):
+        return "bool"
+    if isinstance(s, m.FloatType):
+        return "float"
+    if isinstance(s, m.EnumRef):
+        e = lib.enums.get(s.name)
+        return f"{enum_class(e)} | int" if e is not None and callback else "int"
+    if isinstance(s, m.RecordRef):
+        rec = lib.records.get(s.name)
+        if rec is None or rec.opaque:
+            raise Unsupported(f"{s.c_name()} is opaque and cannot be used by value")
+        return record_class(rec)
+    if isinstance(s, m.ArrayType):
+        if _is_char(s.elem) or (isinstance(m.strip(s.elem), m.IntType) and m.sizeof(s.elem, lib.records) == 1):
+            return "bytes"
+        return f"list[{load_annotation(s.elem, lib)}]"
+    if isinstance(s, m.PointerType):
+        return pointer_annotation(s, lib, callback)
+    raise Unsupported(f"type {t.c_name()} is not supported")
+
+
+def pointer_annotation(s: m.PointerType, lib: Library, callback: bool = False) -> str:
+    tgt = m.strip(s.target)
+    if callback and s.const and _is_char(s.target):
+        return "str | None"
+    if isinstance(tgt, m.VoidType):
+        return "int | None"
+    if isinstance(tgt, m.FunctionType):
+        return f"{callable_annotation(tgt, lib)} | None"
+    if isinstance(tgt, m.RecordRef):
+        rec = lib.records.get(tgt.name)
+        if rec is None:
+            return "_rt.Pointer[Any] | None"
+        return f"{record_class(rec)} | None" if rec.opaque else f"{record_class(rec)}Ptr | None"
+    if isinstance(tgt, m.IntType | m.FloatType | m.BoolType | m.EnumRef):
+        return f"_rt.Pointer[{_py_scalar(tgt)}] | None"
+    return "_rt.Pointer[Any] | None"
+
+
+def callable_annotation(ft: m.FunctionType, lib: Library) -> str:
+    """`Callable[[args], result]` for a C function type, as Python sees it from both sides."""
+    args = ", ".join(load_annotation(p.type, lib, callback=True) for p in ft.params)
+    r = m.strip(ft.result)
+    if isinstance(r, m.VoidType):
+        res = "None"
+    elif isinstance(r, m.IntType | m.FloatType | m.BoolType | m.EnumRef):
+        res = _py_scalar(r)
+    elif isinstance(r, m.RecordRef):
+        res = load_annotation(r, lib)
+    else:
+        res = "Any"
+    return f"Callable[[{args}], {res}]"
+
+
+def _scalar_path(rec: m.Record, lib: Library) -> tuple[int, CType] | None:
+    """(offset, scalar type) of a record the C ABI passes as one scalar."""
+    if m.scalar_of(m.RecordRef(rec.kind, rec.name), lib.records) is None:
+        return None
+    off = 0
+    t: CType = m.RecordRef(rec.kind, rec.name)
+    while True:
+        s = m.strip(t)
+        if isinstance(s, m.RecordRef):
+            f = lib.records[s.name].fields[0]
+            off += f.offset
+            t = f.type
+        elif isinstance(s, m.ArrayType):
+            t = s.elem
+        else:
+            return off, s
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    c_name: str
+    annotation: str
+    init_annotation: str
+    offset: int
+    expr: str
+
+    @property
+    def set_annotation(self) -> str:
+        """What assigning through a pointer accepts (sequences for arrays; never None for scalars)."""
+        return self.annotation.replace("list[", "Sequence[", 1) if self.annotation.startswith("list[") else (
+            self.annotation
+        )
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    c_name: str  # `struct Vec2`
+    name: str  # Python class
+    var: str  # descriptor variable
+    kind: str
+    size: int
+    align: int
+    opaque: bool
+    fields: tuple[FieldSpec, ...]
+    scalar: str
+    type_names: tuple[str, ...]  # names for ffi.new
+
+    @property
+    def ptr_name(self) -> str:
+        return f"{self.name}Ptr"
+
+    @property
+    def base(self) -> str:
+        return "_rt.Union_" if self.kind == "union" else "_rt.Struct"
+
+
+def _init_annotation(t: CType, ann: str) -> str:
+    s = m.strip(t)
+    if isinstance(s, m.ArrayType) and ann != "bytes":
+        ann = "Sequence" + ann[len("list") :]
+    if ann.endswith(" | None"):
+        return ann
+    return f"{ann} | None"
+
+
+def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
+    cls = record_class(rec)
+    names = [f"{rec.kind} {rec.name}"]
+    if rec.typedef and rec.typedef not in names:
+        names.insert(0, rec.typedef)
+    if rec.opaque:
+        return RecordSpec(f"{rec.kind} {rec.name}", cls, f"_R_{rec.name}", rec.kind, 0, 1, True, (), "None", ())
+    fields = []
+    for f in rec.fields:
+        ann = load_annotation(f.type, lib)
+        fields.append(
+            FieldSpec(field_name(f.name), f.name, ann, _init_annotation(f.type, ann), f.offset, _field_expr(f.type, lib))
+        )
+    sp = _scalar_path(rec, lib)
+    scalar = "None" if sp is None else f"({sp[0]}, {ctype_expr(sp[1], lib)})"
+    return RecordSpec(
+        f"{rec.kind} {rec.name}", cls, f"_R_{rec.name}", rec.kind, rec.size, rec.align, False,
+        tuple(fields), scalar, tuple(names),
+    )
+
+
+def _field_expr(t: CType, lib: Library) -> str:
+    s = _strip_names(t)
+    if isinstance(s, m.ArrayType) and not s.length:
+        return "_rt.ArrayOf(" + ctype_expr(s.elem, lib) + ", 0)"
+    return ctype_expr(s, lib)
+
+
+@dataclass(frozen=True)
+class EnumSpec:
+    c_name: str
+    name: str
+    var: str
+    signed: bool
+    members: tuple[tuple[str, int], ...]  # Python member names
+    constants: tuple[tuple[str, str], ...]  # module-level name, member name
+
+
+def enum_spec(e: m.Enum, taken: set[str]) -> EnumSpec:
+    members = tuple((py_name(n, ENUM_RESERVED), v) for n, v in e.members)
+    consts = []
+    for (cn, _), (pn, _) in zip(e.members, members, strict=True):
+        mod = const_name(cn)
+        if mod not in taken:
+            taken.add(mod)
+            consts.append((mod, pn))
+    signed = any(v < 0 for _, v in e.members) or not e.members or max(v for _, v in e.members) < 2**31
+    return EnumSpec(f"enum {e.name}", enum_class(e), f"_E_{e.name}", signed, members, tuple(consts))
 
 
 # ---------------------------------------------------------------------------
@@ -169,6 +433,7 @@ class FuncSpec:
     wasm_results: str
     slots: int
     temporaries: bool
+    prologue: tuple[str, ...] = ()  # statements before the parameters' (the sret temporary)
 
     @property
     def unpack(self) -> str:
@@ -210,8 +475,23 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
     if isinstance(s, m.IntType):
         return ParamSpec(name, p.name, "int", _int_checks(name, s, what), (f"{slot}.{_wfield(s)} = {name}",), False)
     if isinstance(s, m.EnumRef):
+        e = lib.enums.get(s.name)
+        ann = f"{enum_class(e)} | int" if e is not None else "int"
+        it = m.INT if s.signed else m.UINT
+        return ParamSpec(name, p.name, ann, _int_checks(name, it, what), (f"{slot}.i32 = {name}",), False)
+    if isinstance(s, m.RecordRef):
+        rec = lib.records.get(s.name)
+        if rec is None or rec.opaque:
+            raise Unsupported(f"parameter {p.name!r}: {s.c_name()} is opaque and cannot be passed by value")
+        w = m.wasm_type(s, lib.records)
+        assert w is not None
         return ParamSpec(
-            name, p.name, "int", _int_checks(name, m.INT, what), (f"{slot}.i32 = {name}",), False
+            name,
+            p.name,
+            record_class(rec),
+            (),
+            (f'{slot}.{w} = _rt.arg_byval(self, {name}, "{what}", _R_{s.name})',),
+            True,
         )
     if isinstance(s, m.BoolType):
         return ParamSpec(
@@ -255,6 +535,32 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
                 f"_rt.BufferArg | _rt.Pointer[{_py_scalar(tgt)}]",
                 (),
                 (f'{slot}.i32 = self._arg_buf({name}, "{what}", {writable}, False, "{s.c_name()}")',),
+                True,
+            )
+        if isinstance(tgt, m.RecordRef) and tgt.name in lib.records:
+            rec = lib.records[tgt.name]
+            cls = record_class(rec)
+            if rec.opaque:
+                return ParamSpec(
+                    name, p.name, f"{cls} | None", (), (f'{slot}.i32 = _rt.arg_handle(self, {name}, "{what}", {cls})',),
+                    False,
+                )
+            return ParamSpec(
+                name,
+                p.name,
+                f"{cls}Ptr | {cls} | None",
+                (),
+                (f'{slot}.i32 = _rt.arg_rec(self, {name}, "{what}", _R_{tgt.name}, {writable})',),
+                True,
+            )
+        if isinstance(tgt, m.FunctionType):
+            var = fn_type_var(tgt, lib)
+            return ParamSpec(
+                name,
+                p.name,
+                f"{callable_annotation(tgt, lib)} | None",
+                (),
+                (f'{slot}.i32 = _rt.arg_fn(self, {name}, "{what}", {var})',),
                 True,
             )
         if isinstance(tgt, m.PointerType):
@@ -305,7 +611,19 @@ def result_spec(t: CType, lib: Library) -> tuple[str, str]:
             return "int", f"_s0.i32 & {mask:#x}"
         return "int", f"_s0.{field_}"
     if isinstance(s, m.EnumRef):
-        return "int", "_s0.i32"
+        e = lib.enums.get(s.name)
+        raw = "_s0.i32" if s.signed else "_s0.i32 & 0xFFFFFFFF"
+        if e is None:
+            return "int", raw
+        return f"{enum_class(e)} | int", f"_rt.to_enum({enum_class(e)}, {raw})"
+    if isinstance(s, m.RecordRef):
+        rec = lib.records.get(s.name)
+        if rec is None or rec.opaque:
+            raise Unsupported(f"result {s.c_name()} is opaque and cannot be returned by value")
+        if m.is_indirect_aggregate(s, lib.records):
+            return record_class(rec), f"_R_{s.name}.load(self, _ret)"
+        w = m.wasm_type(s, lib.records)
+        return record_class(rec), f"_rt.ret_byval(self, _s0.{w}, _R_{s.name})"
     if isinstance(s, m.BoolType):
         return "bool", "(_s0.i32 & 0xFF) != 0"
     if isinstance(s, m.FloatType):
@@ -316,6 +634,10 @@ def result_spec(t: CType, lib: Library) -> tuple[str, str]:
             return "str | None", "self._ret_str(_s0.i32)"
         if isinstance(tgt, m.VoidType):
             return "int | None", "(_s0.i32 & 0xFFFFFFFF) or None"
+        if isinstance(tgt, m.FunctionType):
+            return pointer_annotation(s, lib), f"{fn_type_var(tgt, lib)}.wrap(self, _s0.i32 & 0xFFFFFFFF)"
+        if isinstance(tgt, m.RecordRef) and tgt.name in lib.records:
+            return pointer_annotation(s, lib), f"self._ret_ptr(_s0.i32, _R_{tgt.name})"
         if isinstance(tgt, m.IntType | m.FloatType | m.BoolType | m.EnumRef | m.PointerType):
             ann = f"_rt.Pointer[{_py_scalar(tgt)}] | None" if not isinstance(tgt, m.PointerType) else (
                 "_rt.Pointer[Any] | None"
@@ -328,8 +650,13 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
     if f.type.variadic:
         raise Unsupported("variadic functions cannot be called through wasm exports")
     wparams, wresults = m.wasm_signature(f.type, lib.records)
-    params = tuple(param_spec(p, i, f.name, lib) for i, p in enumerate(f.type.params))
+    sret = m.is_indirect_aggregate(f.type.result, lib.records)
+    params = tuple(param_spec(p, i + sret, f.name, lib) for i, p in enumerate(f.type.params))
     returns, result = result_spec(f.type.result, lib)
+    prologue: tuple[str, ...] = ()
+    rec = _rec(f.type.result, lib)
+    if sret and rec is not None:
+        prologue = (f"_ret = self._tmp({rec.size}, {rec.align})", "_s0.i32 = _ret")
     return FuncSpec(
         c_name=f.name,
         name=func_name(f.name),
@@ -340,16 +667,27 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
         wasm_params="".join(_SIG_LETTER[w] for w in wparams),
         wasm_results="".join(_SIG_LETTER[w] for w in wresults),
         slots=max(len(wparams), len(wresults), 1),
-        temporaries=any(p.temporaries for p in params),
+        temporaries=any(p.temporaries for p in params) or rec is not None,
+        prologue=prologue,
     )
 
 
 def map_library(lib: Library) -> Mapped:
     """Map every function; the ones that cannot be bound become warnings."""
     out = Mapped()
+    _fn_types.clear()
+    # A renamed function must not take the name of another C function (`ffi` -> `ffi_` vs `ffi_`).
+    used = {f.name for f in lib.functions}
     for f in lib.functions:
         try:
-            out.functions.append(function_spec(f, lib))
+            spec = function_spec(f, lib)
+            if spec.name != f.name:
+                name = spec.name
+                while name in used:
+                    name += "_"
+                used.add(name)
+                spec = replace(spec, name=name)
+            out.functions.append(spec)
         except (Unsupported, m.LayoutError) as e:
             out.diagnostics.append(Diagnostic(f.file, f.line, f"skipped {f.name}(): {e}", "warning"))
     return out
@@ -364,3 +702,45 @@ def constant_literal(value: int | float | str) -> tuple[str, str]:
     if isinstance(value, float):
         return "float", repr(value)
     return "str", repr(value)
+
+
+def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any]:
+    """What the templates need for the library's types: enums, records, function-pointer
+    descriptors, the typed `ffi` class, extra `_TYPES` names, imports and exported names.
+
+    Call it after every other `ctype_expr` use (it collects the function-pointer types).
+    """
+    enums = [enum_spec(e, taken) for e in lib.enums.values()]
+    records: list[RecordSpec] = []
+    for rec in lib.records.values():
+        try:
+            records.append(record_spec(rec, lib))
+        except (Unsupported, m.LayoutError) as e:
+            mapped.diagnostics.append(
+                Diagnostic(rec.file, rec.line, f"{rec.kind} {rec.name} bound as opaque: {e}", "warning")
+            )
+            records.append(
+                RecordSpec(f"{rec.kind} {rec.name}", record_class(rec), f"_R_{rec.name}", rec.kind, 0, 1, True, (),
+                           "None", ())
+            )
+    # Names for ffi.new / ffi.sizeof beyond the typedefs: `struct X`, `enum X`.
+    extra = [{"name": r.c_name, "expr": r.var} for r in records]
+    extra += [{"name": e.c_name, "expr": e.var} for e in enums]
+    news = [r for r in records if not r.opaque]
+    anns = [p.annotation for f in mapped.functions for p in f.params] + [f.returns for f in mapped.functions]
+    anns += [x.init_annotation for r in records for x in r.fields] + [x.annotation for r in records for x in r.fields]
+    text = " ".join(anns)
+    abc = [n for n in ("Callable", "Sequence") if f"{n}[" in text]
+    typing = ", Literal, overload" if news else ""
+    exported = {e.name for e in enums} | {c for e in enums for c, _ in e.constants}
+    exported |= {r.name for r in records} | {r.ptr_name for r in records if not r.opaque}
+    return {
+        "enums": enums,
+        "records": records,
+        "fn_types": fn_types(),
+        "struct_news": news,
+        "ffi_class": "_FFI" if news else "_rt.FFI",
+        "types_imports": {"enum": bool(enums), "abc": ", ".join(abc), "typing": typing},
+        "extra_types": extra,
+        "type_names": sorted(exported),
+    }

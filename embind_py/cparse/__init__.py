@@ -64,6 +64,14 @@ def parse_library(
         ast = c_parser.CParser().parse(preprocessed, _PARSE_FILE)
     except (c_parser.ParseError, ValueError) as e:
         return Library(diagnostics=(_syntax_error(str(e), files),))
+    except AssertionError:  # pycparser 3.0 asserts on an unmatched `}` (found by tests/e2e/test_fuzz.py)
+        return Library(diagnostics=(Diagnostic("", 0, "syntax error: unmatched '}'"),))
+    except RecursionError:
+        return Library(diagnostics=(Diagnostic("", 0, "syntax error: declarations nested too deeply"),))
+    except (AttributeError, IndexError, KeyError, TypeError) as e:
+        # pycparser trips over some broken input (e.g. `typedef union U {...} struct S {...};`)
+        # instead of reporting it: still the user's syntax error, never a traceback.
+        return Library(diagnostics=(Diagnostic("", 0, f"syntax error (the C parser gave up: {e})"),))
     return _Builder(files, ast).build(macros, user_files)
 
 

@@ -12,7 +12,9 @@ package's private modules. pycparser nodes never leave this package.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from pycparser import c_ast, c_generator  # type: ignore[import-untyped, unused-ignore]
@@ -107,6 +109,9 @@ def _scalar(names: list[str], node: c_ast.Node) -> CType:
     if pair is None:
         raise Unbindable(f"invalid type {' '.join(names)}")
     return pair[1] if unsigned else pair[0]
+
+
+_LAYOUT_ATTR = re.compile(r"\b(__packed__|packed|__aligned__|aligned|_Alignas|alignas)\b")
 
 
 class Converter:
@@ -430,7 +435,42 @@ class Converter:
                     key=f"record {d.name}",
                 )
             return opaque()
+        attr = self._layout_attribute(d)
+        if attr is not None:
+            # toolchain.PYCPARSER_DEFINES blanks these, so the computed layout would be wrong.
+            why = f"its layout uses {attr}, which embind-py cannot lay out"
+            self._record_problem[d.name] = why
+            self.warn(d.node, f"{d.kind} {d.name} is opaque (usable by pointer only): {why}", key=f"record {d.name}")
+            return opaque()
         return Record(d.kind, d.name, tuple(fields), size, align, False, typedef, file, d.line)
+
+    def _layout_attribute(self, d: _RecDef) -> str | None:
+        """`packed`/`aligned`/`_Alignas` written in a user record's text, if any."""
+        if d.node is None or d.file is None or not self.files.is_user(d.file) or not d.line:
+            return None
+        try:
+            lines = self._source_lines(d.file)
+        except OSError:
+            return None
+        last = max([d.line, *(getattr(x.coord, "line", 0) or 0 for x in d.node.decls or ())])
+        end, brace = last, False
+        while end < len(lines):  # up to the `;` after the closing brace
+            line = lines[end - 1]
+            if "}" in line:
+                brace, line = True, line.rsplit("}", 1)[1]
+            if brace and ";" in line:
+                break
+            end += 1
+        text = "\n".join(lines[d.line - 1 : end])
+        text = re.sub(r"/\*.*?(\*/|$)|//[^\n]*", " ", text, flags=re.DOTALL)  # comments say "aligned" too
+        m = _LAYOUT_ATTR.search(text)
+        return m[0] if m else None
+
+    def _source_lines(self, raw: str) -> list[str]:
+        cache = self.__dict__.setdefault("_lines", {})
+        if raw not in cache:
+            cache[raw] = Path(self.files.absolute(raw)).read_text(errors="replace").splitlines()
+        return cache[raw]  # type: ignore[no-any-return]
 
     def _members(self, d: _RecDef) -> tuple[list[Field], int, int]:
         members: list[tuple[str, CType]] = []

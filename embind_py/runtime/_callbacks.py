@@ -52,7 +52,7 @@ _VALTYPE = {
     "f": wasmtime.ValType.f32(),
     "d": wasmtime.ValType.f64(),
 }
-_RAW = {"i": ctypes.c_int32, "I": ctypes.c_int64, "f": ctypes.c_float, "d": ctypes.c_double}
+_RAW: dict[str, Any] = {"i": ctypes.c_int32, "I": ctypes.c_int64, "f": ctypes.c_float, "d": ctypes.c_double}
 
 
 class _State:
@@ -157,7 +157,7 @@ def arg_rec(inst: Instance, value: Any, what: str, rt: RecordType, writable: boo
     if isinstance(value, Pointer):
         if value._inst is not inst:
             raise TypeError(f"{what}: pointer belongs to another wasm instance")
-        if value.ctype is not rt and not isinstance(value.ctype, Scalar | OpaqueType) and value.ctype.size:
+        if value.ctype is not rt:
             raise TypeError(f"{what}: expected a pointer to {rt.name}, got a pointer to {value.ctype.name}")
         return value.address
     if rt.cls is not None and isinstance(value, rt.cls):
@@ -266,7 +266,10 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmti
     def trampoline(*raw: Any) -> Any:
         sp = inst.stack_save() if inst._stack_get is not None else 0
         inst._sp_stack.append(sp)
-        mark = inst._top
+        # A nested frame's mark must be above every entry the interrupted call registered
+        # (they are keyed by the arena top), or releasing it would finish them early.
+        outer = inst._top
+        inst._top = mark = outer + 1
         try:
             ret_addr = 0
             if sret:
@@ -284,6 +287,7 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmti
             )
         finally:
             inst._release(mark)
+            inst._top = outer
             inst._sp_stack.pop()
 
     return wasmtime.Func(inst.store, ty, inst.guard(trampoline))
@@ -317,7 +321,8 @@ class FuncPtr:
             func = st.table.get(st.store, self.index)
             if not isinstance(func, wasmtime.Func):
                 raise ValueError(f"function pointer {self.index} is NULL or not a function")
-            mark = inst._top
+            outer = inst._top
+            inst._top = mark = outer + 1  # see make_func: keep the caller's entries
             try:
                 raw: list[Any] = []
                 ret = 0
@@ -336,6 +341,7 @@ class FuncPtr:
                 return from_wasm(inst, ft.result, out)
             finally:
                 inst._release(mark)
+                inst._top = outer
 
     def __int__(self) -> int:
         return self.index

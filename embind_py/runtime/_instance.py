@@ -162,9 +162,9 @@ class Instance:
         wasi = wasmtime.WasiConfig()
         _limits.apply_preopens(wasi, preopens, writable)
         if argv is not None:
-            wasi.argv(list(argv))
+            wasi.argv = list(argv)  # wasmtime-py's WasiConfig.argv/env are write-only properties
         if env is not None:
-            wasi.env([(str(k), str(v)) for k, v in env.items()])
+            wasi.env = [(str(k), str(v)) for k, v in env.items()]
         self.store.set_wasi(wasi)
 
         linker = wasmtime.Linker(self.engine)

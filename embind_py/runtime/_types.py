@@ -182,7 +182,9 @@ class ArrayOf(CType):
 
     def load(self, inst: Instance, addr: int) -> Any:
         if self.is_chars:
-            return inst.mem.read(addr, self.size)
+            data = inst.mem.read(addr, self.size)
+            # `char` arrays hold text (up to the first NUL, as cffi); signed/unsigned char, data.
+            return data.split(b"\0", 1)[0] if self.elem.name == "char" else data
         return [self.elem.load(inst, addr + i * self.elem.size) for i in range(self.length)]
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
@@ -405,9 +407,6 @@ Factory = Callable[..., Any]
 # `RecordType` descriptor packs it to and unpacks it from wasm memory, so values
 # are ordinary Python objects (no instance needed) and pointers read live memory.
 
-S = TypeVar("S", bound="Struct")
-
-
 class Struct:
     """Base of generated struct and union classes: fields are attributes.
 
@@ -589,7 +588,7 @@ def to_enum(cls: Any, v: int) -> Any:
     return cls._value2member_map_.get(v, v)
 
 
-S_co = TypeVar("S_co", bound=Struct, covariant=True)
+S_co = TypeVar("S_co", bound=Struct)
 
 
 class StructPointer(Pointer[S_co]):

@@ -15,10 +15,10 @@ from embind_py import runtime as _rt
 from embind_py.runtime import Pointer, WasmError, WasmExit, WasmTrap
 
 __all__ = [
-    "Library",
-    "Pointer",
     "SCALARS_FLAGS",
     "SCALARS_VERSION",
+    "Library",
+    "Pointer",
     "WasmError",
     "WasmExit",
     "WasmTrap",
@@ -89,7 +89,8 @@ class Library(_rt.Instance):
             _s0.i32 = a
             _s1.i32 = b
             self._c_add()
-            return _s0.i32
+            _r: int = _s0.i32
+            return _r
 
     def mix(self, a: int, b: int, c: int) -> int:
         """uint64_t mix(uint8_t a, int16_t b, int64_t c)"""
@@ -105,7 +106,8 @@ class Library(_rt.Instance):
             _s1.i32 = b
             _s2.i64 = c
             self._c_mix()
-            return _s0.i64 & 0xFFFFFFFFFFFFFFFF
+            _r: int = _s0.i64 & 0xFFFFFFFFFFFFFFFF
+            return _r
 
     def area(self, w: float, h: float) -> float:
         """double area(float w, double h)"""
@@ -118,7 +120,8 @@ class Library(_rt.Instance):
             _s0.f32 = w
             _s1.f64 = h
             self._c_area()
-            return _s0.f64
+            _r: float = _s0.f64
+            return _r
 
     def flip(self, b: bool) -> bool:
         """_Bool flip(_Bool b)"""
@@ -128,7 +131,8 @@ class Library(_rt.Instance):
             _s0, = self._v_flip
             _s0.i32 = b
             self._c_flip()
-            return (_s0.i32 & 0xFF) != 0
+            _r: bool = (_s0.i32 & 0xFF) != 0
+            return _r
 
     def name_of(self, id: int) -> str | None:
         """const char *name_of(int id)"""
@@ -138,7 +142,8 @@ class Library(_rt.Instance):
             _s0, = self._v_name_of
             _s0.i32 = id
             self._c_name_of()
-            return self._ret_str(_s0.i32)
+            _r: str | None = self._ret_str(_s0.i32)
+            return _r
 
     def copy(self, dst: _rt.CharPtrArg, src: _rt.CharPtrArg, n: int) -> int:
         """size_t copy(char *dst, const char *src, size_t n)"""
@@ -152,7 +157,8 @@ class Library(_rt.Instance):
                 _s1.i32 = self._arg_str(src, "copy() argument 'src'", False)
                 _s2.i32 = n
                 self._c_copy()
-                return _s0.i32 & 0xFFFFFFFF
+                _r: int = _s0.i32 & 0xFFFFFFFF
+                return _r
             finally:
                 self._release(_mark)
 
@@ -178,7 +184,8 @@ class Library(_rt.Instance):
             try:
                 _s0.i32 = self._arg_void(p, "raw() argument 'p'", True)
                 self._c_raw()
-                return (_s0.i32 & 0xFFFFFFFF) or None
+                _r: int | None = (_s0.i32 & 0xFFFFFFFF) or None
+                return _r
             finally:
                 self._release(_mark)
 
@@ -190,14 +197,16 @@ class Library(_rt.Instance):
             _s0, = self._v_lambda
             _s0.i32 = from_
             self._c_lambda()
-            return _s0.i32
+            _r: int = _s0.i32
+            return _r
 
     def load_(self) -> int:
         """int load(void)"""
         with self._lock:
             _s0, = self._v_load
             self._c_load()
-            return _s0.i32
+            _r: int = _s0.i32
+            return _r
 
 
 def load(**options: Any) -> Library:

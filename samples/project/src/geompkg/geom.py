@@ -74,7 +74,8 @@ class Library(_rt.Instance):
             _s2.f64 = x1
             _s3.f64 = y1
             self._c_geom_dist()
-            return _s0.f64
+            _r: float = _s0.f64
+            return _r
 
     def geom_manhattan(self, x0: int, y0: int, x1: int, y1: int) -> int:
         """int geom_manhattan(int x0, int y0, int x1, int y1)"""
@@ -93,7 +94,8 @@ class Library(_rt.Instance):
             _s2.i32 = x1
             _s3.i32 = y1
             self._c_geom_manhattan()
-            return _s0.i32
+            _r: int = _s0.i32
+            return _r
 
     def geom_triangle_area(self, ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> float:
         """double geom_triangle_area(double ax, double ay, double bx, double by, double cx, double cy)"""
@@ -118,7 +120,8 @@ class Library(_rt.Instance):
             _s4.f64 = cx
             _s5.f64 = cy
             self._c_geom_triangle_area()
-            return _s0.f64
+            _r: float = _s0.f64
+            return _r
 
 
 def load(**options: Any) -> Library:

@@ -1,0 +1,139 @@
+"""Emscripten's JS glue: `build --js` loads in Node.js; `load_wasm` runs a JS-glue .wasm from Python."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from embind_py import toolchain
+from embind_py.runtime import WasmLinkError, load_wasm
+from tests.conftest import BuildFn
+
+LIB_C = r"""
+#include <stdio.h>
+#include "jslib.h"
+static char buf[64];
+int add(int a, int b) { return a + b; }
+const char *greet(const char *who) { snprintf(buf, sizeof buf, "hi %s", who); return buf; }
+"""
+LIB_H = "int add(int a, int b);\nconst char *greet(const char *who);\n"
+
+NODE_SCRIPT = """
+const factory = require(process.argv[2]);
+Promise.resolve(factory()).then((M) => {
+  const add = M.cwrap('add', 'number', ['number', 'number']);
+  console.log(add(2, 3), M.ccall('greet', 'string', ['string'], ['node']));
+});
+"""
+
+HELLO_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void *kept;
+int twice(int x) { return 2 * x; }
+unsigned char *grow(int n) { unsigned char *p = malloc(n); if (p) memset(p, 9, n); kept = p; return p; }
+
+int main(int argc, char **argv) {
+    printf("hello from C, %d args\n", argc);
+    for (int i = 1; i < argc; i++) printf("%s\n", argv[i]);
+    fprintf(stderr, "time is %s\n", time(NULL) > 1000000000 ? "sane" : "odd");
+    return argc == 1 ? 0 : 12;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def jslib(build_c: BuildFn) -> ModuleType:
+    return build_c("jslib", LIB_C, LIB_H, "--js")
+
+
+def test_build_js_emits_glue_beside_the_standalone_module(jslib: ModuleType) -> None:
+    d = Path(str(jslib.__file__)).parent
+    assert (d / "jslib.js").is_file() and (d / "jslib.js.wasm").is_file() and (d / "jslib.wasm").is_file()
+    assert (d / "jslib.js.wasm").read_bytes() != (d / "jslib.wasm").read_bytes()
+    assert jslib.add(2, 3) == 5  # the standalone module is untouched
+    assert "jslib.js.wasm" in (d / "jslib.js").read_text()
+
+
+def test_node_loads_the_glue_and_cwrap_works(jslib: ModuleType, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    assert node, "Node.js is required for this test"
+    script = tmp_path / "run.js"
+    script.write_text(NODE_SCRIPT)
+    js = Path(str(jslib.__file__)).with_name("jslib.js")
+    proc = subprocess.run(
+        [node, str(script), str(js)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "5 hi node"
+
+
+@pytest.fixture(scope="module")
+def js_mode(tmp_path_factory: pytest.TempPathFactory, emcc: toolchain.Emcc) -> dict[str, Path]:
+    """hello.c built for JS glue (`emcc hello.c -o hello.js`) at -O0, -O1 and -O3."""
+    d = tmp_path_factory.mktemp("jsmode")
+    (d / "hello.c").write_text(HELLO_C)
+    env = dict(
+        os.environ,
+        NODE_PATH=os.pathsep.join(filter(None, [os.environ.get("NODE_PATH"), "/usr/share/nodejs"])),
+    )
+    out = {}
+    for opt, extra in (
+        ("0", ["-sEXPORTED_FUNCTIONS=_main,_twice,_grow,_malloc,_free"]),
+        ("1", []),
+        ("3", []),
+    ):
+        target = d / f"o{opt}" / "hello.js"
+        target.parent.mkdir()
+        argv = [
+            *emcc.command,
+            str(d / "hello.c"),
+            f"-O{opt}",
+            "-sALLOW_MEMORY_GROWTH=1",
+            *extra,
+            "-o",
+            str(target),
+        ]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        out[opt] = target.with_suffix(".wasm")
+    return out
+
+
+@pytest.mark.parametrize("opt", ["0", "1"])
+def test_load_wasm_runs_printf_from_python(
+    js_mode: dict[str, Path], opt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    m = load_wasm(js_mode[opt])
+    assert m.call_main() == 0
+    assert m.call_main(["a", "bc"]) == 12
+    cap = capsys.readouterr()
+    assert cap.out == "hello from C, 1 args\nhello from C, 3 args\na\nbc\n"
+    assert cap.err == "time is sane\ntime is sane\n"
+
+
+def test_load_wasm_helpers_and_memory_growth(js_mode: dict[str, Path]) -> None:
+    m = load_wasm(js_mode["0"], stdout=None)
+    ffi = m.ffi
+    assert ffi.ccall("twice", "number", ["number"], [21]) == 42
+    before = len(ffi.HEAPU8)
+    p = ffi.ccall("grow", "pointer", ["number"], [32 << 20])  # emscripten_resize_heap, answered in Python
+    assert p and len(ffi.HEAPU8) > before
+    assert ffi.HEAPU8[p + (32 << 20) - 1] == 9
+    s = ffi.stringToNewUTF8("js mode")
+    assert ffi.UTF8ToString(s) == "js mode"
+    ffi.free(s)
+
+
+def test_load_wasm_names_an_unsupported_import(js_mode: dict[str, Path]) -> None:
+    # -O3 JS-glue builds minify import names ("a.a"), which only their glue understands.
+    with pytest.raises(WasmLinkError, match=r"imports a\.\w+, which the embind-py runtime does not provide"):
+        load_wasm(js_mode["3"])

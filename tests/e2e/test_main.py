@@ -1,0 +1,127 @@
+"""Programs with `main`: `call_main(args)`, exit codes, stdio, static constructors, `python -m NAME`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import BuildFn
+
+C_SRC = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "prog.h"
+
+int constructed;  /* external, so clang cannot fold the constructor away */
+__attribute__((constructor)) static void setup(void) { constructed++; }
+
+int get_constructed(void) { return constructed; }
+int square(int x) { return x * x; }
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "exit") == 0) exit(atoi(argv[2]));
+    if (argc > 1 && strcmp(argv[1], "cat") == 0) {
+        int c, n = 0;
+        while ((c = getchar()) != EOF) { putchar(c); n++; }
+        fprintf(stderr, "%d bytes\n", n);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "partial") == 0) { printf("no newline"); return 3; }
+    if (argc > 1 && strcmp(argv[1], "env") == 0) { printf("%s\n", getenv("GREETING")); return 0; }
+    printf("argc=%d constructed=%d\n", argc, constructed);
+    for (int i = 0; i < argc; i++) printf("argv[%d]=%s\n", i, argv[i]);
+    printf("argv[argc]=%s\n", argv[argc] == NULL ? "NULL" : "?");
+    return argc;
+}
+"""
+
+H_SRC = """
+int get_constructed(void);
+int square(int x);
+"""
+
+
+@pytest.fixture(scope="module")
+def prog(build_c: BuildFn) -> ModuleType:
+    return build_c("prog", C_SRC, H_SRC)
+
+
+def test_call_main_passes_argv_and_returns_main_result(
+    prog: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lib = prog.load()
+    assert lib.call_main(["one", "two words", "ünï"]) == 4
+    out = capsys.readouterr().out
+    assert out == (
+        "argc=4 constructed=1\nargv[0]=prog\nargv[1]=one\nargv[2]=two words\nargv[3]=ünï\nargv[argc]=NULL\n"
+    )
+    assert lib.call_main([], program="/bin/x") == 1
+    assert "argv[0]=/bin/x\n" in capsys.readouterr().out
+
+
+def test_exit_code(prog: ModuleType) -> None:
+    lib = prog.load(stdout=None)
+    assert lib.call_main(["exit", "42"]) == 42
+    assert lib.call_main(["exit", "0"]) == 0
+    assert lib.square(7) == 49  # the instance stays usable after exit()
+
+
+def test_stdin_and_stderr(prog: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = prog.load(stdin=b"some input\n")
+    assert lib.call_main(["cat"]) == 0
+    cap = capsys.readouterr()
+    assert cap.out == "some input\n" and cap.err == "11 bytes\n"
+
+
+def test_environment(prog: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    assert prog.load(env={"GREETING": "bonjour"}).call_main(["env"]) == 0
+    assert capsys.readouterr().out == "bonjour\n"
+
+
+def test_stdout_is_flushed_after_main(prog: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    assert prog.load().call_main(["partial"]) == 3
+    assert capsys.readouterr().out == "no newline"
+
+
+def test_constructors_run_once_and_functions_work_with_main(prog: ModuleType) -> None:
+    lib = prog.load(stdout=None)
+    assert lib.get_constructed() == 1
+    lib.call_main([])
+    lib.call_main([])
+    assert lib.get_constructed() == 1
+    assert lib.square(12) == 144
+    assert prog.call_main is not None and "call_main" in prog.__all__
+
+
+def test_python_dash_m(prog: ModuleType) -> None:
+    folder = Path(str(prog.__file__)).parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "prog", "a", "b"], cwd=folder, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "argv[1]=a\nargv[2]=b\n" in proc.stdout
+    proc = subprocess.run(
+        [sys.executable, "-m", "prog", "cat"],
+        cwd=folder,
+        input="piped",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "piped", "5 bytes\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "prog", "exit", "9"], cwd=folder, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 9
+
+
+def test_library_without_main_has_no_call_main(build_c: BuildFn) -> None:
+    lib = build_c("nomain", "int one(void) { return 1; }\n", "int one(void);\n")
+    assert not hasattr(lib.Library, "call_main") and not hasattr(lib, "call_main")
+    text = Path(str(lib.__file__)).read_text()
+    assert "__main__" not in text

@@ -1,0 +1,201 @@
+"""End to end: structs, unions, enums, typedefs, opaque handles and struct ABI (issue 3), real emcc."""
+
+from __future__ import annotations
+
+import array
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from embind_py.runtime import WasmError
+from tests.conftest import BuildFn
+
+HEADER = (Path(__file__).with_name("ctypes_lib.h")).read_text()
+SOURCE = (Path(__file__).with_name("ctypes_lib.c")).read_text()
+
+
+@pytest.fixture(scope="module")
+def mod(build_c: BuildFn) -> ModuleType:
+    return build_c("ctypes_lib", SOURCE, HEADER)
+
+
+@pytest.fixture(scope="module")
+def lib(mod: ModuleType) -> object:
+    return mod.load()
+
+
+def test_struct_values_and_layout(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    Vec2, Mixed = mod.Vec2, mod.Mixed
+    v = Vec2(x=1.0, y=2.0)
+    assert (v.x, v.y) == (1.0, 2.0) and v == Vec2(x=1.0, y=2.0) and v != Vec2(x=1.0)
+    assert repr(v) == "Vec2(x=1.0, y=2.0)"
+    # layout agrees with clang's offsetof/sizeof
+    assert L.mixed_size() == mod._R_Mixed.size == L.ffi.sizeof("Mixed") == 32  # type: ignore[attr-defined]
+    assert [L.mixed_off(i) for i in range(5)] == [f[1] for f in mod._R_Mixed.fields]  # type: ignore[attr-defined]
+    assert L.mixed_make(3) == Mixed(c=3, i=6, s=9, ll=3 << 40, tail=ord("z"))  # type: ignore[attr-defined]
+
+
+def test_struct_by_value_abi(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    assert L.vadd(mod.Vec2(x=1.0, y=2.0), mod.Vec2(x=3, y=4)) == mod.Vec2(x=4.0, y=6.0)  # type: ignore[attr-defined]
+    assert mod._EXPORTS["vadd"] == ("iii", "")  # sret + two indirect aggregates
+    assert mod._EXPORTS["wrap_twice"] == ("f", "f")  # single-scalar struct
+    assert L.wrap_twice(mod.Wrap(w=1.25)) == mod.Wrap(w=2.5)  # type: ignore[attr-defined]
+    assert L.tagged_total(mod.Tagged(kind=1, d=2.5, lo=3, hi=4)) == 10.5  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        L.vadd(1, 2)  # type: ignore[attr-defined]
+
+
+def test_nested_arrays_pointer_fields(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    q = L.vnew(1.5, 2.5)  # type: ignore[attr-defined]
+    assert isinstance(q, mod.Vec2Ptr) and (q.x, q.y) == (1.5, 2.5)
+    s = mod.Segment(a=mod.Vec2(x=1.0), b={"y": 2.0}, label=b"hello", ids=[1, 2, 3], next=q)
+    assert L.segment_sum(s) == 1 + 2 + 6 + 5 + 1  # type: ignore[attr-defined]
+    made = L.segment_make("abc")  # type: ignore[attr-defined]
+    assert made.label == b"abc" and made.ids == [7, 0, 9] and made.next is None and made.b.y == 2.0
+    with pytest.raises(ValueError):
+        L.segment_sum(mod.Segment(label=b"x" * 17))  # type: ignore[attr-defined]
+
+
+def test_unions_and_anonymous_members(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    p = L.pun_float(1.0)  # type: ignore[attr-defined]
+    assert p.i == 0x3F800000 and p.f == 1.0 and p.bytes_ == b"\x00\x00\x80?"
+    assert L.pun_int(mod.Pun(f=1.0)) == 0x3F800000 and L.pun_int(mod.Pun(i=7)) == 7  # type: ignore[attr-defined]
+    assert L.pun_int(p) == 0x3F800000  # type: ignore[attr-defined]
+    assert [f[0] for f in mod._R_Tagged.fields] == ["kind", "i", "d", "lo", "hi"]
+    with pytest.raises(TypeError):
+        mod.Pun(i=1, f=2.0)
+
+
+def test_struct_pointers(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    ffi = L.ffi  # type: ignore[attr-defined]
+    p = ffi.new("Vec2 *", {"x": 1.0, "y": 2.0})
+    assert isinstance(p, mod.Vec2Ptr) and p[0] == mod.Vec2(x=1.0, y=2.0)
+    p.x = 5
+    assert L.vlen2(p) == 29.0 and p == ffi.cast("Vec2 *", int(p))  # type: ignore[attr-defined]
+    assert ffi.new("struct Vec2 *", [3.0, 4.0]).y == 4.0
+    assert ffi.new("Vec2 *", mod.Vec2(x=2.0)).x == 2.0
+    arr = ffi.new("Vec2[]", [{"x": 1.0}, (3.0, 4.0)])
+    assert arr[1] == mod.Vec2(x=3.0, y=4.0) and (arr + 1).y == 4.0
+    v = mod.Vec2(x=3.0, y=4.0)
+    L.vscale(v, 2.0)  # type: ignore[attr-defined]  # non-const T*: copied back
+    assert v == mod.Vec2(x=6.0, y=8.0)
+    assert L.vlen2(v) == 100.0 and L.vnull() is None  # type: ignore[attr-defined]
+    assert L.vp_x(p) == 5.0  # type: ignore[attr-defined]  # typedef `Vec2p`
+    with pytest.raises(TypeError):
+        L.vlen2(ffi.new("int *"))  # type: ignore[attr-defined]
+
+
+def test_enums(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    assert mod.GREEN is mod.Color.GREEN and mod.Color.BLUE == 6 and mod.F_BIG == -1
+    r = L.next_color(mod.Color.RED)  # type: ignore[attr-defined]
+    assert r is mod.Color.GREEN
+    assert L.next_color(5) is mod.Color.BLUE  # type: ignore[attr-defined]
+    out = L.next_color(6)  # type: ignore[attr-defined]
+    assert out == 99 and type(out) is int
+    assert L.flag_of(2) is mod.Flags.F_BIG  # type: ignore[attr-defined]
+    assert mod.TYPES_MAGIC == 42
+
+
+def test_opaque_handles(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    c = L.counter_new(10)  # type: ignore[attr-defined]
+    assert isinstance(c, mod.Counter)
+    assert (L.counter_next(c), L.counter_next(c)) == (10, 11)  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="expected Counter"):
+        L.counter_next(L.vnew(1.0, 2.0))  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        c[0]
+    L.counter_free(c)  # type: ignore[attr-defined]
+
+
+def test_typedef_chains(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    assert L.total(array.array("I", [1, 2, 3]), 3) == 6  # type: ignore[attr-defined]
+    buf = L.ffi.new("uLongf[]", [4, 5])  # type: ignore[attr-defined]
+    assert L.total(buf, 2) == 9  # type: ignore[attr-defined]
+    assert L.ffi.typeof("Vec2p").name == "Vec2p"  # type: ignore[attr-defined]
+
+
+def test_setjmp_longjmp(lib: object) -> None:
+    L: object = lib
+    assert L.sj_run(1) == 1 and L.sj_run(5) == 105 and L.sj_run(2) == 2  # type: ignore[attr-defined]
+
+
+def test_traps_still_work(lib: object) -> None:
+    L: object = lib
+    with pytest.raises(WasmError):
+        L.vlen2(L.ffi.cast("Vec2 *", 0xFFFFFFF0))  # type: ignore[attr-defined]
+
+
+USER_SCRIPT = """
+from __future__ import annotations
+
+import ctypes_lib
+from ctypes_lib import Color, Vec2, Vec2Ptr
+
+lib = ctypes_lib.load()
+v: Vec2 = lib.vadd(Vec2(x=1.0, y=2.0), Vec2(x=3.0))
+p: Vec2Ptr = lib.ffi.new("Vec2 *", {"x": 1.0})
+x: float = p.x + v.y
+c: Color | int = lib.next_color(Color.RED)
+n: int = lib.apply(lambda a, b: a + b, 1, 2)
+h = lib.counter_new(1)
+if h is not None:
+    k: int = lib.counter_next(h)
+q = lib.vnew(1.0, 2.0)
+if q is not None:
+    y: float = q.y
+op = lib.get_op(0)
+if op is not None:
+    r: int = op(1, 2)
+"""
+
+
+def test_generated_module_and_user_script_pass_mypy_strict(mod: ModuleType, tmp_path: Path) -> None:
+    gen = Path(mod.__file__ or "")
+    (tmp_path / "ctypes_lib.py").write_text(gen.read_text())
+    (tmp_path / "user.py").write_text(textwrap.dedent(USER_SCRIPT))
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
+         str(tmp_path / "ctypes_lib.py"), str(tmp_path / "user.py")],
+        capture_output=True, text=True, cwd=root,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bad = textwrap.dedent(USER_SCRIPT) + "\nz: str = lib.vlen2(v)\n"
+    (tmp_path / "user.py").write_text(bad)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
+         str(tmp_path / "ctypes_lib.py"), str(tmp_path / "user.py")],
+        capture_output=True, text=True, cwd=root,
+    )
+    assert proc.returncode == 1 and "user.py" in proc.stdout, proc.stdout
+
+
+def test_packed_and_aligned_records_become_opaque(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    (tmp_path / "pk.h").write_text(
+        "struct P { char c; int i; } __attribute__((packed));\n"
+        "typedef struct { char c; _Alignas(8) int i; } Q;\n"
+        "int p_size(struct P *p);\nint q_size(Q *q);\n"
+    )
+    (tmp_path / "pk.c").write_text(
+        '#include "pk.h"\nint p_size(struct P *p) { return sizeof *p; }\nint q_size(Q *q) { return sizeof *q; }\n'
+    )
+    res = run_cli("build", tmp_path / "pk.c", "-o", tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "pk.h:1: warning: struct P is opaque" in res.output and "uses packed" in res.output
+    assert "pk.h:2: warning: struct Q is opaque" in res.output and "_Alignas" in res.output
+    text = (tmp_path / "pk.py").read_text()
+    assert "class P(_rt.Handle)" in text and "class Q(_rt.Handle)" in text

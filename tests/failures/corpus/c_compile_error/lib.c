@@ -1,0 +1,2 @@
+#include "lib.h"
+int e(void){return undefined_thing;}

@@ -1,0 +1,5 @@
+#ifndef LIB_H
+#define LIB_H
+#include "other.h"
+int g(void);
+#endif

@@ -1,0 +1,2 @@
+int h(void);
+ÿþ int x;

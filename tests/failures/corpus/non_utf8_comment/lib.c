@@ -1,0 +1,2 @@
+#include "lib.h"
+int h(void){return 7;}

@@ -1,0 +1,2 @@
+#include "lib.h"
+int ok(void){return 1;}

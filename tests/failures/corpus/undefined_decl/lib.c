@@ -1,0 +1,2 @@
+#include "lib.h"
+int here(void){return 1;}

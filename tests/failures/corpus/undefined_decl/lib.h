@@ -1,0 +1,2 @@
+int here(void);
+int not_here(void);

@@ -1,0 +1,29 @@
+/* Golden case: structs, unions, anonymous members, enums, opaque handles, function pointers. */
+#include <stdint.h>
+#include <stddef.h>
+
+#define TYPES_LIMIT (1 << 4)
+#define TYPES_SQUARE(x) ((x) * (x))
+
+typedef struct Vec2 { double x, y; } Vec2;
+typedef struct { float w; } Wrap;
+typedef struct { Vec2 a; char label[8]; int ids[2]; Vec2 *next; } Segment;
+typedef union { int i; float f; } Pun;
+typedef struct { int kind; union { int i; double d; }; } Tagged;
+typedef enum { RED, GREEN = 5, BLUE } Color;
+typedef struct Counter Counter;
+typedef int (*binop)(int, int);
+typedef struct { binop op; int value; } OpBox;
+typedef Vec2 *Vec2p;
+
+Vec2 vadd(Vec2 a, Vec2 b);
+Wrap wrap_twice(Wrap w);
+void vscale(Vec2 *v, double k);
+Vec2p vnew(double x, double y);
+Color next_color(Color c);
+Counter *counter_new(int start);
+int counter_next(Counter *c);
+int apply(binop f, int a, int b);
+binop get_op(int which);
+int box_run(const OpBox *b, int x);
+double pun(Pun p, Tagged t, const Segment *s);
