@@ -141,7 +141,10 @@ class FFI(EmscriptenHelpers):
     def cast(self, spec: str, value: Any) -> Any:
         """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type."""
         inst = self._inst
-        addr = self._addr(value, "ffi.cast") if isinstance(value, Pointer) else int(value) if value is not None else 0
+        if isinstance(value, Pointer):
+            addr = self._addr(value, "ffi.cast")
+        else:
+            addr = int(value) if value is not None else 0
         t = self.typeof(spec)
         if isinstance(t, PointerTo):
             return t.wrap(inst, addr & 0xFFFFFFFF) if addr else None

@@ -135,9 +135,8 @@ class Instance:
             wasm = Path(wasm).read_bytes()
         _limits.check_options(timeout, fuel, max_memory)
         self._options: dict[str, Any] = dict(stdout=stdout, stderr=stderr, stdin=stdin, env=env, argv=argv)
-        for k, v in (("timeout", timeout), ("fuel", fuel), ("max_memory", max_memory), ("preopens", preopens)):
-            if v is not None:
-                self._options[k] = v
+        limits = {"timeout": timeout, "fuel": fuel, "max_memory": max_memory, "preopens": preopens}
+        self._options.update((k, v) for k, v in limits.items() if v is not None)
         if writable:
             self._options["writable"] = True
         self._wasm = wasm

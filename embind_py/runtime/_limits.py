@@ -102,7 +102,9 @@ class Limits:
     re-enters the instance runs on what is left of the outer call's budget.
     """
 
-    def __init__(self, store: wasmtime.Store, engine: wasmtime.Engine, timeout: float | None, fuel: int | None):
+    def __init__(
+        self, store: wasmtime.Store, engine: wasmtime.Engine, timeout: float | None, fuel: int | None
+    ) -> None:
         self.store = store
         self.timeout = timeout
         self.fuel = fuel
@@ -172,7 +174,9 @@ def apply_preopens(wasi: wasmtime.WasiConfig, preopens: Mapping[str, Any] | None
         mutable = writable
         if isinstance(spec, tuple):
             if len(spec) != 2 or spec[1] not in _MODES:
-                raise ValueError(f"preopens[{guest!r}]: expected host_dir or (host_dir, 'ro' | 'rw'), got {spec!r}")
+                raise ValueError(
+                    f"preopens[{guest!r}]: expected host_dir or (host_dir, 'ro' | 'rw'), got {spec!r}"
+                )
             spec, mutable = spec[0], _MODES[spec[1]]
         if not isinstance(guest, str) or not guest:
             raise TypeError(f"preopens: guest path {guest!r} must be a non-empty str")

@@ -174,7 +174,12 @@ size_t slen(const char *s) { return s ? strlen(s) : 0; }
 void upper(char *s) { if (s) for (; *s; s++) if (*s >= 'a' && *s <= 'z') *s -= 32; }
 static char buf[64];
 const char *greet(const char *name) { snprintf(buf, sizeof buf, "hi %s", name ? name : "?"); return buf; }
-int sum(const int *p, int n) { int s = 0; if (!p) return 0; for (int i = 0; i < n && i < 64; i++) s += p[i]; return s; }
+int sum(const int *p, int n) {
+    int s = 0;
+    if (!p) return 0;
+    for (int i = 0; i < n && i < 64; i++) s += p[i];
+    return s;
+}
 int peek(const int *p) { return p ? *p : -1; }
 void *ident(void *p) { return p; }
 int fill(unsigned char *b, size_t n, int v) { if (!b || n > 64) return -1; memset(b, v, n); return (int)n; }

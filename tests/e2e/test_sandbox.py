@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -203,13 +204,14 @@ def test_pointer_from_another_instance_is_rejected(sb: Any) -> None:
     pb = b.ffi.new("char[]", b"hello")
     with pytest.raises(TypeError):
         a.slen(pb)
-    for helper in (
+    helpers: list[Callable[[], Any]] = [
         lambda: a.ffi.string(pb),
         lambda: a.ffi.buffer(pb),
         lambda: a.ffi.free(pb),
         lambda: a.ffi.memmove(pb, b"x", 1),
         lambda: a.ffi.cast("int *", pb),
-    ):
+    ]
+    for helper in helpers:
         with pytest.raises(TypeError):
             helper()
     assert b.slen(pb) == 5

@@ -65,7 +65,8 @@ WAT = r"""
         (br $l)))
     (local.get $k))
   ;; path_open(fd 3, path at $p/$len, oflags, rights) -> errno; the new fd is stored at address 16
-  (func (export "open_at") (param $p i32) (param $len i32) (param $oflags i32) (param $rights i64) (result i32)
+  (func (export "open_at")
+    (param $p i32) (param $len i32) (param $oflags i32) (param $rights i64) (result i32)
     (call $path_open (i32.const 3) (i32.const 0) (local.get $p) (local.get $len)
       (local.get $oflags) (local.get $rights) (local.get $rights) (i32.const 0) (i32.const 16)))
 )
