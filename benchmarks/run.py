@@ -31,7 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from embind_py import runtime, toolchain  # noqa: E402
+from embind_py import runtime  # noqa: E402
 from embind_py.config import make_config  # noqa: E402
 from embind_py.pipeline import build  # noqa: E402
 
@@ -89,7 +89,9 @@ def main() -> int:
     build(cfg)
     bench = import_file(tmp / "bench.py", "bench")
     native_so = tmp / "bench_native.so"
-    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(native_so), str(HERE / "bench.c")], check=True)
+    subprocess.run(
+        ["gcc", "-O2", "-shared", "-fPIC", "-o", str(native_so), str(HERE / "bench.c")], check=True
+    )
     native = ctypes.CDLL(str(native_so))
     native.add.argtypes = (ctypes.c_int, ctypes.c_int)
     native.add.restype = ctypes.c_int
@@ -97,7 +99,6 @@ def main() -> int:
     native.checksum.restype = ctypes.c_uint32
 
     lib = bench.load()
-    results: list[tuple[str, str, float, str]] = []  # (section, label, value, note)
     rows: list[tuple[str, bool, str]] = []
 
     # -- per-call ---------------------------------------------------------
@@ -114,7 +115,9 @@ def main() -> int:
     def raw_call() -> None:
         vals[0].i32 = 1
         vals[1].i32 = 2
-        wb._wasmtime_func_call_unchecked(store._context(), ctypes.byref(func._func), vals, 2, ctypes.byref(trap))
+        wb._wasmtime_func_call_unchecked(
+            store._context(), ctypes.byref(func._func), vals, 2, ctypes.byref(trap)
+        )
 
     raw = median_time(raw_call, loops, repeats)
     bare_call, bare_v = lib._caller("add", "ii", "i")
@@ -133,10 +136,14 @@ def main() -> int:
     print(f"  runtime's bare caller (floor)  {fmt_us(floor)}   (no argument checks, no lock)")
     print(f"  wasmtime-py Func.__call__      {fmt_us(public)}")
     print(f"  ctypes, native gcc -O2         {fmt_us(nat)}")
-    print(f"  ratios: generated/raw = {gen / raw:.2f}x   Func.__call__/generated = {public / gen:.1f}x"
-          f"   generated/ctypes = {gen / nat:.1f}x")
+    print(
+        f"  ratios: generated/raw = {gen / raw:.2f}x   Func.__call__/generated = {public / gen:.1f}x"
+        f"   generated/ctypes = {gen / nat:.1f}x"
+    )
     rows.append(("generated scalar call <= 1.3x raw unchecked call", gen / raw <= 1.3, f"{gen / raw:.2f}x"))
-    rows.append(("generated scalar call >= 8x faster than Func.__call__", public / gen >= 8, f"{public / gen:.1f}x"))
+    rows.append(
+        ("generated scalar call >= 8x faster than Func.__call__", public / gen >= 8, f"{public / gen:.1f}x")
+    )
 
     # -- strings ------------------------------------------------------------
     s_arg = median_time(lambda: lib.str_len("hello, world"), loops, repeats)
@@ -166,7 +173,9 @@ def main() -> int:
     print("\n16 MiB buffer in + checksum + result")
     print(f"  generated wrapper (bytes arg)  {t_gen * 1e3:9.3f} ms")
     print(f"  memmove + raw call             {t_raw * 1e3:9.3f} ms   (ratio {t_gen / t_raw:.2f}x)")
-    rows.append(("16 MiB buffer round trip <= 1.5x memmove + raw call", t_gen / t_raw <= 1.5, f"{t_gen / t_raw:.2f}x"))
+    rows.append(
+        ("16 MiB buffer round trip <= 1.5x memmove + raw call", t_gen / t_raw <= 1.5, f"{t_gen / t_raw:.2f}x")
+    )
 
     # -- compute -----------------------------------------------------------------
     p = lib.ffi.new("unsigned char[]", n)
@@ -199,7 +208,9 @@ def main() -> int:
     print(f"\nimport (instantiate) a {size / 1e6:.2f} MB module")
     print(f"  cold (compile)                 {cold * 1e3:9.3f} ms")
     print(f"  cached (deserialize)           {warm * 1e3:9.3f} ms   ({cold / warm:.1f}x faster)")
-    rows.append(("cached import of a 1 MB module >= 20x faster than cold", cold / warm >= 20, f"{cold / warm:.1f}x"))
+    rows.append(
+        ("cached import of a 1 MB module >= 20x faster than cold", cold / warm >= 20, f"{cold / warm:.1f}x")
+    )
 
     print("\ntargets")
     for label, ok, value in rows:

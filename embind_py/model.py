@@ -11,7 +11,7 @@ into here: `cparse` converts them before they reach the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 # ---------------------------------------------------------------------------
 # Types
@@ -141,18 +141,18 @@ class FunctionType:
         return f"{self.result.c_name()} {declarator}({args})"
 
 
-CType = Union[
-    VoidType,
-    IntType,
-    BoolType,
-    FloatType,
-    PointerType,
-    ArrayType,
-    NamedType,
-    RecordRef,
-    EnumRef,
-    FunctionType,
-]
+CType = (
+    VoidType
+    | IntType
+    | BoolType
+    | FloatType
+    | PointerType
+    | ArrayType
+    | NamedType
+    | RecordRef
+    | EnumRef
+    | FunctionType
+)
 
 # The wasm32 scalar types, with emcc's (clang's) sizes.
 VOID = VoidType()

@@ -250,7 +250,8 @@ def load_annotation(t: CType, lib: Library, callback: bool = False) -> str:
             raise Unsupported(f"{s.c_name()} is opaque and cannot be used by value")
         return record_class(rec)
     if isinstance(s, m.ArrayType):
-        if _is_char(s.elem) or (isinstance(m.strip(s.elem), m.IntType) and m.sizeof(s.elem, lib.records) == 1):
+        elem = m.strip(s.elem)
+        if isinstance(elem, m.IntType) and elem.size == 1:
             return "bytes"
         return f"list[{load_annotation(s.elem, lib)}]"
     if isinstance(s, m.PointerType):
@@ -363,12 +364,14 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
     if rec.typedef and rec.typedef not in names:
         names.insert(0, rec.typedef)
     if rec.opaque:
-        return RecordSpec(f"{rec.kind} {rec.name}", cls, f"_R_{rec.name}", rec.kind, 0, 1, True, (), "None", ())
+        return _opaque_spec(rec)
     fields = []
     for f in rec.fields:
         ann = load_annotation(f.type, lib)
         fields.append(
-            FieldSpec(field_name(f.name), f.name, ann, _init_annotation(f.type, ann), f.offset, _field_expr(f.type, lib))
+            FieldSpec(
+                field_name(f.name), f.name, ann, _init_annotation(f.type, ann), f.offset, _field_expr(f.type, lib)
+            )
         )
     sp = _scalar_path(rec, lib)
     scalar = "None" if sp is None else f"({sp[0]}, {ctype_expr(sp[1], lib)})"
@@ -376,6 +379,10 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
         f"{rec.kind} {rec.name}", cls, f"_R_{rec.name}", rec.kind, rec.size, rec.align, False,
         tuple(fields), scalar, tuple(names),
     )
+
+
+def _opaque_spec(rec: m.Record) -> RecordSpec:
+    return RecordSpec(f"{rec.kind} {rec.name}", record_class(rec), f"_R_{rec.name}", rec.kind, 0, 1, True, (), "None", ())
 
 
 def _field_expr(t: CType, lib: Library) -> str:
@@ -542,7 +549,11 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
             cls = record_class(rec)
             if rec.opaque:
                 return ParamSpec(
-                    name, p.name, f"{cls} | None", (), (f'{slot}.i32 = _rt.arg_handle(self, {name}, "{what}", {cls})',),
+                    name,
+                    p.name,
+                    f"{cls} | None",
+                    (),
+                    (f'{slot}.i32 = _rt.arg_handle(self, {name}, "{what}", {cls})',),
                     False,
                 )
             return ParamSpec(
@@ -599,9 +610,9 @@ def result_spec(t: CType, lib: Library) -> tuple[str, str]:
     if isinstance(s, m.IntType):
         field_ = _wfield(s)
         if s.size == 4 and not s.signed:
-            return "int", f"_s0.i32 & 0xFFFFFFFF"
+            return "int", "_s0.i32 & 0xFFFFFFFF"
         if s.size == 8 and not s.signed:
-            return "int", f"_s0.i64 & 0xFFFFFFFFFFFFFFFF"
+            return "int", "_s0.i64 & 0xFFFFFFFFFFFFFFFF"
         if s.size < 4:
             bits = s.size * 8
             mask = (1 << bits) - 1
@@ -719,16 +730,13 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
             mapped.diagnostics.append(
                 Diagnostic(rec.file, rec.line, f"{rec.kind} {rec.name} bound as opaque: {e}", "warning")
             )
-            records.append(
-                RecordSpec(f"{rec.kind} {rec.name}", record_class(rec), f"_R_{rec.name}", rec.kind, 0, 1, True, (),
-                           "None", ())
-            )
+            records.append(_opaque_spec(rec))
     # Names for ffi.new / ffi.sizeof beyond the typedefs: `struct X`, `enum X`.
     extra = [{"name": r.c_name, "expr": r.var} for r in records]
     extra += [{"name": e.c_name, "expr": e.var} for e in enums]
     news = [r for r in records if not r.opaque]
     anns = [p.annotation for f in mapped.functions for p in f.params] + [f.returns for f in mapped.functions]
-    anns += [x.init_annotation for r in records for x in r.fields] + [x.annotation for r in records for x in r.fields]
+    anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.annotation)]
     text = " ".join(anns)
     abc = [n for n in ("Callable", "Sequence") if f"{n}[" in text]
     typing = ", Literal, overload" if news else ""

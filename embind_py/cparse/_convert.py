@@ -440,7 +440,8 @@ class Converter:
             # toolchain.PYCPARSER_DEFINES blanks these, so the computed layout would be wrong.
             why = f"its layout uses {attr}, which embind-py cannot lay out"
             self._record_problem[d.name] = why
-            self.warn(d.node, f"{d.kind} {d.name} is opaque (usable by pointer only): {why}", key=f"record {d.name}")
+            msg = f"{d.kind} {d.name} is opaque (usable by pointer only): {why}"
+            self.warn(d.node, msg, key=f"record {d.name}")
             return opaque()
         return Record(d.kind, d.name, tuple(fields), size, align, False, typedef, file, d.line)
 

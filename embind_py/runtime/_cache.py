@@ -42,7 +42,7 @@ def _wasmtime_version() -> str:
         from importlib.metadata import version
 
         return version("wasmtime")
-    except Exception:  # noqa: BLE001 - any failure just means "unknown"
+    except Exception:  # any failure just means "unknown"
         return "unknown"
 
 

@@ -402,7 +402,7 @@ def _release_slot(inst_ref: weakref.ref[Any], st: _State, idx: int) -> None:
         try:
             with inst._lock:
                 _remove(st, idx)
-        except Exception:  # noqa: BLE001 - a finalizer must not raise
+        except Exception:
             pass
 
 

@@ -49,7 +49,7 @@ try:
     _proto = ctypes.CFUNCTYPE(
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p
     )
-    _call = _proto(ctypes.cast(_wb._wasmtime_func_call_unchecked, ctypes.c_void_p).value)
+    _call = _proto(ctypes.cast(_wb._wasmtime_func_call_unchecked, ctypes.c_void_p).value or 0)
     _error_ptr = ctypes.POINTER(_wb.wasmtime_error_t)
     _trap_ptr = ctypes.POINTER(_wb.wasm_trap_t)
     FAST = True
@@ -126,7 +126,7 @@ def _fail(err: int | None, trap: ctypes.c_void_p, on_fail: OnFail) -> None:
     if err:
         exc: Any = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, _error_ptr))
     else:
-        exc = wasmtime.Trap._from_ptr(ctypes.cast(trap.value, _trap_ptr))
+        exc = wasmtime.Trap._from_ptr(ctypes.cast(trap.value or 0, _trap_ptr))
         trap.value = None
     on_fail(exc)
 

@@ -15,10 +15,9 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._callbacks import Callback, ObjectHandle, from_handle, new_handle
 from ._emscripten import EmscriptenHelpers
-from ._types import ArrayOf, CType, Pointer, PointerTo, Scalar, parse_ctype
-from ._callbacks import Callback, ObjectHandle, from_handle, new_handle  # noqa: I001
-from ._types import FuncPtrType
+from ._types import ArrayOf, CType, FuncPtrType, Pointer, PointerTo, Scalar, parse_ctype
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -31,7 +30,7 @@ def _free_later(inst_ref: weakref.ref[Instance], store: Any, addr: int) -> None:
         try:
             with inst._lock:
                 inst.free(addr)
-        except Exception:  # noqa: BLE001 - a finalizer must not raise
+        except Exception:
             pass
 
 

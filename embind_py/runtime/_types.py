@@ -17,8 +17,6 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Union
 
-from ._errors import WasmBoundsError
-
 if TYPE_CHECKING:
     from ._instance import Instance
 
@@ -237,7 +235,7 @@ class Pointer(Generic[T]):
 
     def __getitem__(self, i: int | slice) -> Any:
         if isinstance(i, slice):
-            if self._length is None and (i.stop is None or i.start is None and i.stop < 0):
+            if self._length is None and (i.stop is None or (i.start is None and i.stop < 0)):
                 raise IndexError("slicing a pointer of unknown length needs explicit bounds")
             rng = range(*i.indices(self._length if self._length is not None else i.stop))
             return [self.ctype.load(self._inst, self.address + k * self.ctype.size) for k in rng]
@@ -491,7 +489,11 @@ class RecordType(CType):
         self.scalar: tuple[int, CType] | None = None  # single-scalar ABI: (offset, scalar type)
 
     def define(
-        self, cls: Any, ptr_cls: Any, fields: tuple[tuple[str, int, CType], ...], scalar: tuple[int, CType] | None
+        self,
+        cls: Any,
+        ptr_cls: Any,
+        fields: tuple[tuple[str, int, CType], ...],
+        scalar: tuple[int, CType] | None,
     ) -> None:
         """Attach the generated class, pointer class and fields (after all types exist)."""
         self.cls = cls

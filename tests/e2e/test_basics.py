@@ -115,7 +115,7 @@ def test_integers(lib: ModuleType) -> None:
 
 
 def test_integer_arguments_are_checked(lib: ModuleType) -> None:
-    with pytest.raises(OverflowError, match="'a'.*int"):
+    with pytest.raises(OverflowError, match=r"'a'.*int"):
         lib.add(2**31, 1)
     with pytest.raises(OverflowError):
         lib.u8_echo(256)

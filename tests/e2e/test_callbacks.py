@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from embind_py.runtime import FuncPtr
-from embind_py.runtime import _callbacks
+from embind_py.runtime import FuncPtr, _callbacks
 from tests.conftest import BuildFn
 
 HERE = Path(__file__).parent
@@ -99,7 +98,7 @@ def test_function_pointers_from_c(mod: ModuleType, lib: Any) -> None:
     assert lib.box_run(box, 10) == 7
     p = lib.ffi.new("OpBox *", {"op": mul, "bias": 5})
     assert p.op(2, 3) == 6 and lib.box_run(p, 4) == 20
-    with pytest.raises(TypeError, match="ffi.callback"):
+    with pytest.raises(TypeError, match=r"ffi\.callback"):
         p.op = lambda a, b: 0
 
 

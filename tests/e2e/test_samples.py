@@ -13,11 +13,23 @@ import pytest
 from tests.conftest import run_cli
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-LIBS = sorted(p.name for p in SAMPLES.iterdir() if (p / f"{p.name}.c").is_file() and (p / "demo.py").is_file())
+LIBS = sorted(
+    p.name for p in SAMPLES.iterdir() if (p / f"{p.name}.c").is_file() and (p / "demo.py").is_file()
+)
 
 EXPECT = {
-    "mathlib": ["gcd(1071, 462) = 21", "fibonacci: [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]", "mean=5.0 variance=4.0"],
-    "textkit": ["4 words", "desserts", "== inventory ==", "trap: wasm trap in C function divide()", "code 7"],
+    "mathlib": [
+        "gcd(1071, 462) = 21",
+        "fibonacci: [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]",
+        "mean=5.0 variance=4.0",
+    ],
+    "textkit": [
+        "4 words",
+        "desserts",
+        "== inventory ==",
+        "trap: wasm trap in C function divide()",
+        "code 7",
+    ],
 }
 
 

@@ -38,7 +38,9 @@ def lz4_sources() -> Path:
     dl.mkdir(parents=True)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", LZ4_SDIST, "-d", str(dl)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, f"pip download {LZ4_SDIST} failed:\n{proc.stdout}{proc.stderr}"
     (sdist,) = dl.glob("lz4-*.tar.gz")

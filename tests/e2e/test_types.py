@@ -191,7 +191,8 @@ def test_packed_and_aligned_records_become_opaque(tmp_path: Path) -> None:
         "int p_size(struct P *p);\nint q_size(Q *q);\n"
     )
     (tmp_path / "pk.c").write_text(
-        '#include "pk.h"\nint p_size(struct P *p) { return sizeof *p; }\nint q_size(Q *q) { return sizeof *q; }\n'
+        '#include "pk.h"\nint p_size(struct P *p) { return sizeof *p; }\n'
+        "int q_size(Q *q) { return sizeof *q; }\n"
     )
     res = run_cli("build", tmp_path / "pk.c", "-o", tmp_path)
     assert res.exit_code == 0, res.output

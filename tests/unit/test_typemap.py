@@ -74,7 +74,9 @@ def test_constant_literals() -> None:
 
 
 def test_wasm_abi_lowering() -> None:
-    rec = m.Record("struct", "P", (m.Field("x", m.DOUBLE, 0), m.Field("y", m.DOUBLE, 8)), 16, 8, False, "P", "x.h", 1)
+    rec = m.Record(
+        "struct", "P", (m.Field("x", m.DOUBLE, 0), m.Field("y", m.DOUBLE, 8)), 16, 8, False, "P", "x.h", 1
+    )
     one = m.Record("struct", "W", (m.Field("v", m.FLOAT, 0),), 4, 4, False, "W", "x.h", 2)
     records = {"P": rec, "W": one}
     ft = m.FunctionType(m.RecordRef("struct", "P"), (m.Param("a", m.RecordRef("struct", "P")),))
