@@ -370,7 +370,8 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
         ann = load_annotation(f.type, lib)
         fields.append(
             FieldSpec(
-                field_name(f.name), f.name, ann, _init_annotation(f.type, ann), f.offset, _field_expr(f.type, lib)
+                field_name(f.name), f.name, ann, _init_annotation(f.type, ann), f.offset,
+                _field_expr(f.type, lib),
             )
         )
     sp = _scalar_path(rec, lib)
@@ -382,7 +383,8 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
 
 
 def _opaque_spec(rec: m.Record) -> RecordSpec:
-    return RecordSpec(f"{rec.kind} {rec.name}", record_class(rec), f"_R_{rec.name}", rec.kind, 0, 1, True, (), "None", ())
+    c_name = f"{rec.kind} {rec.name}"
+    return RecordSpec(c_name, record_class(rec), f"_R_{rec.name}", rec.kind, 0, 1, True, (), "None", ())
 
 
 def _field_expr(t: CType, lib: Library) -> str:

@@ -36,8 +36,9 @@ def lz4_sources() -> Path:
     dl = cache.with_name(cache.name + ".download")
     shutil.rmtree(dl, ignore_errors=True)
     dl.mkdir(parents=True)
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", LZ4_SDIST, "-d", str(dl)],
+        [*pip, LZ4_SDIST, "-d", str(dl)],
         capture_output=True,
         text=True,
         timeout=300,
