@@ -97,7 +97,8 @@ def build(
     project: ProjectOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when up to date.")] = False,
     js: Annotated[
-        bool, typer.Option("--js", help="Also emit NAME.js + NAME.js.wasm (Emscripten's JS glue, ccall/cwrap).")
+        bool,
+        typer.Option("--js", help="Also emit NAME.js + NAME.js.wasm (Emscripten's JS glue, ccall/cwrap)."),
     ] = False,
 ) -> None:
     """Compile SRC.c ... to NAME.wasm and generate the Python module NAME.py.
@@ -105,8 +106,23 @@ def build(
     Without SRC, builds the targets of the nearest pyproject.toml (options given here
     override the config). Skips a target whose recorded inputs are unchanged.
     """
-    if not sources:
-        with _reporting():
+    with _reporting():
+        if sources:
+            cfgs = [
+                make_config(
+                    sources=sources,
+                    headers=header,
+                    name=name,
+                    out=out,
+                    include_dirs=include,
+                    defines=define,
+                    opt=opt or "2",
+                    cflags=cflag,
+                    emcc=emcc,
+                    verbose=verbose,
+                )
+            ]
+        else:
             cfgs = project_mod.configs(
                 project,
                 target,
@@ -120,54 +136,8 @@ def build(
                 emcc=emcc,
                 verbose=verbose,
             )
-            for c in cfgs:
-                _report_build(pipeline.build(c, echo=_echo_err, force=force, js=js), verbose)
-        return
-    try:
-        cfg = make_config(
-            sources=sources,
-            headers=header,
-            name=name,
-            out=out,
-            include_dirs=include,
-            defines=define,
-            opt=opt or "2",
-            cflags=cflag,
-            emcc=emcc,
-            verbose=verbose,
-        )
-        result = pipeline.build(cfg, echo=lambda s: typer.echo(s, err=True), force=force, js=js)
-    except ConfigError as e:
-        _err(str(e))
-        raise typer.Exit(EXIT_INPUT) from None
-    except toolchain.ToolchainError as e:
-        _err(str(e))
-        raise typer.Exit(EXIT_INPUT) from None
-    except pipeline.BuildError as e:
-        _err(f"{e}:")
-        for d in e.diagnostics:
-            typer.echo(f"  {d}", err=True)
-        raise typer.Exit(EXIT_INPUT) from None
-    except toolchain.CompileError as e:
-        typer.echo(_trim_output(e.output), err=True)
-        _err(f"{e.what} failed (exit {e.returncode}); see emcc's messages above")
-        raise typer.Exit(EXIT_COMPILE) from None
-    except OSError as e:
-        _err(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
-        raise typer.Exit(EXIT_INPUT) from None
-    if result.up_to_date:
-        typer.echo(f"{result.name} is up to date")
-        return
-    for d in result.diagnostics:
-        if verbose or not d.message.startswith("macro "):
-            typer.echo(f"embind-py: {d}", err=True)
-    here = Path.cwd()
-    typer.echo(
-        f"built {_show(result.wasm, here)} and {_show(result.module, here)}: "
-        f"{len(result.functions)} function{'s' if len(result.functions) != 1 else ''} bound"
-    )
-    if result.js is not None:
-        typer.echo(f"built {_show(result.js, here)} and {_show(result.js, here)}.wasm (JS glue)")
+        for cfg in cfgs:
+            _report_build(pipeline.build(cfg, echo=_echo_err, force=force, js=js), verbose)
 
 
 def _echo_err(s: str) -> None:
