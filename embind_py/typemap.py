@@ -182,10 +182,12 @@ def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
     wparams, wresults = m.wasm_signature(ft, lib.records)
     sret = m.is_indirect_aggregate(ft.result, lib.records)
     res = "None" if isinstance(m.strip(ft.result), m.VoidType) else _cb_expr(ft.result, lib)
-    params = "".join(f"{_cb_expr(p.type, lib)}, " for p in ft.params)
+    items = [_cb_expr(p.type, lib) for p in ft.params]
+    params = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     name = ft.c_name_with("(*)").replace('"', "'")
     letters = "".join(_SIG_LETTER[w] for w in wparams), "".join(_SIG_LETTER[w] for w in wresults)
-    expr = f'_rt.FuncPtrType("{name}", "{letters[0]}", "{letters[1]}", {res}, ({params}), {sret})'
+    args = [f'"{name}"', f'"{letters[0]}"', f'"{letters[1]}"', res, params, str(sret)]
+    expr = "_rt.FuncPtrType(\n" + "".join(f"    {a},\n" for a in args) + ")"
     var = _fn_types.get(expr)
     if var is None:
         var = _fn_types[expr] = f"_F{len(_fn_types)}"
@@ -482,7 +484,8 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
     t = p.type
     s = m.strip(t)
     if isinstance(s, m.IntType):
-        return ParamSpec(name, p.name, "int", _int_checks(name, s, what), (f"{slot}.{_wfield(s)} = {name}",), False)
+        store = (f"{slot}.{_wfield(s)} = {name}",)
+        return ParamSpec(name, p.name, "int", _int_checks(name, s, what), store, False)
     if isinstance(s, m.EnumRef):
         e = lib.enums.get(s.name)
         ann = f"{enum_class(e)} | int" if e is not None else "int"
@@ -516,7 +519,10 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
             name,
             p.name,
             "float",
-            (f"if {name}.__class__ is not float:", f'    {name} = _rt.to_float({name}, "{what}", "{s.name}")'),
+            (
+                f"if {name}.__class__ is not float:",
+                f'    {name} = _rt.to_float({name}, "{what}", "{s.name}")',
+            ),
             (f"{slot}.{_wfield(s)} = {name}",),
             False,
         )

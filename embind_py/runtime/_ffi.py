@@ -49,7 +49,9 @@ class FFI(EmscriptenHelpers):
 
     NULL = None
 
-    def __init__(self, instance: Instance | Callable[[], Instance], types: Mapping[str, CType] | None = None) -> None:
+    def __init__(
+        self, instance: Instance | Callable[[], Instance], types: Mapping[str, CType] | None = None
+    ) -> None:
         self._get = instance if callable(instance) and not hasattr(instance, "mem") else None
         self._instance = None if self._get is not None else instance
         self._types = dict(types or {})

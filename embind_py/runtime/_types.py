@@ -15,7 +15,7 @@ import ctypes
 import operator
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -30,7 +30,7 @@ def to_int(value: object, name: str, lo: int, hi: int, ctype: str) -> int:
     """Convert a Python argument to a C integer in [lo, hi], or raise."""
     if isinstance(value, float) or not hasattr(value, "__index__"):
         raise TypeError(f"{name}: expected int for C {ctype}, got {type(value).__name__}")
-    v = operator.index(value)  # type: ignore[call-overload]
+    v = operator.index(value)
     if not lo <= v <= hi:
         raise OverflowError(f"{name}: {v} does not fit in C {ctype} (range {lo}..{hi})")
     return v
@@ -40,7 +40,7 @@ def to_float(value: object, name: str, ctype: str) -> float:
     if isinstance(value, float | int):
         return float(value)
     if hasattr(value, "__float__") and not isinstance(value, str | bytes):
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     raise TypeError(f"{name}: expected float for C {ctype}, got {type(value).__name__}")
 
 
@@ -48,7 +48,7 @@ def to_bool(value: object, name: str) -> bool:
     if isinstance(value, bool | int):
         return bool(value)
     if hasattr(value, "__index__"):
-        return bool(operator.index(value))  # type: ignore[call-overload]
+        return bool(operator.index(value))
     raise TypeError(f"{name}: expected bool for C _Bool, got {type(value).__name__}")
 
 
@@ -296,9 +296,9 @@ class Buffer(Protocol):
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
 
-BufferArg = Union[Buffer, Pointer[Any], None]
+BufferArg = Buffer | Pointer[Any] | None
 """What a `T *` parameter accepts: a buffer (copied in, and back if writable), a Pointer, or None."""
-CharPtrArg = Union[str, Buffer, Pointer[Any], None]
+CharPtrArg = str | Buffer | Pointer[Any] | None
 """What a `char *` parameter accepts: str (UTF-8), bytes, a writable buffer, a Pointer, or None."""
 
 # ---------------------------------------------------------------------------

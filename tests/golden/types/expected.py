@@ -93,7 +93,14 @@ _R_Pun: Final = _rt.RecordType("union Pun", "union", 4, 4)
 _R_Tagged: Final = _rt.RecordType("struct Tagged", "struct", 16, 8)
 _R_Counter: Final = _rt.OpaqueType("struct Counter")
 _R_OpBox: Final = _rt.RecordType("struct OpBox", "struct", 8, 4)
-_F0: Final = _rt.FuncPtrType("int (*)(int, int)", "ii", "i", _rt.BUILTINS["int"], (_rt.BUILTINS["int"], _rt.BUILTINS["int"], ), False)
+_F0: Final = _rt.FuncPtrType(
+    "int (*)(int, int)",
+    "ii",
+    "i",
+    _rt.BUILTINS["int"],
+    (_rt.BUILTINS["int"], _rt.BUILTINS["int"]),
+    False,
+)
 
 
 class Vec2(_rt.Struct):
@@ -103,8 +110,16 @@ class Vec2(_rt.Struct):
     x: float
     y: float
 
-    def __init__(self, *, x: float | None = None, y: float | None = None) -> None:
-        super().__init__(x=x, y=y)
+    def __init__(
+        self,
+        *,
+        x: float | None = None,
+        y: float | None = None,
+    ) -> None:
+        super().__init__(
+            x=x,
+            y=y,
+        )
 
 
 class Vec2Ptr(_rt.StructPointer[Vec2]):
@@ -137,8 +152,14 @@ class Wrap(_rt.Struct):
     __slots__ = ("w", )
     w: float
 
-    def __init__(self, *, w: float | None = None) -> None:
-        super().__init__(w=w)
+    def __init__(
+        self,
+        *,
+        w: float | None = None,
+    ) -> None:
+        super().__init__(
+            w=w,
+        )
 
 
 class WrapPtr(_rt.StructPointer[Wrap]):
@@ -165,8 +186,20 @@ class Segment(_rt.Struct):
     ids: list[int]
     next: Vec2Ptr | None
 
-    def __init__(self, *, a: Vec2 | None = None, label: bytes | None = None, ids: Sequence[int] | None = None, next: Vec2Ptr | None = None) -> None:
-        super().__init__(a=a, label=label, ids=ids, next=next)
+    def __init__(
+        self,
+        *,
+        a: Vec2 | None = None,
+        label: bytes | None = None,
+        ids: Sequence[int] | None = None,
+        next: Vec2Ptr | None = None,
+    ) -> None:
+        super().__init__(
+            a=a,
+            label=label,
+            ids=ids,
+            next=next,
+        )
 
 
 class SegmentPtr(_rt.StructPointer[Segment]):
@@ -218,8 +251,16 @@ class Pun(_rt.Union_):
     i: int
     f: float
 
-    def __init__(self, *, i: int | None = None, f: float | None = None) -> None:
-        super().__init__(i=i, f=f)
+    def __init__(
+        self,
+        *,
+        i: int | None = None,
+        f: float | None = None,
+    ) -> None:
+        super().__init__(
+            i=i,
+            f=f,
+        )
 
 
 class PunPtr(_rt.StructPointer[Pun]):
@@ -254,8 +295,18 @@ class Tagged(_rt.Struct):
     i: int
     d: float
 
-    def __init__(self, *, kind: int | None = None, i: int | None = None, d: float | None = None) -> None:
-        super().__init__(kind=kind, i=i, d=d)
+    def __init__(
+        self,
+        *,
+        kind: int | None = None,
+        i: int | None = None,
+        d: float | None = None,
+    ) -> None:
+        super().__init__(
+            kind=kind,
+            i=i,
+            d=d,
+        )
 
 
 class TaggedPtr(_rt.StructPointer[Tagged]):
@@ -304,8 +355,16 @@ class OpBox(_rt.Struct):
     op: Callable[[int, int], int] | None
     value_: int
 
-    def __init__(self, *, op: Callable[[int, int], int] | None = None, value_: int | None = None) -> None:
-        super().__init__(op=op, value_=value_)
+    def __init__(
+        self,
+        *,
+        op: Callable[[int, int], int] | None = None,
+        value_: int | None = None,
+    ) -> None:
+        super().__init__(
+            op=op,
+            value_=value_,
+        )
 
 
 class OpBoxPtr(_rt.StructPointer[OpBox]):
