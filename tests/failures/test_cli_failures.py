@@ -30,7 +30,7 @@ class Case:
 CASES: dict[str, Case] = {
     "syntax_eof": Case(2, ("cannot parse the headers", "syntax error")),
     "syntax_line": Case(2, ("lib.h:2", "syntax error before 'y'")),
-    "unmatched_brace": Case(2, ("syntax error", "unmatched '}'")),
+    "unmatched_brace": Case(2, ("lib.h:2", "syntax error")),
     "parser_internal_error": Case(2, ("syntax error",)),
     "unsupported": Case(0, ("warning", "variadic"), {"ok": ((), 1)}),
     "keywords": Case(
