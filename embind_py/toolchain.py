@@ -184,6 +184,16 @@ def _umbrella(headers: Sequence[Path]) -> str:
     return "".join(f'#include "{h.resolve()}"\n' for h in headers)
 
 
+def _run_on_headers(
+    emcc: Emcc, flags: list[str], headers: Sequence[Path], what: str, echo: Echo | None
+) -> str:
+    """Run emcc with `flags` on one umbrella file that #includes every header."""
+    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+        umbrella = Path(tmp) / "embind_py_headers.c"
+        umbrella.write_text(_umbrella(headers))
+        return _run([*emcc.command, *flags, str(umbrella)], what, echo)
+
+
 def preprocess(
     emcc: Emcc,
     headers: Sequence[Path],
@@ -192,19 +202,8 @@ def preprocess(
     echo: Echo | None = None,
 ) -> str:
     """Preprocess the headers together (line markers kept) for pycparser."""
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        umbrella = Path(tmp) / "embind_py_headers.c"
-        umbrella.write_text(_umbrella(headers))
-        argv = [
-            *emcc.command,
-            "-E",
-            "-x",
-            "c",
-            *PYCPARSER_DEFINES,
-            *_cpp_flags(include_dirs, defines),
-            str(umbrella),
-        ]
-        return _run(argv, "preprocessing the headers", echo)
+    flags = ["-E", "-x", "c", *PYCPARSER_DEFINES, *_cpp_flags(include_dirs, defines)]
+    return _run_on_headers(emcc, flags, headers, "preprocessing the headers", echo)
 
 
 def dump_macros(
@@ -215,11 +214,8 @@ def dump_macros(
     echo: Echo | None = None,
 ) -> str:
     """Every macro defined after including the headers (`emcc -dM -E`)."""
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        umbrella = Path(tmp) / "embind_py_headers.c"
-        umbrella.write_text(_umbrella(headers))
-        argv = [*emcc.command, "-dM", "-E", "-x", "c", *_cpp_flags(include_dirs, defines), str(umbrella)]
-        return _run(argv, "listing the headers' macros", echo)
+    flags = ["-dM", "-E", "-x", "c", *_cpp_flags(include_dirs, defines)]
+    return _run_on_headers(emcc, flags, headers, "listing the headers' macros", echo)
 
 
 def defined_symbols(
