@@ -323,6 +323,8 @@ class Instance:
         self._recover()
         if pending is not None:
             raise pending
+        if not isinstance(exc, wasmtime.Trap | wasmtime.WasmtimeError):
+            raise exc  # the public-API fallback re-raised a host exception itself
         raise self._translate(exc) from None
 
     def _recover(self) -> None:

@@ -1,0 +1,88 @@
+"""Runtime paths the speed work must not break: the public-API fallback, buffers across
+memory growth, the on-disk module cache, and imports the runtime does not provide."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from embind_py import runtime
+from embind_py.runtime import _cache, _fastcall
+from tests.conftest import BuildFn
+
+HEADER = """
+#include <stddef.h>
+int add(int a, int b);
+size_t str_len(const char *s);
+double half(double x);
+void *grow(size_t n);
+int call_js(int x);
+"""
+SOURCE = """
+#include "paths.h"
+#include <stdlib.h>
+#include <string.h>
+extern int js_only(int);
+int add(int a, int b) { return a + b; }
+size_t str_len(const char *s) { return strlen(s); }
+double half(double x) { return x / 2; }
+void *grow(size_t n) { return malloc(n); }
+int call_js(int x) { return js_only(x); }
+"""
+
+
+@pytest.fixture(scope="module")
+def lib(build_c: BuildFn) -> ModuleType:
+    # js_only is left undefined: emcc turns it into an `env` import.
+    return build_c("paths", SOURCE, HEADER, "--cflag=-sERROR_ON_UNDEFINED_SYMBOLS=0")
+
+
+def test_public_api_fallback_behaves_the_same(lib: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_fastcall, "FAST", False)
+    inst = lib.load()
+    assert inst.add(2, 3) == 5
+    assert inst.str_len("hello") == 5
+    assert inst.half(3.0) == 1.5
+    sp = inst.stack_save()
+    for _ in range(2):  # the instance recovers after each failure, as on the fast path
+        with pytest.raises(runtime.WasmLinkError, match="js_only"):
+            inst.call_js(1)
+        assert inst.stack_save() == sp
+    assert inst.add(1, 1) == 2
+
+
+def test_unknown_import_raises_naming_it(lib: ModuleType) -> None:
+    with pytest.raises(runtime.WasmLinkError, match=r"env\.js_only"):
+        lib.call_js(1)
+    assert lib.add(1, 2) == 3
+
+
+def test_buffer_view_survives_memory_growth(lib: ModuleType) -> None:
+    inst = lib.load()
+    p = inst.ffi.new("char[]", b"stable bytes")
+    view = inst.ffi.buffer(p, 12)
+    before = inst.ffi.memory_size()
+    blocks = [inst.grow(8 << 20) for _ in range(6)]
+    assert all(blocks) and inst.ffi.memory_size() > before
+    assert bytes(view) == b"stable bytes"
+    view[0:6] = b"STABLE"
+    assert inst.ffi.string(p) == b"STABLE bytes"
+
+
+def test_module_cache_is_used_and_survives_corruption(
+    lib: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBIND_PY_CACHE", str(tmp_path))
+    wasm = Path(lib.__file__).with_suffix(".wasm").read_bytes()
+    runtime._instance._modules.clear()
+    assert runtime.Instance(wasm).has_export("add")
+    entries = list(tmp_path.glob("*.cwasm"))
+    assert len(entries) == 1
+    entries[0].write_bytes(b"not a compiled module")
+    runtime._instance._modules.clear()
+    assert runtime.Instance(wasm).has_export("add")  # rebuilt, not crashed
+    assert entries[0].read_bytes() != b"not a compiled module"
+    monkeypatch.setenv("EMBIND_PY_CACHE", "off")
+    assert _cache.cache_dir() is None
