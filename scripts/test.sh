@@ -11,6 +11,6 @@ cd "$ROOT"
 echo "== ruff" >&2
 "$PYTHON_BIN" -m ruff check embind_py tests benchmarks samples
 echo "== mypy --strict" >&2
-"$PYTHON_BIN" -m mypy --strict embind_py tests/golden
+"$PYTHON_BIN" -m mypy --strict embind_py tests
 echo "== pytest" >&2
 "$PYTHON_BIN" -m pytest "$@"

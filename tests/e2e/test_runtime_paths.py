@@ -75,6 +75,7 @@ def test_module_cache_is_used_and_survives_corruption(
     lib: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EMBIND_PY_CACHE", str(tmp_path))
+    assert lib.__file__ is not None
     wasm = Path(lib.__file__).with_suffix(".wasm").read_bytes()
     runtime._instance._modules.clear()
     assert runtime.Instance(wasm).has_export("add")
