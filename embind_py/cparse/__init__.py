@@ -63,19 +63,57 @@ def parse_library(
     try:
         ast = c_parser.CParser().parse(preprocessed, _PARSE_FILE)
     except (c_parser.ParseError, ValueError) as e:
-        return Library(diagnostics=(_syntax_error(str(e), files),))
+        return Library(diagnostics=(_syntax_error(str(e), files, user_files),))
     except AssertionError:  # pycparser 3.0 asserts on an unmatched `}` (found by tests/e2e/test_fuzz.py)
-        return Library(diagnostics=(Diagnostic("", 0, "syntax error: unmatched '}'"),))
+        return Library(diagnostics=(_unlocated("syntax error: unmatched '}'", files, user_files),))
     except RecursionError:
-        return Library(diagnostics=(Diagnostic("", 0, "syntax error: declarations nested too deeply"),))
+        msg = "syntax error: declarations nested too deeply"
+        return Library(diagnostics=(_unlocated(msg, files, user_files),))
     except (AttributeError, IndexError, KeyError, TypeError) as e:
         # pycparser trips over some broken input (e.g. `typedef union U {...} struct S {...};`)
         # instead of reporting it: still the user's syntax error, never a traceback.
-        return Library(diagnostics=(Diagnostic("", 0, f"syntax error (the C parser gave up: {e})"),))
+        msg = f"syntax error (the C parser gave up: {e})"
+        return Library(diagnostics=(_unlocated(msg, files, user_files),))
     return _Builder(files, ast).build(macros, user_files)
 
 
-def _syntax_error(message: str, files: FileTable) -> Diagnostic:
+_COMMENTS_AND_LITERALS = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+
+
+def _unlocated(message: str, files: FileTable, user_files: Sequence[Path]) -> Diagnostic:
+    """A parser failure without a position: name the user's file, and the line of the
+    first unbalanced `}` when there is one (the usual cause)."""
+    first = ""
+    for raw, path in files.user_files_in_order(user_files):
+        shown = files.display(raw)
+        first = first or shown
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        # Blank comments and literals but keep their newlines, so line numbers stay true.
+        text = _COMMENTS_AND_LITERALS.sub(lambda m: "\n" * m[0].count("\n"), text)
+        depth = 0
+        for lineno, line in enumerate(text.splitlines(), 1):
+            depth += line.count("{") - line.count("}")
+            if depth < 0:
+                return Diagnostic(shown, lineno, message)
+    return Diagnostic(first, 0, message)
+
+
+def _syntax_error(message: str, files: FileTable, user_files: Sequence[Path]) -> Diagnostic:
+    if message.rstrip().endswith("At end of input"):
+        # Reported against the umbrella file: the last header left something open.
+        last = files.user_files_in_order(user_files)[-1:]
+        where, n = "", 0
+        if last:
+            where = files.display(last[0][0])
+            try:
+                n = len(last[0][1].read_text(errors="replace").splitlines())
+            except OSError:
+                n = 0
+        msg = "syntax error: unexpected end of file (a declaration, `(` or `{` is not closed)"
+        return Diagnostic(where, n, msg)
     m = _PARSE_ERROR.match(message)
     raw, line, text = (m[1], int(m[2]), m[3]) if m else (None, 0, message)
     if text.startswith("before: "):

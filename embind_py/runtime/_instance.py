@@ -12,10 +12,12 @@ May import: wasmtime, the standard library, the runtime's own modules.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,17 @@ _SIG = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
 # Engines and compiled modules, shared per process
 
 _lock = threading.Lock()
+_live: weakref.WeakSet[Instance] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    """C's stdout is line-buffered and a reactor never flushes: flush every live instance at exit."""
+    for inst in list(_live):
+        try:
+            inst.flush()
+        except Exception:  # a broken instance must not stop the others, or the exit
+            pass
 _engines: dict[tuple[bool, bool], wasmtime.Engine] = {}
 _modules: dict[tuple[tuple[bool, bool], str], wasmtime.Module] = {}
 
@@ -186,6 +199,7 @@ class Instance:
         self.mem._data_len = lambda: memory.data_len(store)
         self.mem.refresh()
 
+        _live.add(self)
         self._check_signatures()
         self._run_init()
         self._malloc, self._malloc_v = self._caller_or_missing("malloc", "i", "i")
@@ -496,12 +510,26 @@ class Instance:
         return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
     def flush(self) -> None:
-        """Flush C's stdio buffers (text printed without a newline waits there)."""
+        """Flush C's stdio buffers (text printed without a newline waits there).
+
+        Done for every live instance at interpreter exit, and by `close()`.
+        """
         if isinstance(self.exports.get("fflush"), wasmtime.Func):
             with self._lock:
                 call, v = self._caller("fflush", "i", "i")
                 v[0].i32 = 0
                 call()
+
+    def close(self) -> None:
+        """Flush C's output; the instance is then left to the garbage collector."""
+        self.flush()
+        _live.discard(self)
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def memory_size(self) -> int:
         self.mem.refresh()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import array
+import subprocess
+import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -253,3 +256,19 @@ def test_constants_and_skips(lib: ModuleType) -> None:
 def test_docstrings_and_annotations(lib: ModuleType) -> None:
     assert lib.add.__doc__ == "int add(int a, int b)"
     assert lib.Library.greet.__annotations__["return"] == "str | None"
+
+
+def test_output_without_newline_is_flushed_at_exit(lib: ModuleType, tmp_path: Path) -> None:
+    script = f"""
+import importlib.util
+spec = importlib.util.spec_from_file_location("basics", {lib.__file__!r})
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+m.say_partial("no newline, still shown")
+with m.load() as inst:
+    inst.say_partial(" | closed")
+print(" | python")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == " | closed | python\nno newline, still shown"
