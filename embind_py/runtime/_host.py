@@ -20,6 +20,7 @@ import io
 import os
 import struct
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -267,6 +268,30 @@ def unknown(module: str, name: str) -> Callable[..., Any]:
     return missing
 
 
+def wasi_stdio(wasi: wasmtime.WasiConfig, stdout: Stream, stderr: Stream, stdin: Any) -> None:
+    """Route stdio through wasmtime's own WASI (used when folders are preopened).
+
+    Output still reaches the instance's streams; a file-like `stdin` is read up
+    front here, since wasmtime takes stdin only from a file.
+    """
+    wasi.stdout_custom = stdout.write  # wasmtime-py 50: write-only properties
+    wasi.stderr_custom = stderr.write
+    if stdin is None:
+        return
+    if not isinstance(stdin, bytes | bytearray):
+        data = stdin.read()
+        stdin = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    with tempfile.NamedTemporaryFile(prefix="embind-py-stdin-", delete=False) as f:
+        f.write(stdin)
+    try:
+        wasi.stdin_file = f.name  # opened now: the file can go at once
+    finally:
+        os.unlink(f.name)
+
+
+_WASI_STDIO = frozenset({"fd_read", "fd_write"})
+
+
 def define_imports(inst: Instance, linker: wasmtime.Linker, module: wasmtime.Module) -> None:
     """Define every import of `module` that wasmtime's WASI does not cover (or that we shadow)."""
     store = inst.store
@@ -274,6 +299,8 @@ def define_imports(inst: Instance, linker: wasmtime.Linker, module: wasmtime.Mod
         ty = imp.type
         if not isinstance(ty, wasmtime.FuncType) or imp.name is None:
             continue
+        if imp.module == WASI and imp.name in _WASI_STDIO and getattr(inst, "_wasi_stdio", False):
+            continue  # wasmtime's WASI serves stdio and the preopened files alike
         factory = lookup(imp.module, imp.name)
         if factory is not None:
             fn = factory(inst, imp.name)

@@ -173,6 +173,11 @@ class Instance:
         self._limits = _limits.Limits(self.store, self.engine, timeout, fuel) if epoch or metered else None
         wasi = wasmtime.WasiConfig()
         _limits.apply_preopens(wasi, preopens, writable)
+        # With folders granted, wasmtime's WASI must own every fd (files opened in them
+        # too), so stdio goes through its hooks instead of the runtime's fd_read/fd_write.
+        self._wasi_stdio = bool(preopens)
+        if self._wasi_stdio:
+            _host.wasi_stdio(wasi, self.stdout, self.stderr, stdin)
         if argv is not None:
             wasi.argv = list(argv)  # wasmtime-py's WasiConfig.argv/env are write-only properties
         if env is not None:

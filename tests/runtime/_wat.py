@@ -14,6 +14,8 @@ WAT = r"""
   (import "wasi_snapshot_preview1" "path_open"
     (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "env" "embind_test_reenter" (func $reenter (param i32) (result i32)))
   (memory (export "memory") 2)
   (global $heap (mut i32) (i32.const 65536))
@@ -69,6 +71,23 @@ WAT = r"""
     (param $p i32) (param $len i32) (param $oflags i32) (param $rights i64) (result i32)
     (call $path_open (i32.const 3) (i32.const 0) (local.get $p) (local.get $len)
       (local.get $oflags) (local.get $rights) (local.get $rights) (i32.const 0) (i32.const 16)))
+  ;; the fd path_open stored at address 16
+  (func (export "opened_fd") (result i32) (i32.load (i32.const 16)))
+  ;; fd_read / fd_write of one buffer: bytes moved, or -errno (iovec at 32, count at 40)
+  (func (export "read_fd") (param $fd i32) (param $buf i32) (param $n i32) (result i32)
+    (local $e i32)
+    (i32.store (i32.const 32) (local.get $buf))
+    (i32.store (i32.const 36) (local.get $n))
+    (local.set $e (call $fd_read (local.get $fd) (i32.const 32) (i32.const 1) (i32.const 40)))
+    (if (result i32) (local.get $e)
+      (then (i32.sub (i32.const 0) (local.get $e))) (else (i32.load (i32.const 40)))))
+  (func (export "write_fd") (param $fd i32) (param $buf i32) (param $n i32) (result i32)
+    (local $e i32)
+    (i32.store (i32.const 32) (local.get $buf))
+    (i32.store (i32.const 36) (local.get $n))
+    (local.set $e (call $fd_write (local.get $fd) (i32.const 32) (i32.const 1) (i32.const 40)))
+    (if (result i32) (local.get $e)
+      (then (i32.sub (i32.const 0) (local.get $e))) (else (i32.load (i32.const 40)))))
 )
 """
 
@@ -85,6 +104,9 @@ SIGNATURES: dict[str, tuple[str, str]] = {
     "malloc_bomb": ("i", "i"),
     "get_sp": ("", "i"),
     "open_at": ("iiiI", "i"),
+    "opened_fd": ("", "i"),
+    "read_fd": ("iii", "i"),
+    "write_fd": ("iii", "i"),
 }
 
 _wasm: bytes | None = None

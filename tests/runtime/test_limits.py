@@ -296,3 +296,22 @@ def test_unlimited_instances_do_not_wrap_callers() -> None:
     c, _ = inst._bind("add")
     assert "_inner" not in c.__dict__
     assert isinstance(inst.engine, wasmtime.Engine)
+
+
+def test_preopened_files_can_be_read_and_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.txt").write_text("hello file")
+    inst = make(preopens={"/data": (tmp_path, "rw")}, stdin=b"from stdin")
+    assert open_at(inst, "a.txt") == 0
+    buf = inst.malloc(64)
+    n = call(inst, "read_fd", call(inst, "opened_fd"), buf, 64)
+    assert inst.mem.read(buf, n) == b"hello file"
+    assert open_at(inst, "out.txt", O_CREAT, READ | WRITE) == 0
+    inst.mem.write(buf, b"written by wasm")
+    assert call(inst, "write_fd", call(inst, "opened_fd"), buf, 15) == 15
+    assert (tmp_path / "out.txt").read_text() == "written by wasm"
+    # stdio still reaches Python's streams (through wasmtime's WASI now)
+    inst.mem.write(buf, b"to stdout\n")
+    assert call(inst, "write_fd", 1, buf, 10) == 10
+    assert capsys.readouterr().out == "to stdout\n"
+    assert call(inst, "read_fd", 0, buf, 64) == 10
+    assert inst.mem.read(buf, 10) == b"from stdin"
