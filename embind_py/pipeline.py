@@ -292,8 +292,10 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
     """Regenerate only NAME.py from the headers, for an existing .wasm (default: OUT/NAME.wasm).
 
     Every bound function must be exported by the wasm with the signature the header
-    gives (checked with wasmtime); otherwise BuildError naming each function. A wasm
-    found elsewhere is copied to OUT/NAME.wasm, where the module loads it from.
+    gives (checked with wasmtime); otherwise BuildError naming each function. Declared
+    functions the wasm does not export are left out with a warning, as `build` leaves out
+    those no source defines. A wasm found elsewhere is copied to OUT/NAME.wasm, where the
+    module loads it from.
     """
     cmd_echo = echo if cfg.verbose else None
     wasm_path = cfg.out / f"{cfg.name}.wasm"
@@ -306,21 +308,30 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
     emcc = toolchain.find_emcc(cfg.emcc)
     lib = parse(cfg, emcc, cmd_echo)
     errors = [d for d in lib.diagnostics if d.severity == "error"]
+    diagnostics = [d for d in lib.diagnostics if d.severity == "warning"]
+    # As `build` leaves out what no source defines (never exported), a declared function the
+    # wasm lacks is left out with a warning: headers often declare more than was compiled.
+    kept = []
+    for f in lib.functions:
+        if f.name in exports:
+            kept.append(f)
+        else:
+            msg = f"{f.name}() is declared but {src.name} does not export it; left out"
+            diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
     has_main = any(n in exports for n in ("main", "__main_argc_argv"))
-    lib = replace(lib, has_main=has_main)
+    lib = replace(lib, functions=tuple(kept), has_main=has_main)
     expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
     where = {f.name: f for f in lib.functions}
     for fname, problem in wasmcheck.mismatches(exports, expected):
-        f = where.get(fname)
+        fn = where.get(fname)
         errors.append(
-            Diagnostic(f.file if f else str(src), f.line if f else 0, f"{fname}(): {problem}", "error")
+            Diagnostic(fn.file if fn else str(src), fn.line if fn else 0, f"{fname}(): {problem}", "error")
         )
     if errors:
         raise BuildError(f"cannot generate {cfg.name}.py for {src}", tuple(errors))
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
     dig, files = stamp(cfg, emcc, cmd_echo)
     rendered = render.render_module(cfg.name, lib, inputs, dig, files)
-    diagnostics = [d for d in lib.diagnostics if d.severity == "warning"]
     diagnostics.extend(rendered.diagnostics)
     if src.resolve() != wasm_path.resolve():
         write_atomic(wasm_path, data)
