@@ -17,9 +17,6 @@ if [ ! -x .venv/bin/python ]; then
     }
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >&2
-# compat mode puts the checkout itself on sys.path (a plain .pth path): mypy follows that,
-# but not setuptools' default import-hook finder, so `mypy --strict` on a generated module
-# outside the repo would not find embind_py.
-.venv/bin/python -m pip install --quiet -e ".[test]" --config-settings editable_mode=compat >&2
+.venv/bin/python -m pip install --quiet -e ".[test]" >&2
 echo "dev_setup: emcc at $EMCC_PATH; embind-py installed in .venv" >&2
 echo "$ROOT/.venv/bin/python"

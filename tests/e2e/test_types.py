@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import os
 import subprocess
 import sys
 import textwrap
@@ -166,12 +167,13 @@ def test_generated_module_and_user_script_pass_mypy_strict(mod: ModuleType, tmp_
     (tmp_path / "ctypes_lib.py").write_text(gen.read_text())
     (tmp_path / "user.py").write_text(textwrap.dedent(USER_SCRIPT))
     root = Path(__file__).resolve().parents[2]
-    # Run from outside the repo, as a user would: mypy must find the installed embind_py
-    # (an editable install needs editable_mode=compat, as scripts/dev_setup.sh does).
+    # Run from outside the repo, as a user would. MYPYPATH points mypy at this checkout's
+    # embind_py: mypy cannot follow the import hook of a default (strict) editable install.
+    env = {**os.environ, "MYPYPATH": str(root)}
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
          str(tmp_path / "ctypes_lib.py"), str(tmp_path / "user.py")],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=tmp_path, env=env,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bad = textwrap.dedent(USER_SCRIPT) + "\nz: str = lib.vlen2(v)\n"
