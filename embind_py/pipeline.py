@@ -114,7 +114,6 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
     dig, files = stamp(cfg, emcc, cmd_echo)
     rendered = render.render_module(cfg.name, lib, inputs, dig, files)
-    diagnostics.extend(rendered.diagnostics)
 
     wasm_path = cfg.out / f"{cfg.name}.wasm"
     py_path = cfg.out / f"{cfg.name}.py"
@@ -136,7 +135,16 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
             has_main,
             cmd_echo,
         )
-        write_atomic(wasm_path, tmp_wasm.read_bytes())
+        data = tmp_wasm.read_bytes()
+        # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
+        # a source that does not include its header): such a function would make the module
+        # fail to load, so it is left out instead. Extra wasm exports are harmless.
+        dropped = _signature_mismatches(lib, data, diagnostics)
+        if dropped:
+            lib = replace(lib, functions=tuple(f for f in lib.functions if f.name not in dropped))
+            rendered = render.render_module(cfg.name, lib, inputs, dig, files)
+        write_atomic(wasm_path, data)
+    diagnostics.extend(rendered.diagnostics)
     js_path = None
     if js:
         js_path = cfg.out / f"{cfg.name}.js"
@@ -154,6 +162,20 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
         )
     write_atomic(py_path, rendered.text.encode("utf-8"))
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics, js=js_path)
+
+
+def _signature_mismatches(lib: Library, wasm: bytes, diagnostics: list[Diagnostic]) -> set[str]:
+    """Names of the functions whose wasm export does not match their header; one warning each."""
+    expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
+    bad = dict(wasmcheck.mismatches(wasmcheck.function_exports(wasm), expected))
+    for f in lib.functions:
+        if f.name in bad:
+            hint = ""
+            if not expected[f.name][0]:
+                hint = f" (in C, `{f.name}()` declares no prototype: write `{f.name}(void)` or list the parameters)"
+            msg = f"{f.name}(): {bad[f.name]}; left out{hint}"
+            diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
+    return set(bad)
 
 
 def _js_stale(cfg: Config) -> bool:

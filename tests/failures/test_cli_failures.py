@@ -56,6 +56,12 @@ CASES: dict[str, Case] = {
     "c_compile_error": Case(1, ("undeclared identifier 'undefined_thing'", "compiling lib.c failed")),
     "binary_source": Case(1, ("lib.c", "failed")),
     "empty_header": Case(0, ("0 functions",)),
+    "signature_mismatch": Case(
+        0,
+        ("old_style(): the wasm exports it as (i32, i32) -> (i32) but the header gives () -> (i32)",
+         "write `old_style(void)`", "other(): the wasm exports it as (i32, i32) -> (i32)"),
+        {"ok": ((), 1), "no_args": ((), 7)},
+    ),
     "undefined_decl": Case(0, ("not_here() is declared but no source defines it",), {"here": ((), 1)}),
 }
 
