@@ -347,6 +347,11 @@ class RecordSpec:
         return f"{self.name}Ptr"
 
     @property
+    def new_specs(self) -> tuple[str, ...]:
+        """The `ffi.new` spellings that give a `<Name>Ptr` (a pointer, or an array of any length)."""
+        return tuple(spec for n in self.type_names for spec in (f"{n} *", f"{n}[]"))
+
+    @property
     def base(self) -> str:
         return "_rt.Union_" if self.kind == "union" else "_rt.Struct"
 

@@ -50,6 +50,9 @@ _EXPORTS: Final[dict[str, tuple[str, str]]] = {
     "lambda": ("i", "i"),
     "load": ("", "i"),
 }
+
+
+# Type names for ffi.new, ffi.sizeof, ffi.cast and ffi.callback.
 _TYPES: Final[dict[str, _rt.CType]] = {}
 _TYPES["uLong"] = _rt.Scalar("uLong", "int", 4, False)
 _TYPES["uLongf"] = _rt.Scalar("uLongf", "int", 4, False)

@@ -454,28 +454,43 @@ class _FFI(_rt.FFI):
     """`ffi` with `new` typed for this library's structs."""
 
     @overload
-    def new(self, spec: Literal["Vec2 *", "struct Vec2 *"], init: Any = None) -> Vec2Ptr: ...
+    def new(
+        self, spec: Literal["Vec2 *", "Vec2[]", "struct Vec2 *", "struct Vec2[]"], init: Any = None
+    ) -> Vec2Ptr: ...
 
     @overload
-    def new(self, spec: Literal["Wrap *", "struct Wrap *"], init: Any = None) -> WrapPtr: ...
+    def new(
+        self, spec: Literal["Wrap *", "Wrap[]", "struct Wrap *", "struct Wrap[]"], init: Any = None
+    ) -> WrapPtr: ...
 
     @overload
-    def new(self, spec: Literal["Segment *", "struct Segment *"], init: Any = None) -> SegmentPtr: ...
+    def new(
+        self, spec: Literal["Segment *", "Segment[]", "struct Segment *", "struct Segment[]"], init: Any = None
+    ) -> SegmentPtr: ...
 
     @overload
-    def new(self, spec: Literal["Pun *", "union Pun *"], init: Any = None) -> PunPtr: ...
+    def new(
+        self, spec: Literal["Pun *", "Pun[]", "union Pun *", "union Pun[]"], init: Any = None
+    ) -> PunPtr: ...
 
     @overload
-    def new(self, spec: Literal["Tagged *", "struct Tagged *"], init: Any = None) -> TaggedPtr: ...
+    def new(
+        self, spec: Literal["Tagged *", "Tagged[]", "struct Tagged *", "struct Tagged[]"], init: Any = None
+    ) -> TaggedPtr: ...
 
     @overload
-    def new(self, spec: Literal["OpBox *", "struct OpBox *"], init: Any = None) -> OpBoxPtr: ...
+    def new(
+        self, spec: Literal["OpBox *", "OpBox[]", "struct OpBox *", "struct OpBox[]"], init: Any = None
+    ) -> OpBoxPtr: ...
 
     @overload
     def new(self, spec: str, init: Any = None) -> _rt.Pointer[Any]: ...
 
     def new(self, spec: str, init: Any = None) -> Any:
         return super().new(spec, init)
+
+
+# Type names for ffi.new, ffi.sizeof, ffi.cast and ffi.callback.
 _TYPES: Final[dict[str, _rt.CType]] = {}
 _TYPES["Vec2"] = _R_Vec2
 _TYPES["Wrap"] = _R_Wrap
