@@ -68,6 +68,17 @@ class PointerType:
     def c_name(self) -> str:
         if isinstance(self.target, FunctionType):
             return self.target.c_name_with("(*)")
+        if isinstance(self.target, PointerType | ArrayType):
+            # `const` after a pointer qualifies the pointer (`const char *const *`, `char **`);
+            # a pointer to an array is spelled `double (*)[3]`.
+            if isinstance(self.target, ArrayType):
+                elem: CType = self.target
+                dims = ""
+                while isinstance(elem, ArrayType):
+                    dims += f"[{'' if elem.length is None else elem.length}]"
+                    elem = elem.elem
+                return f"{'const ' if self.const else ''}{elem.c_name()} (*){dims}"
+            return f"{self.target.c_name()}{'const ' if self.const else ''}*"
         inner = self.target.c_name()
         return f"const {inner} *" if self.const else f"{inner} *"
 

@@ -172,7 +172,7 @@ def _signature_mismatches(lib: Library, wasm: bytes, diagnostics: list[Diagnosti
         if f.name in bad:
             hint = ""
             if not expected[f.name][0]:
-                hint = f" (in C, `{f.name}()` declares no prototype: write `{f.name}(void)` or list the parameters)"
+                hint = f" (in C, `{f.name}()` declares no prototype: write `{f.name}(void)` or the types)"
             msg = f"{f.name}(): {bad[f.name]}; left out{hint}"
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
     return set(bad)

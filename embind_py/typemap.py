@@ -12,6 +12,7 @@ May import: `embind_py.model`, `embind_py.runtime` (for its reserved names), std
 from __future__ import annotations
 
 import keyword
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -71,12 +72,30 @@ INSTANCE_RESERVED = frozenset(n for n in dir(Instance) if not n.startswith("__")
 LOCALS_RESERVED = frozenset({"self", "_mark", "_lib", "_ret", "_r"})
 
 
+# pycodestyle's ambiguous names (E741-E743): ruff rejects them as variables, functions, classes.
+AMBIGUOUS = frozenset({"l", "O", "I"})
+
+
 def py_name(name: str, reserved: frozenset[str] = frozenset()) -> str:
     """A valid, non-colliding Python identifier for a C name (C names are identifiers already)."""
     out = name
-    while keyword.iskeyword(out) or out in reserved:
+    while keyword.iskeyword(out) or out in reserved or out in AMBIGUOUS:
         out += "_"
     return out
+
+
+def natural_key(name: str) -> tuple[str | int, ...]:
+    """Sort key with digit runs compared as numbers (`f2` before `f10`), as ruff sorts
+    `__all__` and `__slots__` (RUF022, RUF023)."""
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(re.split(r"(\d+)", name)))
+
+
+def all_key(name: str) -> tuple[int, tuple[str | int, ...]]:
+    """ruff's isort-style order for `__all__`: CONSTANTS, then Classes, then the rest
+    (a one-letter upper-case name is a class to ruff)."""
+    if len(name) > 1 and name.isupper():
+        return 0, natural_key(name)
+    return (1 if name[:1].isupper() else 2), natural_key(name)
 
 
 def func_name(name: str) -> str:
@@ -89,7 +108,7 @@ def const_name(name: str) -> str:
 
 def param_name(name: str) -> str:
     out = name
-    while keyword.iskeyword(out) or out in LOCALS_RESERVED or (
+    while keyword.iskeyword(out) or out in LOCALS_RESERVED or out in AMBIGUOUS or (
         out.startswith("_s") and out[2:].isdigit()
     ):
         out += "_"
@@ -347,6 +366,12 @@ class RecordSpec:
         return f"{self.name}Ptr"
 
     @property
+    def slots(self) -> str:
+        """The `__slots__` tuple's contents, in ruff's order."""
+        names = sorted((f.name for f in self.fields), key=natural_key)
+        return ", ".join(f'"{n}"' for n in names) + ("," if len(names) == 1 else "")
+
+    @property
     def new_specs(self) -> tuple[str, ...]:
         """The `ffi.new` spellings that give a `<Name>Ptr` (a pointer, or an array of any length)."""
         return tuple(spec for n in self.type_names for spec in (f"{n} *", f"{n}[]"))
@@ -587,6 +612,26 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
                 (f'{slot}.i32 = _rt.arg_fn(self, {name}, "{what}", {var})',),
                 True,
             )
+        base = _array_base(tgt)
+        if base is not tgt and isinstance(base, m.IntType | m.FloatType | m.BoolType | m.EnumRef):
+            # `double m[3][3]` decays to `double (*)[3]`: a flat buffer of the scalars.
+            return ParamSpec(
+                name,
+                p.name,
+                f"_rt.BufferArg | _rt.Pointer[{_py_scalar(base)}]",
+                (),
+                (f'{slot}.i32 = self._arg_buf({name}, "{what}", {writable}, False, "{s.c_name()}")',),
+                True,
+            )
+        if isinstance(tgt, m.PointerType) and _is_char(tgt.target):
+            return ParamSpec(
+                name,
+                p.name,
+                "_rt.StrArrayArg",
+                (),
+                (f'{slot}.i32 = self._arg_strv({name}, "{what}", "{s.c_name()}")',),
+                True,
+            )
         if isinstance(tgt, m.PointerType):
             return ParamSpec(
                 name,
@@ -598,6 +643,13 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
             )
         raise Unsupported(f"parameter {p.name!r} of type {t.c_name()} is not supported yet")
     raise Unsupported(f"parameter {p.name!r} of type {t.c_name()} is not supported yet")
+
+
+def _array_base(t: CType) -> CType:
+    """The element type under any number of array dimensions (`t` itself if not an array)."""
+    while isinstance(t, m.ArrayType):
+        t = m.strip(t.elem)
+    return t
 
 
 def _py_scalar(t: CType) -> str:
@@ -711,6 +763,11 @@ def map_library(lib: Library) -> Mapped:
                     name += "_"
                 used.add(name)
                 spec = replace(spec, name=name)
+                why = "a Python keyword" if keyword.iskeyword(f.name) else (
+                    "an ambiguous name to ruff" if f.name in AMBIGUOUS else "a name the module uses"
+                )
+                msg = f"{f.name}() is bound as {name}() ({f.name} is {why})"
+                out.diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
             out.functions.append(spec)
         except (Unsupported, m.LayoutError) as e:
             out.diagnostics.append(Diagnostic(f.file, f.line, f"skipped {f.name}(): {e}", "warning"))

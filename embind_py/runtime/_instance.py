@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import hashlib
+import struct
 import sys
 import threading
 import weakref
@@ -482,6 +483,25 @@ class Instance:
         if value.__class__ is int and 0 <= value <= 0xFFFFFFFF:
             return value
         raise TypeError(f"{what}: expected a pointer ({ctype}) or None, got {type(value).__name__}")
+
+    def _arg_strv(self, value: Any, what: str, ctype: str) -> int:
+        """A `char **` argument: a list/tuple of str, bytes or None becomes a NULL-terminated
+        array of per-call copies (C's writes to them are not copied back); else as `_arg_ptr`."""
+        if not isinstance(value, list | tuple):
+            if value is None or isinstance(value, Pointer) or value.__class__ is int:
+                return self._arg_ptr(value, what, ctype)
+            raise TypeError(
+                f"{what}: expected a list of str, a pointer ({ctype}) or None, got {type(value).__name__}"
+            )
+        addrs = []
+        for i, item in enumerate(value):
+            if item is not None and not isinstance(item, str | bytes):
+                raise TypeError(f"{what}[{i}]: expected str, bytes or None, got {type(item).__name__}")
+            addrs.append(self._arg_str(item, f"{what}[{i}]"))
+        addrs.append(0)
+        arr = self._tmp(4 * len(addrs), 4)
+        self.mem.write(arr, struct.pack(f"<{len(addrs)}I", *addrs), 4 * len(addrs))
+        return arr
 
     def _pointer_address(self, p: Pointer[Any], what: str) -> int:
         if p._inst is not self:

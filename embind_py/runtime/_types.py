@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -124,6 +124,14 @@ class Scalar(CType):
         self.ct.from_address(inst.mem.check(addr, self.size)).value = self.convert(value, what)
 
 
+def _pointer_name(target: CType | None, const: bool) -> str:
+    """C's spelling of a pointer to `target`: `const char *`, `char **`, `const char *const *`."""
+    inner = "void" if target is None else target.name
+    if inner.endswith("*"):
+        return f"{inner}{'const ' if const else ''}*"
+    return f"{'const ' if const else ''}{inner} *"
+
+
 class PointerTo(CType):
     """`T *`: loads as a `Pointer` (or an int address for `void *`), None for NULL."""
 
@@ -133,7 +141,7 @@ class PointerTo(CType):
     def __init__(self, target: CType | None, name: str | None = None, const: bool = False) -> None:
         self.target = target  # None for void
         self.const = const
-        self.name = name or (f"{target.name} *" if target is not None else "void *")
+        self.name = name or _pointer_name(target, const)
 
     def load(self, inst: Instance, addr: int) -> Any:
         p = ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value
@@ -286,8 +294,9 @@ class Pointer(Generic[T]):
         return Pointer(self._inst, self.address + n * self.ctype.size, self.ctype, None, self._owner)
 
     def __repr__(self) -> str:
-        n = f"[{self._length}]" if self._length is not None else " *"
-        return f"<Pointer {self.ctype.name}{n} at {self.address:#x}>"
+        if self._length is not None:
+            return f"<Pointer {self.ctype.name}[{self._length}] at {self.address:#x}>"
+        return f"<Pointer {_pointer_name(self.ctype, False)} at {self.address:#x}>"
 
 
 class Buffer(Protocol):
@@ -300,6 +309,9 @@ BufferArg = Buffer | Pointer[Any] | None
 """What a `T *` parameter accepts: a buffer (copied in, and back if writable), a Pointer, or None."""
 CharPtrArg = str | Buffer | Pointer[Any] | None
 """What a `char *` parameter accepts: str (UTF-8), bytes, a writable buffer, a Pointer, or None."""
+StrArrayArg = Sequence[str | bytes | None] | Pointer[Any] | None
+"""What a `char **` parameter accepts (`const char *const *argv`): a list or tuple of str/bytes/None
+(copied in for the call as a NULL-terminated array), a Pointer, or None."""
 
 # ---------------------------------------------------------------------------
 # Type names at run time (for ffi.new, ffi.sizeof, ffi.cast)

@@ -35,7 +35,8 @@ CASES: dict[str, Case] = {
     "unsupported": Case(0, ("warning", "variadic"), {"ok": ((), 1)}),
     "keywords": Case(
         0,
-        (),
+        ("lib.h:1: warning: lambda() is bound as lambda_() (lambda is a Python keyword)",
+         "lib.h:3: warning: load() is bound as load_() (load is a name the module uses)"),
         {
             "lambda_": ((3,), 3),
             "print": ((4,), 4),

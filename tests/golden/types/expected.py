@@ -149,7 +149,7 @@ class Vec2Ptr(_rt.StructPointer[Vec2]):
 class Wrap(_rt.Struct):
     """struct Wrap (wasm32: 4 bytes, align 4); fields are attributes."""
 
-    __slots__ = ("w", )
+    __slots__ = ("w",)
     w: float
 
     def __init__(
@@ -455,32 +455,44 @@ class _FFI(_rt.FFI):
 
     @overload
     def new(
-        self, spec: Literal["Vec2 *", "Vec2[]", "struct Vec2 *", "struct Vec2[]"], init: Any = None
+        self,
+        spec: Literal["Vec2 *", "Vec2[]", "struct Vec2 *", "struct Vec2[]"],
+        init: Any = None,
     ) -> Vec2Ptr: ...
 
     @overload
     def new(
-        self, spec: Literal["Wrap *", "Wrap[]", "struct Wrap *", "struct Wrap[]"], init: Any = None
+        self,
+        spec: Literal["Wrap *", "Wrap[]", "struct Wrap *", "struct Wrap[]"],
+        init: Any = None,
     ) -> WrapPtr: ...
 
     @overload
     def new(
-        self, spec: Literal["Segment *", "Segment[]", "struct Segment *", "struct Segment[]"], init: Any = None
+        self,
+        spec: Literal["Segment *", "Segment[]", "struct Segment *", "struct Segment[]"],
+        init: Any = None,
     ) -> SegmentPtr: ...
 
     @overload
     def new(
-        self, spec: Literal["Pun *", "Pun[]", "union Pun *", "union Pun[]"], init: Any = None
+        self,
+        spec: Literal["Pun *", "Pun[]", "union Pun *", "union Pun[]"],
+        init: Any = None,
     ) -> PunPtr: ...
 
     @overload
     def new(
-        self, spec: Literal["Tagged *", "Tagged[]", "struct Tagged *", "struct Tagged[]"], init: Any = None
+        self,
+        spec: Literal["Tagged *", "Tagged[]", "struct Tagged *", "struct Tagged[]"],
+        init: Any = None,
     ) -> TaggedPtr: ...
 
     @overload
     def new(
-        self, spec: Literal["OpBox *", "OpBox[]", "struct OpBox *", "struct OpBox[]"], init: Any = None
+        self,
+        spec: Literal["OpBox *", "OpBox[]", "struct OpBox *", "struct OpBox[]"],
+        init: Any = None,
     ) -> OpBoxPtr: ...
 
     @overload
