@@ -236,12 +236,17 @@ def _strip_names(t: CType) -> CType:
     return s
 
 
+# C names of the functions of the library being mapped: C keeps struct, union and enum tags
+# apart from functions (`struct stat` and `stat()`), Python has one namespace.
+_function_names: set[str] = set()
+
+
 def record_class(rec: m.Record) -> str:
-    return py_name(rec.typedef or rec.name, MODULE_RESERVED)
+    return py_name(rec.typedef or rec.name, MODULE_RESERVED | frozenset(_function_names))
 
 
 def enum_class(e: m.Enum) -> str:
-    return py_name(e.typedef or e.name, MODULE_RESERVED)
+    return py_name(e.typedef or e.name, MODULE_RESERVED | frozenset(_function_names))
 
 
 def field_name(name: str) -> str:
@@ -752,6 +757,8 @@ def map_library(lib: Library) -> Mapped:
     """Map every function; the ones that cannot be bound become warnings."""
     out = Mapped()
     _fn_types.clear()
+    _function_names.clear()
+    _function_names.update(f.name for f in lib.functions)
     # A renamed function must not take the name of another C function (`ffi` -> `ffi_` vs `ffi_`).
     used = {f.name for f in lib.functions}
     for f in lib.functions:
@@ -793,6 +800,12 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     """
     enums = [enum_spec(e, taken) for e in lib.enums.values()]
     records: list[RecordSpec] = []
+    for decl in (*lib.records.values(), *lib.enums.values()):
+        c_name = decl.typedef or decl.name
+        if c_name in _function_names:
+            cls = record_class(decl) if isinstance(decl, m.Record) else enum_class(decl)
+            msg = f"{c_name} is bound as class {cls} (the function {c_name}() has its name)"
+            mapped.diagnostics.append(Diagnostic(decl.file, decl.line, msg, "warning"))
     for rec in lib.records.values():
         try:
             records.append(record_spec(rec, lib))

@@ -40,6 +40,8 @@ RW_API const char *const *rw_names(void);
 typedef struct { int l; int O; int x10; int x9; } rw_ambiguous;  /* names ruff rejects (E741) */
 typedef enum { Q, I } E;
 RW_API int rw_ambiguous_sum(const rw_ambiguous *a, int l, int O);
+struct rw_stat { int64_t size; int mode; };  /* a tag named like a function, as POSIX stat */
+RW_API int rw_stat(const char *path, struct rw_stat *out);
 RW_API int f2(void);
 RW_API int f10(void);
 RW_API int rw_old_style();
@@ -80,6 +82,11 @@ float rw_sum_of_points(const rw_point_with_a_long_name *p, size_t n) {
 static const char *const names[] = {"alpha", "beta", NULL};
 const char *const *rw_names(void) { return names; }
 int rw_ambiguous_sum(const rw_ambiguous *a, int l, int O) { return a->l + a->O + a->x9 + l + O; }
+int rw_stat(const char *path, struct rw_stat *out) {
+    out->size = (int64_t)strlen(path) << 40;
+    out->mode = 0644;
+    return 0;
+}
 int f2(void) { return 2; }
 int f10(void) { return 10; }
 int rw_old_style(a, b) int a; int b; { return a + b; }  /* K&R: rw.h's `()` is no prototype */
@@ -98,6 +105,9 @@ pts = rw.ffi.new("rw_point_with_a_long_name[]", 2)
 pts[1] = rw.rw_point_with_a_long_name(x=1.0, y=2.0)
 total: float = rw.rw_sum_of_points(pts, 2)
 names = rw.rw_names()
+st = rw.ffi.new("struct rw_stat *")
+rc: int = rw.rw_stat("x", st)
+size: int = st.size
 """
 
 
@@ -151,6 +161,14 @@ def test_ambiguous_and_numbered_names(mod: ModuleType) -> None:
     assert mod.E.I_ == 1 and mod.I_ == 1
     assert (mod.f2(), mod.f10()) == (2, 10)
     assert mod.__all__.index("f2") < mod.__all__.index("f10")
+
+
+def test_struct_tag_named_like_a_function(mod: ModuleType) -> None:
+    """`struct rw_stat` and `rw_stat()`: the function keeps its name, the class gets a `_`."""
+    out = mod.ffi.new("struct rw_stat *")
+    assert mod.rw_stat("abc", out) == 0
+    assert out[0] == mod.rw_stat_(size=3 << 40, mode=0o644)
+    assert isinstance(out, mod.rw_stat_Ptr)
 
 
 def test_unprototyped_declarations(mod: ModuleType) -> None:
