@@ -800,7 +800,8 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     """
     enums = [enum_spec(e, taken) for e in lib.enums.values()]
     records: list[RecordSpec] = []
-    for decl in (*lib.records.values(), *lib.enums.values()):
+    decls: list[m.Record | m.Enum] = [*lib.records.values(), *lib.enums.values()]
+    for decl in decls:
         c_name = decl.typedef or decl.name
         if c_name in _function_names:
             cls = record_class(decl) if isinstance(decl, m.Record) else enum_class(decl)
