@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -588,6 +589,58 @@ def _time(inst: Instance, name: str) -> Callable[..., Any]:
     return c_time
 
 
+@_host.host("env", "clock")
+def _clock(inst: Instance, name: str) -> Callable[..., Any]:
+    # As library.js: microseconds (CLOCKS_PER_SEC is 1000000) since the first call, wrapped to i32.
+    start: list[float] = []
+
+    def c_clock() -> int:
+        now = time.monotonic()
+        if not start:
+            start.append(now)
+        us = int((now - start[0]) * 1e6) & 0xFFFFFFFF
+        return us - (1 << 32) if us >= (1 << 31) else us
+
+    return c_clock
+
+
+_STRFTIME_DIRECTIVE = re.compile(r"%[EO]?(.)|[^%]+|%$", re.S)
+
+
+@_host.host("env", "strftime", "strftime_l")
+def _strftime(inst: Instance, name: str) -> Callable[..., Any]:
+    def strftime(s: int, maxsize: int, fmt: int, tm: int, *_locale: int) -> int:
+        # struct tm: 9 ints, then long tm_gmtoff and const char *tm_zone (wasm32 layout)
+        f = struct.unpack("<9iiI", inst.mem.read(tm, 44))
+        sec, minute, hour, mday, mon, year, wday, yday, isdst, gmtoff, zone = f
+        st = (year + 1900, mon + 1, mday, hour, minute, sec, (wday + 6) % 7, yday + 1, isdst)
+        pattern = inst.mem.read_cstring(fmt).decode("utf-8", "replace")
+        out = []
+        for m in _STRFTIME_DIRECTIVE.finditer(pattern):
+            text, d = m.group(0), m.group(1)
+            if not text.startswith("%") or d is None:
+                out.append(text)
+            elif d == "%":
+                out.append("%")
+            elif d == "Z":
+                out.append(inst.mem.read_cstring(zone).decode("utf-8", "replace") if zone else "")
+            elif d == "z":
+                off = abs(gmtoff) // 60
+                out.append(f"{'-' if gmtoff < 0 else '+'}{off // 60:02d}{off % 60:02d}")
+            else:
+                try:
+                    out.append(time.strftime("%" + d, st))
+                except (ValueError, OverflowError):  # fields out of range: C prints something, never fails
+                    out.append("?")
+        data = "".join(out).encode("utf-8")
+        if len(data) + 1 > (maxsize & 0xFFFFFFFF):
+            return 0  # C: the result did not fit; the array's contents are unspecified
+        inst.mem.write(s, data + b"\0")
+        return len(data)
+
+    return strftime
+
+
 @_host.host("env", "exit", "_exit")
 def _exit(inst: Instance, name: str) -> Callable[..., Any]:
     def c_exit(code: int) -> None:
@@ -747,7 +800,9 @@ def _check_imports(module: wasmtime.Module, path: str) -> None:
         if imp.module == _host.WASI and imp.name in _WASMTIME_WASI:
             continue
         hint = ""
-        if len(imp.module) <= 2 and len(imp.name) <= 2:
+        if imp.name.startswith(("emscripten_asm_const", "_emscripten_asm_const")):
+            hint = " It is how EM_ASM/EM_JS code runs JavaScript, which Python cannot run."
+        elif len(imp.module) <= 2 and len(imp.name) <= 2:
             hint = (
                 " The import names are minified: emcc does that for JS-glue builds at -O3/-Os/-Oz;"
                 " build with -O2 or lower (or add -sASSERTIONS=1) to keep readable names."
