@@ -74,9 +74,10 @@ class Emcc:
 
         3.1.6 exports stackSave/stackRestore/stackAlloc by itself; 3.1.52-3.1.56
         export them only when asked; since 3.1.57 they are `_emscripten_stack_*`.
-        `emscripten_stack_get_current` exists in every version.
+        `emscripten_stack_get_current` and `emscripten_stack_get_end` (which lets the
+        runtime refuse a stackAlloc that would overflow) exist in every version.
         """
-        names = ["_emscripten_stack_get_current"]
+        names = ["_emscripten_stack_get_current", "_emscripten_stack_get_end"]
         if self.version >= (3, 1, 57):
             names += ["__emscripten_stack_restore", "__emscripten_stack_alloc"]
         elif self.version >= (3, 1, 52):

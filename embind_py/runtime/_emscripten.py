@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import operator
 import os
 import re
 import struct
@@ -129,7 +130,7 @@ class HeapView:
                 raw = mem.read(start * sz, n * sz)
                 return list(struct.unpack(f"<{n}{self._fmt}", raw))
             return [self[i] for i in range(start, stop, step)]
-        i = int(key)
+        i = operator.index(key)
         if i < 0:
             raise WasmBoundsError(f"{self.name}[{i}]: negative index")
         return struct.unpack(f"<{self._fmt}", mem.read(i * sz, sz))[0]
@@ -139,8 +140,20 @@ class HeapView:
         sz = self._size
         if isinstance(key, slice):
             start, stop, step = self._range(key, mem.size // sz)
-            is_bytes = isinstance(value, bytes | bytearray | memoryview)
-            vals = list(bytes(value)) if is_bytes else list(value)
+            if (
+                step == 1
+                and sz == 1
+                and isinstance(value, bytes | bytearray | memoryview)
+                and (memoryview(value).itemsize == 1)
+            ):
+                data = memoryview(value).cast("B")  # HEAPU8[a:b] = bytes: one memmove
+                if len(data) != max(stop - start, 0):
+                    raise ValueError(
+                        f"{self.name}[{start}:{stop}]: {len(data)} values for {stop - start} elements"
+                    )
+                mem.write(start, data)
+                return
+            vals = _elements(value)
             idx = range(start, stop, step)
             if len(idx) != len(vals):
                 raise ValueError(f"{self.name}[{start}:{stop}]: {len(vals)} values for {len(idx)} elements")
@@ -150,15 +163,17 @@ class HeapView:
                 for i, v in zip(idx, vals, strict=True):
                     self[i] = v
             return
-        i = int(key)
+        i = operator.index(key)
         if i < 0:
             raise WasmBoundsError(f"{self.name}[{i}]: negative index")
         mem.write(i * sz, self._pack([value]))
 
     def _pack(self, vals: list[Any]) -> bytes:
         fmt = self._fmt
-        if fmt in "fd":
-            return struct.pack(f"<{len(vals)}{fmt}", *(float(v) for v in vals))
+        if fmt == "f":
+            return struct.pack(f"<{len(vals)}f", *(_f32(v) for v in vals))
+        if fmt == "d":
+            return struct.pack(f"<{len(vals)}d", *(float(v) for v in vals))
         bits = self._size * 8
         mask = (1 << bits) - 1
         # JavaScript typed arrays wrap out-of-range integers modulo 2**bits.
@@ -167,8 +182,9 @@ class HeapView:
 
     def set(self, values: Any, offset: int = 0) -> None:
         """`HEAPU8.set(bytes, ptr)`: write `values` starting at element `offset`."""
-        vals = list(bytes(values)) if isinstance(values, bytes | bytearray | memoryview) else list(values)
-        self[offset : offset + len(vals)] = vals
+        if not hasattr(values, "__len__"):
+            values = list(values)
+        self[offset : offset + len(values)] = values
 
     def subarray(self, begin: int, end: int | None = None) -> memoryview:
         """A no-copy memoryview of elements [begin, end) (valid until memory grows)."""
@@ -183,6 +199,13 @@ class HeapView:
 
     def __repr__(self) -> str:
         return f"<{self.name}: {len(self)} elements>"
+
+
+def _elements(value: Any) -> list[Any]:
+    """The element values of a sequence (a typed memoryview gives its elements, bytes its byte values)."""
+    if isinstance(value, memoryview):
+        return list(value.tolist()) if value.ndim == 1 else list(value.cast("B").tolist())
+    return list(value)
 
 
 _HEAPS = {
@@ -224,8 +247,55 @@ def _value_type(t: str) -> tuple[str, int]:
 
 
 def _utf8(s: str) -> bytes:
-    # Lone surrogates become 3-byte sequences, as Emscripten's stringToUTF8 writes them.
-    return s.encode("utf-8", "surrogatepass")
+    """`s` as Emscripten's stringToUTF8 writes it (JavaScript strings are UTF-16)."""
+    try:
+        return s.encode("utf-8")
+    except UnicodeEncodeError:
+        # A surrogate pair is one 4-byte character, as in JavaScript; a lone surrogate 3 bytes.
+        return (
+            s.encode("utf-16-le", "surrogatepass")
+            .decode("utf-16-le", "surrogatepass")
+            .encode("utf-8", "surrogatepass")
+        )
+
+
+def _string_bytes(value: Any, what: str) -> bytes:
+    """A "string" argument: str as UTF-8; bytes and other buffers as they are."""
+    if isinstance(value, str):
+        return _utf8(value)
+    try:
+        return bytes(memoryview(value))
+    except TypeError:
+        raise TypeError(
+            f"{what}: expected str, bytes or None for a C string, got {type(value).__name__}"
+        ) from None
+
+
+def _byte_values(value: Any, what: str) -> bytes:
+    """An "array": a buffer's bytes, or a sequence of byte values wrapped to 8 bits as HEAP8.set does."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str | int):
+        raise TypeError(f"{what}: expected bytes or a sequence of byte values, got {type(value).__name__}")
+    try:
+        return bytes(memoryview(value).cast("B"))
+    except TypeError:
+        pass
+    try:
+        return bytes(operator.index(v) & 0xFF for v in value)
+    except TypeError:
+        raise TypeError(f"{what}: expected bytes or a sequence of ints, got {type(value).__name__}") from None
+
+
+def _on_stack(inst: Instance, data: bytes) -> int:
+    p = inst.stack_alloc(max(len(data), 1))
+    inst.mem.write(p, data)
+    return p
+
+
+def _f32(v: Any) -> float:
+    # Like a JavaScript Float32Array: out-of-range values become +-Infinity instead of failing.
+    return float(ctypes.c_float(float(v)).value)
 
 
 class EmscriptenHelpers:
@@ -334,9 +404,8 @@ class EmscriptenHelpers:
     allocateUTF8OnStack = stringToUTF8OnStack
 
     def writeArrayToMemory(self, array: Any, ptr: int) -> None:
-        """Copy bytes (or a list of byte values) to `ptr`."""
-        data = bytes(array) if not isinstance(array, bytes) else array
-        self._inst.mem.write(int(ptr), data)
+        """Copy bytes (or a list of byte values, wrapped to 8 bits as in JavaScript) to `ptr`."""
+        self._inst.mem.write(int(ptr), _byte_values(array, "writeArrayToMemory()"))
 
     # -- values ------------------------------------------------------------
 
@@ -350,7 +419,7 @@ class EmscriptenHelpers:
         """Write one value of `type` (integers wrap to the type's width, as in JavaScript)."""
         fmt, size = _value_type(type)
         if fmt in "fd":
-            data = struct.pack(f"<{fmt}", float(value))
+            data = struct.pack(f"<{fmt}", _f32(value) if fmt == "f" else float(value))
         else:
             data = struct.pack(f"<{fmt.upper()}", int(value) & ((1 << (size * 8)) - 1))
         self._inst.mem.write(int(ptr), data)
@@ -393,33 +462,34 @@ class EmscriptenHelpers:
                 raise TypeError(f"{name}() takes {len(words)} arguments ({len(args)} given)")
             with inst._lock:
                 sp = 0
-                for i, (w, a) in enumerate(zip(words, args, strict=True)):
-                    if w == "string" and a is not None and not isinstance(a, int):
-                        if not sp:
-                            sp = inst.stack_save()
-                        a = helpers.stringToUTF8OnStack(a if isinstance(a, str) else bytes(a).decode())
-                    elif w == "array" and a is not None and not isinstance(a, int):
-                        if not sp:
-                            sp = inst.stack_save()
-                        data = bytes(a)
-                        p = inst.stack_alloc(max(len(data), 1))
-                        inst.mem.write(p, data)
-                        a = p
-                    elif w == "boolean":
-                        a = 1 if a else 0
-                    elif a is None:
-                        a = 0
-                    _to_slot(slots[i], params[i], a, f"{name}() argument {i + 1}")
-                if sp:
-                    inst._sp_stack.append(sp)
+                pushed = False
                 try:
+                    for i, (w, a) in enumerate(zip(words, args, strict=True)):
+                        if w == "string" and a is not None and not isinstance(a, int):
+                            if not sp:
+                                sp = inst.stack_save()
+                            a = _on_stack(inst, _string_bytes(a, f"{name}() argument {i + 1}") + b"\0")
+                        elif w == "array" and a is not None and not isinstance(a, int):
+                            if not sp:
+                                sp = inst.stack_save()
+                            a = _on_stack(inst, _byte_values(a, f"{name}() argument {i + 1}"))
+                        elif w == "boolean":
+                            a = 1 if a else 0
+                        elif a is None:
+                            a = 0
+                        _to_slot(slots[i], params[i], a, f"{name}() argument {i + 1}")
+                    if sp:
+                        inst._sp_stack.append(sp)
+                        pushed = True
                     call()
                     if not res_letter or restype in _VOID_WORDS:
                         return None
                     r = _from_slot(slots[0], res_letter)
                 finally:
-                    if sp:
+                    # also when converting a later argument failed after strings went on the stack
+                    if pushed:
                         inst._sp_stack.pop()
+                    if sp:
                         inst.stack_restore(sp)
             if restype == "string":
                 return helpers.UTF8ToString(r & 0xFFFFFFFF)

@@ -49,6 +49,8 @@ def _flush_all() -> None:
             inst.flush()
         except Exception:  # a broken instance must not stop the others, or the exit
             pass
+
+
 _engines: dict[tuple[bool, bool], wasmtime.Engine] = {}
 _modules: dict[tuple[tuple[bool, bool], str], wasmtime.Module] = {}
 
@@ -297,6 +299,14 @@ class Instance:
         self._stack_restore = self._caller(restore, "i", "") if restore else None
         self._stack_alloc = self._caller(alloc, "i", "i") if alloc else None
         self._sp0 = self.stack_save() if self._stack_get else 0
+        # The stack's low end, to refuse a stackAlloc that would run into C's static data
+        # (wasm has no guard page there). Modules built before it was exported use 0.
+        end = pick("emscripten_stack_get_end")
+        self._stack_end = 0
+        if end is not None:
+            call, v = self._caller(end, "", "i")
+            call()
+            self._stack_end = int(v[0].i32) & 0xFFFFFFFF
 
     def stack_save(self) -> int:
         if self._stack_get is None:
@@ -313,8 +323,14 @@ class Instance:
         call()
 
     def stack_alloc(self, n: int) -> int:
+        """`n` bytes on the wasm stack, 16-aligned; `MemoryError` when the stack has no room."""
         if self._stack_alloc is None:
             raise WasmLinkError("the wasm module exports no stackAlloc function")
+        if self._stack_get is not None:
+            sp = self.stack_save()
+            if n < 0 or n > sp or ((sp - n) & -16) < self._stack_end:
+                free = max(sp - self._stack_end, 0)
+                raise MemoryError(f"stackAlloc({n}): the wasm stack has only {free} bytes free")
         call, v = self._stack_alloc
         v[0].i32 = n
         call()
