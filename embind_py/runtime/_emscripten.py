@@ -21,6 +21,7 @@ import operator
 import os
 import re
 import struct
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 import wasmtime
 
 from . import _host
-from ._errors import WasmBoundsError, WasmExit, WasmLinkError, WasmTrap
+from ._errors import WasmBoundsError, WasmError, WasmExit, WasmLinkError, WasmTrap
 from ._instance import Instance, compile_module
 
 _LETTER = {"i32": "i", "i64": "I", "f32": "f", "f64": "d"}
@@ -556,6 +557,33 @@ def call_main(inst: Instance, args: Sequence[str] = (), program: str = "./this.p
         finally:
             with contextlib.suppress(Exception):
                 inst.flush()
+
+
+def run_main(make: Callable[..., Any], args: Sequence[str]) -> int:
+    """`python -m NAME args`: run C's main with the process's stdio; return the exit status.
+
+    As a native C program would: stdout is written as bytes (not decoded as UTF-8),
+    a trap or an uncaught `WasmError` is one line on
+    stderr (status 1, no traceback), a closed stdout pipe ends the program quietly
+    (141, as SIGPIPE), and Ctrl-C gives 130.
+    """
+    # C's stdout goes to the binary layer, so bytes that are not UTF-8 come out unchanged.
+    stdout = getattr(sys.stdout, "buffer", sys.stdout)
+    try:
+        return int(make(stdin=sys.stdin, stdout=stdout).call_main(args))
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's own flush at exit cannot fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        return 130
+    except WasmError as e:
+        with contextlib.suppress(Exception):
+            stdout.flush()
+        name = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "main"
+        print(f"{name}: {e}", file=sys.stderr)
+        return 1
 
 
 def _call_start(inst: Instance, argv: list[str]) -> int:

@@ -379,8 +379,14 @@ class Instance:
         if isinstance(exc, wasmtime.Trap):
             code = exc.trap_code
             frames = tuple(f.func_name or f"<wasm function {f.func_index}>" for f in exc.frames)
+            # wasmtime ends with "Caused by:" and numbered causes ("0: memory fault at ...",
+            # "1: wasm trap: out of bounds memory access"): keep the trap, the fault as detail.
             lines = [ln.strip() for ln in (exc.message or "").splitlines() if ln.strip()]
-            text = lines[-1].removeprefix("wasm trap: ") if lines else "trap"
+            causes = [ln.split(": ", 1)[1] if ln.split(": ", 1)[0].isdigit() else ln for ln in lines]
+            text = causes[-1].removeprefix("wasm trap: ") if causes else "trap"
+            fault = next((c for c in causes if c.startswith("memory fault at ")), None)
+            if fault:
+                text += f" ({fault})"
             where = f" in C function {frames[0]}()" if frames else ""
             msg = f"wasm trap{where}: {text}"
             lim = self._limits

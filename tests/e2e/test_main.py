@@ -31,6 +31,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%d bytes\n", n);
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "trap") == 0) return *(volatile int *)0xFFFFFFF0;
+    if (argc > 1 && strcmp(argv[1], "lines") == 0) for (int i = 0; i < 100000; i++) printf("line %d\n", i);
     if (argc > 1 && strcmp(argv[1], "partial") == 0) { printf("no newline"); return 3; }
     if (argc > 1 && strcmp(argv[1], "env") == 0) { printf("%s\n", getenv("GREETING")); return 0; }
     printf("argc=%d constructed=%d\n", argc, constructed);
@@ -118,6 +120,36 @@ def test_python_dash_m(prog: ModuleType) -> None:
         [sys.executable, "-m", "prog", "exit", "9"], cwd=folder, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 9
+
+
+def test_python_dash_m_failures_are_one_line(prog: ModuleType) -> None:
+    folder = Path(str(prog.__file__)).parent
+
+    def run(*args: str, **kw: object) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "prog", *args], cwd=folder, capture_output=True, timeout=60, **kw
+        )
+
+    proc = run("trap")  # a C crash: one line on stderr, not a Python traceback
+    assert proc.returncode == 1
+    assert proc.stderr.decode().splitlines() == [
+        "prog: wasm trap in C function main(): out of bounds memory access "
+        "(memory fault at wasm address 0xfffffff0 in linear memory of size 0x1000000)"
+    ]
+    data = bytes(range(256)) * 40  # not UTF-8: stdin is passed through as bytes
+    proc = run("cat", input=data)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, data, b"10240 bytes\n")
+    # `python -m prog lines | head -1`: the closed pipe ends the program quietly, as SIGPIPE would
+    head = subprocess.Popen(["head", "-n", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    main = subprocess.Popen(
+        [sys.executable, "-m", "prog", "lines"], cwd=folder, stdout=head.stdin, stderr=subprocess.PIPE
+    )
+    assert head.stdin is not None and head.stdout is not None
+    head.stdin.close()
+    out = head.stdout.read()
+    head.wait(timeout=60)
+    _, err = main.communicate(timeout=60)
+    assert out == b"line 0\n" and err == b"" and main.returncode == 141
 
 
 def test_library_without_main_has_no_call_main(build_c: BuildFn) -> None:
