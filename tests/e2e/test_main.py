@@ -125,9 +125,9 @@ def test_python_dash_m(prog: ModuleType) -> None:
 def test_python_dash_m_failures_are_one_line(prog: ModuleType) -> None:
     folder = Path(str(prog.__file__)).parent
 
-    def run(*args: str, **kw: object) -> subprocess.CompletedProcess[bytes]:
+    def run(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [sys.executable, "-m", "prog", *args], cwd=folder, capture_output=True, timeout=60, **kw
+            [sys.executable, "-m", "prog", *args], cwd=folder, capture_output=True, timeout=60, input=input
         )
 
     proc = run("trap")  # a C crash: one line on stderr, not a Python traceback
