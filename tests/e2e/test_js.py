@@ -31,6 +31,21 @@ Promise.resolve(factory()).then((M) => {
 });
 """
 
+MAIN_C = r"""
+#include <stdio.h>
+#include "jsmain.h"
+int add(int a, int b) { return a + b; }
+int main(int argc, char **argv) { printf("main argc=%d %s\n", argc, argc > 1 ? argv[1] : "-"); return 7; }
+"""
+
+MAIN_SCRIPT = """
+const factory = require(process.argv[2]);
+Promise.resolve(factory()).then((M) => {
+  console.log('loaded', M.ccall('add', 'number', ['number', 'number'], [1, 2]));
+  M.callMain(['x']);
+});
+"""
+
 HELLO_C = r"""
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +109,19 @@ def test_node_loads_the_glue_and_cwrap_works(jslib: ModuleType, tmp_path: Path) 
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "5 hi node"
+
+
+def test_node_runs_main_only_on_request(build_c: BuildFn, tmp_path: Path) -> None:
+    # a library with a main: its JS glue, like the Python module, runs main only when asked
+    lib = build_c("jsmain", MAIN_C, "int add(int a, int b);\n", "--js")
+    node = shutil.which("node")
+    assert node, "Node.js is required for this test"
+    script = tmp_path / "run.js"
+    script.write_text(MAIN_SCRIPT)
+    js = Path(str(lib.__file__)).with_name("jsmain.js")
+    proc = subprocess.run([node, str(script), str(js)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 7, proc.stderr  # Emscripten's callMain exits Node with main's status
+    assert proc.stdout == "loaded 3\nmain argc=2 x\n"
 
 
 @pytest.fixture(scope="module")
