@@ -165,6 +165,7 @@ class Instance:
         self.stdout = _host.Stream(stdout, "stdout")
         self.stderr = _host.Stream(stderr, "stderr")
         self._stdin = stdin
+        self._stdin_pos = 0  # how much of a bytes stdin C has read
 
         epoch, metered = timeout is not None, fuel is not None
         self.engine = engine(epoch, metered)
@@ -541,7 +542,10 @@ class Instance:
         if src is None:
             return b""
         if isinstance(src, bytes | bytearray):
-            data, self._stdin = bytes(src[:n]), src[n:]
+            # An offset, not `src = src[n:]`: that copies the rest on every read (quadratic).
+            pos = self._stdin_pos
+            data = bytes(src[pos : pos + n])
+            self._stdin_pos = pos + len(data)
             return data
         try:
             data = src.buffer.read1(n) if hasattr(src, "buffer") else src.read(n)

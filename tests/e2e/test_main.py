@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -78,6 +80,17 @@ def test_stdin_and_stderr(prog: ModuleType, capsys: pytest.CaptureFixture[str]) 
     assert lib.call_main(["cat"]) == 0
     cap = capsys.readouterr()
     assert cap.out == "some input\n" and cap.err == "11 bytes\n"
+
+
+def test_large_bytes_stdin_is_read_in_linear_time(prog: ModuleType) -> None:
+    err = io.StringIO()
+    data = b"y" * (32 << 20)
+    lib = prog.load(stdin=data, stdout=None, stderr=err)
+    t = time.perf_counter()
+    assert lib.call_main(["cat"]) == 0
+    # copying the unread rest on every 1 KiB read took about 13 s here; linear is about 0.5 s
+    assert time.perf_counter() - t < 6
+    assert err.getvalue() == f"{len(data)} bytes\n"
 
 
 def test_environment(prog: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
