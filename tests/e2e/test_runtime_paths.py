@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 
 from embind_py import runtime
-from embind_py.runtime import _cache, _fastcall
+from embind_py.runtime import _cache, _fastcall, _memory
 from tests.conftest import BuildFn
 
 HEADER = """
@@ -137,3 +137,10 @@ def test_fallback_without_wasmtime_internals_warns_and_works(lib: ModuleType) ->
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "False 5 4 2.5\n"
     assert "RuntimeWarning" in proc.stderr and "using the slower public Func API" in proc.stderr
+
+
+def test_bytes_arguments_are_not_copied_before_the_memmove(lib: ModuleType) -> None:
+    data = b"x" * (1 << 20) + b"\0"
+    _addr, keep = _memory.buffer_address(memoryview(data))
+    assert keep is data  # addressed in place: no second 1 MiB copy per call
+    assert lib.str_len(memoryview(data)) == 1 << 20
