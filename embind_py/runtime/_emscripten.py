@@ -32,6 +32,7 @@ import wasmtime
 from . import _host
 from ._errors import WasmBoundsError, WasmError, WasmExit, WasmLinkError, WasmTrap
 from ._instance import Instance, compile_module
+from ._types import Pointer
 
 _LETTER = {"i32": "i", "i64": "I", "f32": "f", "f64": "d"}
 _INT_WORDS = frozenset({"number", "bigint", "boolean", "pointer", "i8", "i16", "i32", "i64", "*"})
@@ -306,6 +307,12 @@ class EmscriptenHelpers:
     def _inst(self) -> Instance:  # provided by FFI
         raise NotImplementedError
 
+    def _addr(self, ptr: Any, what: str) -> int:
+        """An address argument: an int, or a `Pointer` of this instance (another's is a TypeError)."""
+        if isinstance(ptr, Pointer):
+            return self._inst._pointer_address(ptr, what)
+        return operator.index(ptr)
+
     def _heap(self, name: str) -> HeapView:
         fmt, size = _HEAPS[name]
         return HeapView(lambda: self._inst, name, fmt, size)
@@ -360,7 +367,7 @@ class EmscriptenHelpers:
         """Bytes `s` takes in UTF-8, without the terminating NUL."""
         return len(_utf8(s))
 
-    def stringToUTF8(self, s: str, ptr: int, max_bytes: int) -> int:
+    def stringToUTF8(self, s: str, ptr: int | Pointer[Any], max_bytes: int) -> int:
         """Write `s` NUL-terminated at `ptr`, at most `max_bytes` bytes including the NUL.
 
         Never cuts a character in half; returns the bytes written without the NUL.
@@ -373,14 +380,14 @@ class EmscriptenHelpers:
             while cut > 0 and (data[cut] & 0xC0) == 0x80:
                 cut -= 1
             data = data[:cut]
-        self._inst.mem.write(int(ptr), data + b"\0")
+        self._inst.mem.write(self._addr(ptr, "stringToUTF8()"), data + b"\0")
         return len(data)
 
-    def UTF8ToString(self, ptr: int, max_bytes: int | None = None) -> str:
+    def UTF8ToString(self, ptr: int | Pointer[Any], max_bytes: int | None = None) -> str:
         """The string at `ptr` up to its NUL (or `max_bytes`); "" for NULL, as in Emscripten."""
         if not ptr:
             return ""
-        raw = self._inst.mem.read_cstring(int(ptr), max_bytes)
+        raw = self._inst.mem.read_cstring(self._addr(ptr, "UTF8ToString()"), max_bytes)
         return raw.decode("utf-8", "replace")
 
     def stringToNewUTF8(self, s: str) -> int:
@@ -404,26 +411,27 @@ class EmscriptenHelpers:
 
     allocateUTF8OnStack = stringToUTF8OnStack
 
-    def writeArrayToMemory(self, array: Any, ptr: int) -> None:
+    def writeArrayToMemory(self, array: Any, ptr: int | Pointer[Any]) -> None:
         """Copy bytes (or a list of byte values, wrapped to 8 bits as in JavaScript) to `ptr`."""
-        self._inst.mem.write(int(ptr), _byte_values(array, "writeArrayToMemory()"))
+        what = "writeArrayToMemory()"
+        self._inst.mem.write(self._addr(ptr, what), _byte_values(array, what))
 
     # -- values ------------------------------------------------------------
 
-    def getValue(self, ptr: int, type: str = "i8") -> Any:
+    def getValue(self, ptr: int | Pointer[Any], type: str = "i8") -> Any:
         """Read one value: "i1" "i8" "i16" "i32" "i64" "float" "double" "*" (any "T*")."""
         fmt, size = _value_type(type)
-        v = struct.unpack(f"<{fmt}", self._inst.mem.read(int(ptr), size))[0]
+        v = struct.unpack(f"<{fmt}", self._inst.mem.read(self._addr(ptr, "getValue()"), size))[0]
         return bool(v) if type == "i1" else v
 
-    def setValue(self, ptr: int, value: Any, type: str = "i8") -> None:
+    def setValue(self, ptr: int | Pointer[Any], value: Any, type: str = "i8") -> None:
         """Write one value of `type` (integers wrap to the type's width, as in JavaScript)."""
         fmt, size = _value_type(type)
         if fmt in "fd":
             data = struct.pack(f"<{fmt}", _f32(value) if fmt == "f" else float(value))
         else:
             data = struct.pack(f"<{fmt.upper()}", int(value) & ((1 << (size * 8)) - 1))
-        self._inst.mem.write(int(ptr), data)
+        self._inst.mem.write(self._addr(ptr, "setValue()"), data)
 
     # -- calling -----------------------------------------------------------
 
@@ -466,6 +474,8 @@ class EmscriptenHelpers:
                 pushed = False
                 try:
                     for i, (w, a) in enumerate(zip(words, args, strict=True)):
+                        if isinstance(a, Pointer):  # for any type word: the address, checked
+                            a = inst._pointer_address(a, f"{name}() argument {i + 1}")
                         if w == "string" and a is not None and not isinstance(a, int):
                             if not sp:
                                 sp = inst.stack_save()

@@ -318,6 +318,24 @@ def test_get_set_value(ffi: Any) -> None:
     ffi.free(p)
 
 
+def test_helpers_take_pointers_of_their_own_instance_only(em: ModuleType) -> None:
+    ffi = em.load().ffi
+    p = ffi.new("char[]", 32)
+    assert ffi.stringToUTF8("ptr", p, 32) == 3 and ffi.UTF8ToString(p) == "ptr"
+    assert ffi.ccall("c_strlen", "number", ["string"], [p]) == 3  # a Pointer passes as its address
+    ffi.setValue(p, ord("P"), "i8")
+    assert ffi.getValue(p, "i8") == ord("P")
+    other = em.load().ffi
+    with pytest.raises(TypeError, match="another wasm instance"):
+        other.UTF8ToString(p)
+    with pytest.raises(TypeError, match="another wasm instance"):
+        other.stringToUTF8("x", p, 2)
+    with pytest.raises(TypeError, match="another wasm instance"):
+        other.getValue(p, "i8")
+    with pytest.raises(TypeError, match="another wasm instance"):
+        other.ccall("c_strlen", "number", ["number"], [p])
+
+
 def test_module_ffi_has_the_helpers(em: ModuleType) -> None:
     assert em.ffi.ccall("add", "number", ["number", "number"], [20, 22]) == 42
     p = em.ffi.stringToNewUTF8("default instance")
