@@ -107,13 +107,16 @@ class HeapView:
         self._fmt = fmt
         self._size = size
 
-    def _mem(self) -> Any:
+    def _mem(self, refresh: bool = False) -> Any:
+        # Reads and writes need no refresh: the instance refreshes on C's growth notice, and
+        # a bounds check that fails refreshes before it raises. Sizes and raw views do.
         mem = self._get().mem
-        mem.refresh()
+        if refresh:
+            mem.refresh()
         return mem
 
     def __len__(self) -> int:
-        return int(self._mem().size) // self._size
+        return int(self._mem(refresh=True).size) // self._size
 
     @property
     def BYTES_PER_ELEMENT(self) -> int:
@@ -123,7 +126,7 @@ class HeapView:
         return key.indices(n_elems)
 
     def __getitem__(self, key: int | slice) -> Any:
-        mem = self._mem()
+        mem = self._mem(refresh=isinstance(key, slice))  # slices clip to the size
         sz = self._size
         if isinstance(key, slice):
             start, stop, step = self._range(key, mem.size // sz)
@@ -138,7 +141,7 @@ class HeapView:
         return struct.unpack(f"<{self._fmt}", mem.read(i * sz, sz))[0]
 
     def __setitem__(self, key: int | slice, value: Any) -> None:
-        mem = self._mem()
+        mem = self._mem(refresh=isinstance(key, slice))
         sz = self._size
         if isinstance(key, slice):
             start, stop, step = self._range(key, mem.size // sz)
@@ -190,7 +193,7 @@ class HeapView:
 
     def subarray(self, begin: int, end: int | None = None) -> memoryview:
         """A no-copy memoryview of elements [begin, end) (valid until memory grows)."""
-        mem = self._mem()
+        mem = self._mem(refresh=True)
         sz = self._size
         stop = mem.size // sz if end is None else end
         n = max(stop - begin, 0)
