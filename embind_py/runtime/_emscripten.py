@@ -386,11 +386,21 @@ class EmscriptenHelpers:
         self._inst.mem.write(self._addr(ptr, "stringToUTF8()"), data + b"\0")
         return len(data)
 
-    def UTF8ToString(self, ptr: int | Pointer[Any], max_bytes: int | None = None) -> str:
-        """The string at `ptr` up to its NUL (or `max_bytes`); "" for NULL, as in Emscripten."""
+    def UTF8ToString(
+        self, ptr: int | Pointer[Any], max_bytes: int | None = None, ignore_nul: bool = False
+    ) -> str:
+        """The string at `ptr` up to its NUL (or `max_bytes`); "" for NULL, as in Emscripten.
+
+        With `ignore_nul` (Emscripten 4's `ignoreNul`), exactly `max_bytes` bytes are
+        decoded, NULs included. Invalid UTF-8 becomes U+FFFD, as with TextDecoder.
+        """
         if not ptr:
             return ""
-        raw = self._inst.mem.read_cstring(self._addr(ptr, "UTF8ToString()"), max_bytes)
+        addr = self._addr(ptr, "UTF8ToString()")
+        if ignore_nul and max_bytes is not None:
+            raw = self._inst.mem.read(addr, max(max_bytes, 0))
+        else:
+            raw = self._inst.mem.read_cstring(addr, max_bytes)
         return raw.decode("utf-8", "replace")
 
     def stringToNewUTF8(self, s: str) -> int:

@@ -283,6 +283,8 @@ def test_utf8_helpers(ffi: Any) -> None:
     # UTF8ToString(ptr, maxBytesToRead)
     ffi.stringToUTF8("hello", p, n)
     assert ffi.UTF8ToString(p, 4) == "hell"
+    ffi.writeArrayToMemory(b"ab\0cd", p)
+    assert ffi.UTF8ToString(p, 5) == "ab" and ffi.UTF8ToString(p, 5, True) == "ab\0cd"  # ignoreNul
     assert ffi.UTF8ToString(0) == ""
     ffi.free(p)
 
