@@ -193,6 +193,8 @@ class HeapView:
 
     def subarray(self, begin: int, end: int | None = None) -> memoryview:
         """A no-copy memoryview of elements [begin, end) (valid until memory grows)."""
+        if begin < 0 or (end is not None and end < 0):
+            raise WasmBoundsError(f"{self.name}.subarray({begin}, {end}): negative index")
         mem = self._mem(refresh=True)
         sz = self._size
         stop = mem.size // sz if end is None else end

@@ -193,6 +193,8 @@ def test_heap_view_bounds_and_len(ffi: Any) -> None:
     with pytest.raises(WasmBoundsError):
         ffi.HEAPU8[n] = 1
     assert ffi.HEAPU8[n - 1] is not None
+    with pytest.raises(WasmBoundsError, match="negative index"):
+        ffi.HEAPU8.subarray(-4)
 
 
 def test_heap_views_follow_memory_growth(ffi: Any) -> None:
