@@ -22,6 +22,7 @@ import os
 import re
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -587,28 +588,50 @@ def call_main(inst: Instance, args: Sequence[str] = (), program: str = "./this.p
 def run_main(make: Callable[..., Any], args: Sequence[str]) -> int:
     """`python -m NAME args`: run C's main with the process's stdio; return the exit status.
 
-    As a native C program would: stdout is written as bytes (not decoded as UTF-8),
-    a trap or an uncaught `WasmError` is one line on
-    stderr (status 1, no traceback), a closed stdout pipe ends the program quietly
-    (141, as SIGPIPE), and Ctrl-C gives 130.
+    As a native C program would: stdout is written as bytes (not decoded as UTF-8);
+    a trap or an uncaught `WasmError` is one line on stderr (status 1, no
+    traceback); a closed stdout pipe ends the program quietly (141, as SIGPIPE);
+    Ctrl-C ends it at once (130, as SIGINT), even inside a C loop that never calls
+    back into Python.
     """
     # C's stdout goes to the binary layer, so bytes that are not UTF-8 come out unchanged.
     stdout = getattr(sys.stdout, "buffer", sys.stdout)
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(int(make(stdin=sys.stdin, stdout=stdout).call_main(args)))
+        except BaseException as e:  # handed to the main thread
+            outcome.append(e)
+
+    # Python runs signal handlers only in the main thread, and only between bytecodes, so
+    # a main thread inside a long wasm call would never see Ctrl-C: C runs in a worker.
+    worker = threading.Thread(target=run, name="embind-py-main", daemon=True)
+    worker.start()
     try:
-        return int(make(stdin=sys.stdin, stdout=stdout).call_main(args))
-    except BrokenPipeError:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        # A C program killed by SIGINT does not flush its stdio either; Python's is flushed.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(130)
+    result = outcome[0] if outcome else 1
+    if isinstance(result, int):
+        return result
+    if isinstance(result, BrokenPipeError):
         # Point stdout at /dev/null so the interpreter's own flush at exit cannot fail again.
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except KeyboardInterrupt:
-        return 130
-    except WasmError as e:
+    if isinstance(result, WasmError):
         with contextlib.suppress(Exception):
             stdout.flush()
         name = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "main"
-        print(f"{name}: {e}", file=sys.stderr)
+        print(f"{name}: {result}", file=sys.stderr)
         return 1
+    raise result
 
 
 def _call_start(inst: Instance, argv: list[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +33,11 @@ int main(int argc, char **argv) {
         while ((c = getchar()) != EOF) { putchar(c); n++; }
         fprintf(stderr, "%d bytes\n", n);
         return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "spin") == 0) {
+        puts("spinning");
+        fflush(stdout);
+        for (volatile int i = 1; i;) {}
     }
     if (argc > 1 && strcmp(argv[1], "trap") == 0) return *(volatile int *)0xFFFFFFF0;
     if (argc > 1 && strcmp(argv[1], "lines") == 0) for (int i = 0; i < 100000; i++) printf("line %d\n", i);
@@ -163,6 +169,23 @@ def test_python_dash_m_failures_are_one_line(prog: ModuleType) -> None:
     head.wait(timeout=60)
     _, err = main.communicate(timeout=60)
     assert out == b"line 0\n" and err == b"" and main.returncode == 141
+
+
+def test_python_dash_m_ctrl_c_stops_a_c_loop(prog: ModuleType) -> None:
+    # a C loop never returns to Python, where signal handlers run: Ctrl-C must still end it
+    folder = Path(str(prog.__file__)).parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prog", "spin"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"spinning\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err == b""
 
 
 def test_library_without_main_has_no_call_main(build_c: BuildFn) -> None:
