@@ -74,9 +74,10 @@ class Emcc:
 
         3.1.6 exports stackSave/stackRestore/stackAlloc by itself; 3.1.52-3.1.56
         export them only when asked; since 3.1.57 they are `_emscripten_stack_*`.
-        `emscripten_stack_get_current` exists in every version.
+        `emscripten_stack_get_current` and `emscripten_stack_get_end` (which lets the
+        runtime refuse a stackAlloc that would overflow) exist in every version.
         """
-        names = ["_emscripten_stack_get_current"]
+        names = ["_emscripten_stack_get_current", "_emscripten_stack_get_end"]
         if self.version >= (3, 1, 57):
             names += ["__emscripten_stack_restore", "__emscripten_stack_alloc"]
         elif self.version >= (3, 1, 52):
@@ -318,7 +319,8 @@ def compile_js(
 ) -> Path:
     """Compile the sources with Emscripten's JS glue: `out_js` plus `<out_js>.wasm` beside it.
 
-    The glue is a MODULARIZE factory with `ccall`/`cwrap`. emcc names the wasm after
+    The glue is a MODULARIZE factory with `ccall`/`cwrap` (and `callMain`, when there
+    is a main, which then does not run at load). emcc names the wasm after
     the JS file (`X.js` -> `X.wasm`), which would clash with the standalone NAME.wasm,
     so emcc writes `NAME.js.js` (whose wasm is `NAME.js.wasm`, the name the glue loads)
     in a temporary folder and the JS is then moved to `out_js`. Returns the wasm's path.
@@ -336,8 +338,11 @@ def compile_js(
             f"-O{opt}",
             "-sMODULARIZE=1",
             "-sALLOW_MEMORY_GROWTH=1",
-            "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap",
+            # With a main: run it on request (`M.callMain(args)`), as the Python module does,
+            # rather than when the factory loads it.
+            "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap" + (",callMain" if has_main else ""),
             "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
+            *(["-sINVOKE_RUN=0"] if has_main else []),
             *extra,
             *_cpp_flags(include_dirs, defines),
             *cflags,

@@ -21,7 +21,7 @@ from ._callbacks import (
     arg_rec,
     ret_byval,
 )
-from ._emscripten import HeapView, JsModule, call_main, load_wasm
+from ._emscripten import HeapView, JsModule, call_main, load_wasm, run_main
 from ._errors import (
     WasmBoundsError,
     WasmError,
@@ -104,6 +104,7 @@ __all__ = [
     "engine",
     "load_wasm",
     "ret_byval",
+    "run_main",
     "to_bool",
     "to_enum",
     "to_float",

@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import operator
 import os
+import re
 import struct
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -27,8 +31,9 @@ from typing import Any
 import wasmtime
 
 from . import _host
-from ._errors import WasmBoundsError, WasmExit, WasmLinkError, WasmTrap
+from ._errors import WasmBoundsError, WasmError, WasmExit, WasmLinkError, WasmTrap
 from ._instance import Instance, compile_module
+from ._types import Pointer
 
 _LETTER = {"i32": "i", "i64": "I", "f32": "f", "f64": "d"}
 _INT_WORDS = frozenset({"number", "bigint", "boolean", "pointer", "i8", "i16", "i32", "i64", "*"})
@@ -103,13 +108,16 @@ class HeapView:
         self._fmt = fmt
         self._size = size
 
-    def _mem(self) -> Any:
+    def _mem(self, refresh: bool = False) -> Any:
+        # Reads and writes need no refresh: the instance refreshes on C's growth notice, and
+        # a bounds check that fails refreshes before it raises. Sizes and raw views do.
         mem = self._get().mem
-        mem.refresh()
+        if refresh:
+            mem.refresh()
         return mem
 
     def __len__(self) -> int:
-        return int(self._mem().size) // self._size
+        return int(self._mem(refresh=True).size) // self._size
 
     @property
     def BYTES_PER_ELEMENT(self) -> int:
@@ -119,7 +127,7 @@ class HeapView:
         return key.indices(n_elems)
 
     def __getitem__(self, key: int | slice) -> Any:
-        mem = self._mem()
+        mem = self._mem(refresh=isinstance(key, slice))  # slices clip to the size
         sz = self._size
         if isinstance(key, slice):
             start, stop, step = self._range(key, mem.size // sz)
@@ -128,18 +136,30 @@ class HeapView:
                 raw = mem.read(start * sz, n * sz)
                 return list(struct.unpack(f"<{n}{self._fmt}", raw))
             return [self[i] for i in range(start, stop, step)]
-        i = int(key)
+        i = operator.index(key)
         if i < 0:
             raise WasmBoundsError(f"{self.name}[{i}]: negative index")
         return struct.unpack(f"<{self._fmt}", mem.read(i * sz, sz))[0]
 
     def __setitem__(self, key: int | slice, value: Any) -> None:
-        mem = self._mem()
+        mem = self._mem(refresh=isinstance(key, slice))
         sz = self._size
         if isinstance(key, slice):
             start, stop, step = self._range(key, mem.size // sz)
-            is_bytes = isinstance(value, bytes | bytearray | memoryview)
-            vals = list(bytes(value)) if is_bytes else list(value)
+            if (
+                step == 1
+                and sz == 1
+                and isinstance(value, bytes | bytearray | memoryview)
+                and (memoryview(value).itemsize == 1)
+            ):
+                data = memoryview(value).cast("B")  # HEAPU8[a:b] = bytes: one memmove
+                if len(data) != max(stop - start, 0):
+                    raise ValueError(
+                        f"{self.name}[{start}:{stop}]: {len(data)} values for {stop - start} elements"
+                    )
+                mem.write(start, data)
+                return
+            vals = _elements(value)
             idx = range(start, stop, step)
             if len(idx) != len(vals):
                 raise ValueError(f"{self.name}[{start}:{stop}]: {len(vals)} values for {len(idx)} elements")
@@ -149,15 +169,17 @@ class HeapView:
                 for i, v in zip(idx, vals, strict=True):
                     self[i] = v
             return
-        i = int(key)
+        i = operator.index(key)
         if i < 0:
             raise WasmBoundsError(f"{self.name}[{i}]: negative index")
         mem.write(i * sz, self._pack([value]))
 
     def _pack(self, vals: list[Any]) -> bytes:
         fmt = self._fmt
-        if fmt in "fd":
-            return struct.pack(f"<{len(vals)}{fmt}", *(float(v) for v in vals))
+        if fmt == "f":
+            return struct.pack(f"<{len(vals)}f", *(_f32(v) for v in vals))
+        if fmt == "d":
+            return struct.pack(f"<{len(vals)}d", *(float(v) for v in vals))
         bits = self._size * 8
         mask = (1 << bits) - 1
         # JavaScript typed arrays wrap out-of-range integers modulo 2**bits.
@@ -166,12 +188,15 @@ class HeapView:
 
     def set(self, values: Any, offset: int = 0) -> None:
         """`HEAPU8.set(bytes, ptr)`: write `values` starting at element `offset`."""
-        vals = list(bytes(values)) if isinstance(values, bytes | bytearray | memoryview) else list(values)
-        self[offset : offset + len(vals)] = vals
+        if not hasattr(values, "__len__"):
+            values = list(values)
+        self[offset : offset + len(values)] = values
 
     def subarray(self, begin: int, end: int | None = None) -> memoryview:
         """A no-copy memoryview of elements [begin, end) (valid until memory grows)."""
-        mem = self._mem()
+        if begin < 0 or (end is not None and end < 0):
+            raise WasmBoundsError(f"{self.name}.subarray({begin}, {end}): negative index")
+        mem = self._mem(refresh=True)
         sz = self._size
         stop = mem.size // sz if end is None else end
         n = max(stop - begin, 0)
@@ -182,6 +207,13 @@ class HeapView:
 
     def __repr__(self) -> str:
         return f"<{self.name}: {len(self)} elements>"
+
+
+def _elements(value: Any) -> list[Any]:
+    """The element values of a sequence (a typed memoryview gives its elements, bytes its byte values)."""
+    if isinstance(value, memoryview):
+        return list(value.tolist()) if value.ndim == 1 else list(value.cast("B").tolist())
+    return list(value)
 
 
 _HEAPS = {
@@ -223,8 +255,55 @@ def _value_type(t: str) -> tuple[str, int]:
 
 
 def _utf8(s: str) -> bytes:
-    # Lone surrogates become 3-byte sequences, as Emscripten's stringToUTF8 writes them.
-    return s.encode("utf-8", "surrogatepass")
+    """`s` as Emscripten's stringToUTF8 writes it (JavaScript strings are UTF-16)."""
+    try:
+        return s.encode("utf-8")
+    except UnicodeEncodeError:
+        # A surrogate pair is one 4-byte character, as in JavaScript; a lone surrogate 3 bytes.
+        return (
+            s.encode("utf-16-le", "surrogatepass")
+            .decode("utf-16-le", "surrogatepass")
+            .encode("utf-8", "surrogatepass")
+        )
+
+
+def _string_bytes(value: Any, what: str) -> bytes:
+    """A "string" argument: str as UTF-8; bytes and other buffers as they are."""
+    if isinstance(value, str):
+        return _utf8(value)
+    try:
+        return bytes(memoryview(value))
+    except TypeError:
+        raise TypeError(
+            f"{what}: expected str, bytes or None for a C string, got {type(value).__name__}"
+        ) from None
+
+
+def _byte_values(value: Any, what: str) -> bytes:
+    """An "array": a buffer's bytes, or a sequence of byte values wrapped to 8 bits as HEAP8.set does."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str | int):
+        raise TypeError(f"{what}: expected bytes or a sequence of byte values, got {type(value).__name__}")
+    try:
+        return bytes(memoryview(value).cast("B"))
+    except TypeError:
+        pass
+    try:
+        return bytes(operator.index(v) & 0xFF for v in value)
+    except TypeError:
+        raise TypeError(f"{what}: expected bytes or a sequence of ints, got {type(value).__name__}") from None
+
+
+def _on_stack(inst: Instance, data: bytes) -> int:
+    p = inst.stack_alloc(max(len(data), 1))
+    inst.mem.write(p, data)
+    return p
+
+
+def _f32(v: Any) -> float:
+    # Like a JavaScript Float32Array: out-of-range values become +-Infinity instead of failing.
+    return float(ctypes.c_float(float(v)).value)
 
 
 class EmscriptenHelpers:
@@ -233,6 +312,12 @@ class EmscriptenHelpers:
     @property
     def _inst(self) -> Instance:  # provided by FFI
         raise NotImplementedError
+
+    def _addr(self, ptr: Any, what: str) -> int:
+        """An address argument: an int, or a `Pointer` of this instance (another's is a TypeError)."""
+        if isinstance(ptr, Pointer):
+            return self._inst._pointer_address(ptr, what)
+        return operator.index(ptr)
 
     def _heap(self, name: str) -> HeapView:
         fmt, size = _HEAPS[name]
@@ -288,7 +373,7 @@ class EmscriptenHelpers:
         """Bytes `s` takes in UTF-8, without the terminating NUL."""
         return len(_utf8(s))
 
-    def stringToUTF8(self, s: str, ptr: int, max_bytes: int) -> int:
+    def stringToUTF8(self, s: str, ptr: int | Pointer[Any], max_bytes: int) -> int:
         """Write `s` NUL-terminated at `ptr`, at most `max_bytes` bytes including the NUL.
 
         Never cuts a character in half; returns the bytes written without the NUL.
@@ -301,14 +386,24 @@ class EmscriptenHelpers:
             while cut > 0 and (data[cut] & 0xC0) == 0x80:
                 cut -= 1
             data = data[:cut]
-        self._inst.mem.write(int(ptr), data + b"\0")
+        self._inst.mem.write(self._addr(ptr, "stringToUTF8()"), data + b"\0")
         return len(data)
 
-    def UTF8ToString(self, ptr: int, max_bytes: int | None = None) -> str:
-        """The string at `ptr` up to its NUL (or `max_bytes`); "" for NULL, as in Emscripten."""
+    def UTF8ToString(
+        self, ptr: int | Pointer[Any], max_bytes: int | None = None, ignore_nul: bool = False
+    ) -> str:
+        """The string at `ptr` up to its NUL (or `max_bytes`); "" for NULL, as in Emscripten.
+
+        With `ignore_nul` (Emscripten 4's `ignoreNul`), exactly `max_bytes` bytes are
+        decoded, NULs included. Invalid UTF-8 becomes U+FFFD, as with TextDecoder.
+        """
         if not ptr:
             return ""
-        raw = self._inst.mem.read_cstring(int(ptr), max_bytes)
+        addr = self._addr(ptr, "UTF8ToString()")
+        if ignore_nul and max_bytes is not None:
+            raw = self._inst.mem.read(addr, max(max_bytes, 0))
+        else:
+            raw = self._inst.mem.read_cstring(addr, max_bytes)
         return raw.decode("utf-8", "replace")
 
     def stringToNewUTF8(self, s: str) -> int:
@@ -332,27 +427,27 @@ class EmscriptenHelpers:
 
     allocateUTF8OnStack = stringToUTF8OnStack
 
-    def writeArrayToMemory(self, array: Any, ptr: int) -> None:
-        """Copy bytes (or a list of byte values) to `ptr`."""
-        data = bytes(array) if not isinstance(array, bytes) else array
-        self._inst.mem.write(int(ptr), data)
+    def writeArrayToMemory(self, array: Any, ptr: int | Pointer[Any]) -> None:
+        """Copy bytes (or a list of byte values, wrapped to 8 bits as in JavaScript) to `ptr`."""
+        what = "writeArrayToMemory()"
+        self._inst.mem.write(self._addr(ptr, what), _byte_values(array, what))
 
     # -- values ------------------------------------------------------------
 
-    def getValue(self, ptr: int, type: str = "i8") -> Any:
+    def getValue(self, ptr: int | Pointer[Any], type: str = "i8") -> Any:
         """Read one value: "i1" "i8" "i16" "i32" "i64" "float" "double" "*" (any "T*")."""
         fmt, size = _value_type(type)
-        v = struct.unpack(f"<{fmt}", self._inst.mem.read(int(ptr), size))[0]
+        v = struct.unpack(f"<{fmt}", self._inst.mem.read(self._addr(ptr, "getValue()"), size))[0]
         return bool(v) if type == "i1" else v
 
-    def setValue(self, ptr: int, value: Any, type: str = "i8") -> None:
+    def setValue(self, ptr: int | Pointer[Any], value: Any, type: str = "i8") -> None:
         """Write one value of `type` (integers wrap to the type's width, as in JavaScript)."""
         fmt, size = _value_type(type)
         if fmt in "fd":
-            data = struct.pack(f"<{fmt}", float(value))
+            data = struct.pack(f"<{fmt}", _f32(value) if fmt == "f" else float(value))
         else:
             data = struct.pack(f"<{fmt.upper()}", int(value) & ((1 << (size * 8)) - 1))
-        self._inst.mem.write(int(ptr), data)
+        self._inst.mem.write(self._addr(ptr, "setValue()"), data)
 
     # -- calling -----------------------------------------------------------
 
@@ -392,33 +487,36 @@ class EmscriptenHelpers:
                 raise TypeError(f"{name}() takes {len(words)} arguments ({len(args)} given)")
             with inst._lock:
                 sp = 0
-                for i, (w, a) in enumerate(zip(words, args, strict=True)):
-                    if w == "string" and a is not None and not isinstance(a, int):
-                        if not sp:
-                            sp = inst.stack_save()
-                        a = helpers.stringToUTF8OnStack(a if isinstance(a, str) else bytes(a).decode())
-                    elif w == "array" and a is not None and not isinstance(a, int):
-                        if not sp:
-                            sp = inst.stack_save()
-                        data = bytes(a)
-                        p = inst.stack_alloc(max(len(data), 1))
-                        inst.mem.write(p, data)
-                        a = p
-                    elif w == "boolean":
-                        a = 1 if a else 0
-                    elif a is None:
-                        a = 0
-                    _to_slot(slots[i], params[i], a, f"{name}() argument {i + 1}")
-                if sp:
-                    inst._sp_stack.append(sp)
+                pushed = False
                 try:
+                    for i, (w, a) in enumerate(zip(words, args, strict=True)):
+                        if isinstance(a, Pointer):  # for any type word: the address, checked
+                            a = inst._pointer_address(a, f"{name}() argument {i + 1}")
+                        if w == "string" and a is not None and not isinstance(a, int):
+                            if not sp:
+                                sp = inst.stack_save()
+                            a = _on_stack(inst, _string_bytes(a, f"{name}() argument {i + 1}") + b"\0")
+                        elif w == "array" and a is not None and not isinstance(a, int):
+                            if not sp:
+                                sp = inst.stack_save()
+                            a = _on_stack(inst, _byte_values(a, f"{name}() argument {i + 1}"))
+                        elif w == "boolean":
+                            a = 1 if a else 0
+                        elif a is None:
+                            a = 0
+                        _to_slot(slots[i], params[i], a, f"{name}() argument {i + 1}")
+                    if sp:
+                        inst._sp_stack.append(sp)
+                        pushed = True
                     call()
                     if not res_letter or restype in _VOID_WORDS:
                         return None
                     r = _from_slot(slots[0], res_letter)
                 finally:
-                    if sp:
+                    # also when converting a later argument failed after strings went on the stack
+                    if pushed:
                         inst._sp_stack.pop()
+                    if sp:
                         inst.stack_restore(sp)
             if restype == "string":
                 return helpers.UTF8ToString(r & 0xFFFFFFFF)
@@ -485,6 +583,55 @@ def call_main(inst: Instance, args: Sequence[str] = (), program: str = "./this.p
         finally:
             with contextlib.suppress(Exception):
                 inst.flush()
+
+
+def run_main(make: Callable[..., Any], args: Sequence[str]) -> int:
+    """`python -m NAME args`: run C's main with the process's stdio; return the exit status.
+
+    As a native C program would: stdout is written as bytes (not decoded as UTF-8);
+    a trap or an uncaught `WasmError` is one line on stderr (status 1, no
+    traceback); a closed stdout pipe ends the program quietly (141, as SIGPIPE);
+    Ctrl-C ends it at once (130, as SIGINT), even inside a C loop that never calls
+    back into Python.
+    """
+    # C's stdout goes to the binary layer, so bytes that are not UTF-8 come out unchanged.
+    stdout = getattr(sys.stdout, "buffer", sys.stdout)
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(int(make(stdin=sys.stdin, stdout=stdout).call_main(args)))
+        except BaseException as e:  # handed to the main thread
+            outcome.append(e)
+
+    # Python runs signal handlers only in the main thread, and only between bytecodes, so
+    # a main thread inside a long wasm call would never see Ctrl-C: C runs in a worker.
+    worker = threading.Thread(target=run, name="embind-py-main", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        # A C program killed by SIGINT does not flush its stdio either; Python's is flushed.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(130)
+    result = outcome[0] if outcome else 1
+    if isinstance(result, int):
+        return result
+    if isinstance(result, BrokenPipeError):
+        # Point stdout at /dev/null so the interpreter's own flush at exit cannot fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    if isinstance(result, WasmError):
+        with contextlib.suppress(Exception):
+            stdout.flush()
+        name = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "main"
+        print(f"{name}: {result}", file=sys.stderr)
+        return 1
+    raise result
 
 
 def _call_start(inst: Instance, argv: list[str]) -> int:
@@ -586,6 +733,58 @@ def _time(inst: Instance, name: str) -> Callable[..., Any]:
         return t
 
     return c_time
+
+
+@_host.host("env", "clock")
+def _clock(inst: Instance, name: str) -> Callable[..., Any]:
+    # As library.js: microseconds (CLOCKS_PER_SEC is 1000000) since the first call, wrapped to i32.
+    start: list[float] = []
+
+    def c_clock() -> int:
+        now = time.monotonic()
+        if not start:
+            start.append(now)
+        us = int((now - start[0]) * 1e6) & 0xFFFFFFFF
+        return us - (1 << 32) if us >= (1 << 31) else us
+
+    return c_clock
+
+
+_STRFTIME_DIRECTIVE = re.compile(r"%[EO]?(.)|[^%]+|%$", re.S)
+
+
+@_host.host("env", "strftime", "strftime_l")
+def _strftime(inst: Instance, name: str) -> Callable[..., Any]:
+    def strftime(s: int, maxsize: int, fmt: int, tm: int, *_locale: int) -> int:
+        # struct tm: 9 ints, then long tm_gmtoff and const char *tm_zone (wasm32 layout)
+        f = struct.unpack("<9iiI", inst.mem.read(tm, 44))
+        sec, minute, hour, mday, mon, year, wday, yday, isdst, gmtoff, zone = f
+        st = (year + 1900, mon + 1, mday, hour, minute, sec, (wday + 6) % 7, yday + 1, isdst)
+        pattern = inst.mem.read_cstring(fmt).decode("utf-8", "replace")
+        out = []
+        for m in _STRFTIME_DIRECTIVE.finditer(pattern):
+            text, d = m.group(0), m.group(1)
+            if not text.startswith("%") or d is None:
+                out.append(text)
+            elif d == "%":
+                out.append("%")
+            elif d == "Z":
+                out.append(inst.mem.read_cstring(zone).decode("utf-8", "replace") if zone else "")
+            elif d == "z":
+                off = abs(gmtoff) // 60
+                out.append(f"{'-' if gmtoff < 0 else '+'}{off // 60:02d}{off % 60:02d}")
+            else:
+                try:
+                    out.append(time.strftime("%" + d, st))
+                except (ValueError, OverflowError):  # fields out of range: C prints something, never fails
+                    out.append("?")
+        data = "".join(out).encode("utf-8")
+        if len(data) + 1 > (maxsize & 0xFFFFFFFF):
+            return 0  # C: the result did not fit; the array's contents are unspecified
+        inst.mem.write(s, data + b"\0")
+        return len(data)
+
+    return strftime
 
 
 @_host.host("env", "exit", "_exit")
@@ -747,7 +946,9 @@ def _check_imports(module: wasmtime.Module, path: str) -> None:
         if imp.module == _host.WASI and imp.name in _WASMTIME_WASI:
             continue
         hint = ""
-        if len(imp.module) <= 2 and len(imp.name) <= 2:
+        if imp.name.startswith(("emscripten_asm_const", "_emscripten_asm_const")):
+            hint = " It is how EM_ASM/EM_JS code runs JavaScript, which Python cannot run."
+        elif len(imp.module) <= 2 and len(imp.name) <= 2:
             hint = (
                 " The import names are minified: emcc does that for JS-glue builds at -O3/-Os/-Oz;"
                 " build with -O2 or lower (or add -sASSERTIONS=1) to keep readable names."

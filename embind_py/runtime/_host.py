@@ -100,8 +100,8 @@ class Stream:
                 target.write(text)
         else:
             target.write(data)
-        if isinstance(target, io.TextIOBase) and target.isatty():
-            target.flush()
+        if isinstance(target, io.TextIOBase | io.BufferedIOBase) and target.isatty():
+            target.flush()  # a prompt without a newline must show before C waits for input
 
 
 class _Default:

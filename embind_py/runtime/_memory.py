@@ -121,7 +121,8 @@ def buffer_address(buf: Any, writable: bool = False) -> tuple[int, Any]:
     """Host address of a buffer-protocol object's bytes, and an object to keep alive.
 
     Writable buffers (bytearray, array.array, numpy arrays, writable memoryviews)
-    are addressed in place; a read-only one that is not `bytes` costs one copy.
+    and `bytes` (or a view of a whole `bytes`) are addressed in place; another
+    read-only buffer costs one copy.
     """
     if isinstance(buf, bytes) and not writable:
         return ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value or 0, buf
@@ -131,6 +132,9 @@ def buffer_address(buf: Any, writable: bool = False) -> tuple[int, Any]:
     if mv.readonly:
         if writable:
             raise TypeError("buffer is read-only")
+        obj = mv.obj
+        if isinstance(obj, bytes) and mv.nbytes == len(obj):  # a view of a whole bytes: no copy
+            return ctypes.cast(ctypes.c_char_p(obj), ctypes.c_void_p).value or 0, obj
         data = mv.tobytes()
         return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0, data
     if mv.nbytes == 0:

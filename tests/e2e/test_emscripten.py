@@ -6,6 +6,7 @@ Each test mirrors an example of Emscripten's documentation (preamble.js /
 
 from __future__ import annotations
 
+import array
 from types import ModuleType
 from typing import Any
 
@@ -133,6 +134,28 @@ def test_ccall_errors(ffi: Any) -> None:
     assert ffi.ccall("add", "number", ["number", "number"], [1, 1]) == 2  # still usable
 
 
+def test_failed_argument_conversion_releases_the_stack(ffi: Any) -> None:
+    sp = ffi.stackSave()
+    # the string goes on the stack before argument 2 fails its range check
+    with pytest.raises(OverflowError):
+        ffi.ccall("add", "number", ["string", "number"], ["abc", 2**40])
+    assert ffi.stackSave() == sp
+    # a string larger than the whole wasm stack (5 MiB in 3.1.6, 64 KiB later) is refused,
+    # not written over C's static data
+    with pytest.raises(MemoryError, match="stack has only"):
+        ffi.ccall("c_strlen", "number", ["string"], ["x" * (8 << 20)])
+    assert ffi.stackSave() == sp
+    assert ffi.ccall("c_strlen", "number", ["string"], ["still fine"]) == 10
+
+
+def test_ccall_bytes_strings_and_signed_arrays(ffi: Any) -> None:
+    # bytes go in as they are (no UTF-8 round trip), and array values wrap to 8 bits as in HEAP8.set
+    assert ffi.ccall("c_strlen", "number", ["string"], [b"\xff\xfe"]) == 2
+    assert ffi.ccall("count_bytes", "number", ["array", "number"], [[-1, 256, 2], 3]) == 255 + 0 + 2
+    with pytest.raises(TypeError, match="argument 1"):
+        ffi.ccall("c_strlen", "number", ["string"], [3.5])
+
+
 # -- heap views -------------------------------------------------------------
 
 
@@ -170,6 +193,8 @@ def test_heap_view_bounds_and_len(ffi: Any) -> None:
     with pytest.raises(WasmBoundsError):
         ffi.HEAPU8[n] = 1
     assert ffi.HEAPU8[n - 1] is not None
+    with pytest.raises(WasmBoundsError, match="negative index"):
+        ffi.HEAPU8.subarray(-4)
 
 
 def test_heap_views_follow_memory_growth(ffi: Any) -> None:
@@ -180,6 +205,25 @@ def test_heap_views_follow_memory_growth(ffi: Any) -> None:
     # the new memory is readable through the old view object and a fresh one
     assert heap[p + (64 << 20) - 1] == 7
     assert ffi.HEAP32[(p + (32 << 20)) >> 2] == 0x07070707
+
+
+def test_heap_view_conversions_match_typed_arrays(ffi: Any) -> None:
+    p = ffi.malloc(16)
+    ffi.HEAPF32[p >> 2] = 1e300  # a Float32Array stores Infinity
+    assert ffi.HEAPF32[p >> 2] == float("inf")
+    ffi.setValue(p, -1e300, "float")
+    assert ffi.getValue(p, "float") == float("-inf")
+    ffi.HEAPU8[p : p + 3] = b"xyz"
+    assert ffi.HEAPU8[p : p + 3] == list(b"xyz")
+    ffi.HEAP32.set(array.array("i", [7, -2]), p >> 2)  # a typed source copies elements, not bytes
+    assert ffi.HEAP32[p >> 2 : (p >> 2) + 2] == [7, -2]
+    with pytest.raises(TypeError):
+        ffi.HEAP32[1.5]
+    with pytest.raises(TypeError, match="writeArrayToMemory"):
+        ffi.writeArrayToMemory(5, p)  # bytes(5) would be five zero bytes
+    ffi.writeArrayToMemory([-1, 1], p)
+    assert ffi.HEAPU8[p : p + 2] == [255, 1]
+    ffi.free(p)
 
 
 # -- stack -----------------------------------------------------------------
@@ -209,11 +253,24 @@ def test_stack_scope(ffi: Any) -> None:
     assert ffi.stackSave() == sp
 
 
+def test_stack_alloc_refuses_overflow(ffi: Any) -> None:
+    sp = ffi.stackSave()
+    with pytest.raises(MemoryError, match="stack has only"):
+        ffi.stackAlloc(64 << 20)
+    with pytest.raises(MemoryError):
+        ffi.stackAlloc(2**32 + 16)  # must not wrap to a 16-byte allocation
+    assert ffi.stackSave() == sp
+    assert ffi.stackAlloc(100) % 16 == 0
+    ffi.stackRestore(sp)
+
+
 # -- strings ----------------------------------------------------------------
 
 
 def test_utf8_helpers(ffi: Any) -> None:
     assert ffi.lengthBytesUTF8("€") == 3 and ffi.lengthBytesUTF8("a€😀") == 8
+    # a surrogate pair is one 4-byte character, as in JavaScript's UTF-16 strings; a lone one 3 bytes
+    assert ffi.lengthBytesUTF8("\ud83d\ude00") == 4 and ffi.lengthBytesUTF8("\ud83d") == 3
     # var len = lengthBytesUTF8(s) + 1; var p = _malloc(len); stringToUTF8(s, p, len)
     s = "naïve €"
     n = ffi.lengthBytesUTF8(s) + 1
@@ -228,6 +285,8 @@ def test_utf8_helpers(ffi: Any) -> None:
     # UTF8ToString(ptr, maxBytesToRead)
     ffi.stringToUTF8("hello", p, n)
     assert ffi.UTF8ToString(p, 4) == "hell"
+    ffi.writeArrayToMemory(b"ab\0cd", p)
+    assert ffi.UTF8ToString(p, 5) == "ab" and ffi.UTF8ToString(p, 5, True) == "ab\0cd"  # ignoreNul
     assert ffi.UTF8ToString(0) == ""
     ffi.free(p)
 
@@ -261,6 +320,24 @@ def test_get_set_value(ffi: Any) -> None:
     with pytest.raises(ValueError, match="invalid type"):
         ffi.getValue(p, "i128")
     ffi.free(p)
+
+
+def test_helpers_take_pointers_of_their_own_instance_only(em: ModuleType) -> None:
+    ffi = em.load().ffi
+    p = ffi.new("char[]", 32)
+    assert ffi.stringToUTF8("ptr", p, 32) == 3 and ffi.UTF8ToString(p) == "ptr"
+    assert ffi.ccall("c_strlen", "number", ["string"], [p]) == 3  # a Pointer passes as its address
+    ffi.setValue(p, ord("P"), "i8")
+    assert ffi.getValue(p, "i8") == ord("P")
+    other = em.load().ffi
+    with pytest.raises(TypeError, match="another wasm instance"):
+        other.UTF8ToString(p)
+    with pytest.raises(TypeError, match="another wasm instance"):
+        other.stringToUTF8("x", p, 2)
+    with pytest.raises(TypeError, match="another wasm instance"):
+        other.getValue(p, "i8")
+    with pytest.raises(TypeError, match="another wasm instance"):
+        other.ccall("c_strlen", "number", ["number"], [p])
 
 
 def test_module_ffi_has_the_helpers(em: ModuleType) -> None:

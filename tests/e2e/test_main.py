@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -31,6 +34,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%d bytes\n", n);
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "spin") == 0) {
+        puts("spinning");
+        fflush(stdout);
+        for (volatile int i = 1; i;) {}
+    }
+    if (argc > 1 && strcmp(argv[1], "trap") == 0) return *(volatile int *)0xFFFFFFF0;
+    if (argc > 1 && strcmp(argv[1], "lines") == 0) for (int i = 0; i < 100000; i++) printf("line %d\n", i);
     if (argc > 1 && strcmp(argv[1], "partial") == 0) { printf("no newline"); return 3; }
     if (argc > 1 && strcmp(argv[1], "env") == 0) { printf("%s\n", getenv("GREETING")); return 0; }
     printf("argc=%d constructed=%d\n", argc, constructed);
@@ -78,6 +88,17 @@ def test_stdin_and_stderr(prog: ModuleType, capsys: pytest.CaptureFixture[str]) 
     assert cap.out == "some input\n" and cap.err == "11 bytes\n"
 
 
+def test_large_bytes_stdin_is_read_in_linear_time(prog: ModuleType) -> None:
+    err = io.StringIO()
+    data = b"y" * (32 << 20)
+    lib = prog.load(stdin=data, stdout=None, stderr=err)
+    t = time.perf_counter()
+    assert lib.call_main(["cat"]) == 0
+    # copying the unread rest on every 1 KiB read took about 13 s here; linear is about 0.5 s
+    assert time.perf_counter() - t < 6
+    assert err.getvalue() == f"{len(data)} bytes\n"
+
+
 def test_environment(prog: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     assert prog.load(env={"GREETING": "bonjour"}).call_main(["env"]) == 0
     assert capsys.readouterr().out == "bonjour\n"
@@ -118,6 +139,53 @@ def test_python_dash_m(prog: ModuleType) -> None:
         [sys.executable, "-m", "prog", "exit", "9"], cwd=folder, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 9
+
+
+def test_python_dash_m_failures_are_one_line(prog: ModuleType) -> None:
+    folder = Path(str(prog.__file__)).parent
+
+    def run(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "prog", *args], cwd=folder, capture_output=True, timeout=60, input=input
+        )
+
+    proc = run("trap")  # a C crash: one line on stderr, not a Python traceback
+    assert proc.returncode == 1
+    assert proc.stderr.decode().splitlines() == [
+        "prog: wasm trap in C function main(): out of bounds memory access "
+        "(memory fault at wasm address 0xfffffff0 in linear memory of size 0x1000000)"
+    ]
+    data = bytes(range(256)) * 40  # not UTF-8: stdin is passed through as bytes
+    proc = run("cat", input=data)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, data, b"10240 bytes\n")
+    # `python -m prog lines | head -1`: the closed pipe ends the program quietly, as SIGPIPE would
+    head = subprocess.Popen(["head", "-n", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    main = subprocess.Popen(
+        [sys.executable, "-m", "prog", "lines"], cwd=folder, stdout=head.stdin, stderr=subprocess.PIPE
+    )
+    assert head.stdin is not None and head.stdout is not None
+    head.stdin.close()
+    out = head.stdout.read()
+    head.wait(timeout=60)
+    _, err = main.communicate(timeout=60)
+    assert out == b"line 0\n" and err == b"" and main.returncode == 141
+
+
+def test_python_dash_m_ctrl_c_stops_a_c_loop(prog: ModuleType) -> None:
+    # a C loop never returns to Python, where signal handlers run: Ctrl-C must still end it
+    folder = Path(str(prog.__file__)).parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prog", "spin"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"spinning\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err == b""
 
 
 def test_library_without_main_has_no_call_main(build_c: BuildFn) -> None:

@@ -3,13 +3,16 @@ memory growth, the on-disk module cache, and imports the runtime does not provid
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from embind_py import runtime
-from embind_py.runtime import _cache, _fastcall
+from embind_py.runtime import _cache, _fastcall, _memory
 from tests.conftest import BuildFn
 
 HEADER = """
@@ -85,5 +88,59 @@ def test_module_cache_is_used_and_survives_corruption(
     runtime._instance._modules.clear()
     assert runtime.Instance(wasm).has_export("add")  # rebuilt, not crashed
     assert entries[0].read_bytes() != b"not a compiled module"
+    # damage inside the machine code (a flipped bit on disk) must not reach wasmtime's
+    # deserializer, which trusts its input and would crash the process
+    good = entries[0].read_bytes()
+    damaged = bytearray(good)
+    for i in range(len(damaged) // 3, len(damaged) // 3 + 2000):
+        damaged[i] ^= 0xFF
+    entries[0].write_bytes(bytes(damaged))
+    runtime._instance._modules.clear()
+    assert runtime.Instance(wasm).has_export("add")
+    assert entries[0].read_bytes() == good
     monkeypatch.setenv("EMBIND_PY_CACHE", "off")
     assert _cache.cache_dir() is None
+
+
+def test_module_cache_concurrent_writers(lib: ModuleType, tmp_path: Path) -> None:
+    # several processes compiling the same module into an empty cache at once
+    assert lib.__file__ is not None
+    folder = Path(lib.__file__).parent
+    code = f"import sys; sys.path.insert(0, {str(folder)!r}); import paths; print(paths.add(2, 3))"
+    env = dict(os.environ, EMBIND_PY_CACHE=str(tmp_path / "cache"))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(6)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [(p.returncode, out) for p, (out, _) in zip(procs, results, strict=True)] == [(0, b"5\n")] * 6
+    assert len(list((tmp_path / "cache").glob("*.cwasm"))) == 1
+    assert not list((tmp_path / "cache").glob(".tmp-*"))  # no temporary file left behind
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120)
+    assert proc.stdout == b"5\n", proc.stderr
+
+
+def test_fallback_without_wasmtime_internals_warns_and_works(lib: ModuleType) -> None:
+    # a wasmtime release without the private function the fast path calls
+    assert lib.__file__ is not None
+    folder = Path(lib.__file__).parent
+    code = (
+        "import wasmtime._bindings as b; del b._wasmtime_func_call_unchecked\n"
+        f"import sys; sys.path.insert(0, {str(folder)!r})\n"
+        "import paths; from embind_py.runtime import _fastcall\n"
+        "print(_fastcall.FAST, paths.add(2, 3), paths.str_len('four'), paths.half(5.0))\n"
+    )
+    argv = [sys.executable, "-W", "always", "-c", code]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "False 5 4 2.5\n"
+    assert "RuntimeWarning" in proc.stderr and "using the slower public Func API" in proc.stderr
+
+
+def test_bytes_arguments_are_not_copied_before_the_memmove(lib: ModuleType) -> None:
+    data = b"x" * (1 << 20) + b"\0"
+    _addr, keep = _memory.buffer_address(memoryview(data))
+    assert keep is data  # addressed in place: no second 1 MiB copy per call
+    assert lib.str_len(memoryview(data)) == 1 << 20
