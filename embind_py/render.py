@@ -9,7 +9,8 @@ May import: jinja2, `embind_py.model`, `embind_py.typemap`, stdlib.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ class Rendered:
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("embind_py", "templates"),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -35,13 +36,60 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["natural_sorted"] = natural_sorted
+    return env
 
 
-def _all_key(name: str) -> tuple[int, str]:
-    """ruff's isort-style order for `__all__`: CONSTANTS, then Classes, then the rest."""
-    if name.isupper():
-        return 0, name
-    return (1 if name[:1].isupper() else 2), name
+_DIGITS = frozenset("0123456789")
+
+
+def _natord(a: str, b: str) -> int:
+    """Natural order as ruff compares names (the `natord` crate): runs of digits compare
+    as numbers (`f2` < `f10`; left-aligned when either run starts with 0), everything else
+    character by character, case-sensitively."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i] in _DIGITS and b[j] in _DIGITS:
+            ei, ej = i, j
+            while ei < len(a) and a[ei] in _DIGITS:
+                ei += 1
+            while ej < len(b) and b[ej] in _DIGITS:
+                ej += 1
+            x, y = a[i:ei], b[j:ej]
+            if x[0] == "0" or y[0] == "0":  # left-aligned: digit by digit, a prefix first
+                if x != y:
+                    return -1 if x < y else 1
+            elif x != y:  # right-aligned: the longer run is the larger
+                return -1 if (len(x), x) < (len(y), y) else 1
+            i, j = ei, ej
+            continue
+        if a[i] != b[j]:
+            return -1 if a[i] < b[j] else 1
+        i += 1
+        j += 1
+    return (len(a) - i > 0) - (len(b) - j > 0)
+
+
+def _member_kind(name: str) -> int:
+    """ruff's isort-style groups: CONSTANTS (two characters or more), then Classes, then the rest."""
+    if len(name) > 1 and name.isupper():
+        return 0
+    return 1 if name[:1].isupper() else 2
+
+
+def natural_sorted(names: Iterable[str]) -> list[str]:
+    """`names` in the order ruff's RUF023 wants for `__slots__`: natural order."""
+    return sorted(names, key=functools.cmp_to_key(_natord))
+
+
+def all_sorted(names: Iterable[str]) -> list[str]:
+    """`names` in the order ruff's RUF022 wants for `__all__`: isort-style groups, each in
+    natural order."""
+    return sorted(names, key=functools.cmp_to_key(_all_cmp))
+
+
+def _all_cmp(a: str, b: str) -> int:
+    return (_member_kind(a) - _member_kind(b)) or _natord(a, b)
 
 
 def render_module(
@@ -66,13 +114,12 @@ def render_module(
         constants.append({"name": cname, "annotation": ann, "value": lit})
     types = typemap.type_context(lib, mapped, taken)  # C types (issue 3)
     typedefs += types.pop("extra_types")
-    exported = sorted(
+    exported = all_sorted(
         set(types.pop("type_names"))
         | {"Library", "load", "instance", "ffi", "Pointer", "WasmError", "WasmExit", "WasmTrap"}
         | {f.name for f in mapped.functions}
         | {c["name"] for c in constants}
-        | ({"call_main"} if lib.has_main else set()),
-        key=_all_key,
+        | ({"call_main"} if lib.has_main else set())
     )
     text = (
         _env()

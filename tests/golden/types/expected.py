@@ -21,11 +21,17 @@ __all__ = [
     "GREEN",
     "RED",
     "TYPES_LIMIT",
+    "TYPES_V2",
+    "TYPES_V10",
     "Color",
     "Counter",
     "Library",
     "OpBox",
     "OpBoxPtr",
+    "Order2",
+    "Order2Ptr",
+    "Order10",
+    "Order10Ptr",
     "Pointer",
     "Pun",
     "PunPtr",
@@ -44,6 +50,8 @@ __all__ = [
     "box_run",
     "counter_new",
     "counter_next",
+    "f2",
+    "f10",
     "ffi",
     "get_op",
     "instance",
@@ -69,6 +77,8 @@ _EXPORTS: Final[dict[str, tuple[str, str]]] = {
     "get_op": ("i", "i"),
     "box_run": ("ii", "i"),
     "pun": ("iii", "d"),
+    "f10": ("i", "i"),
+    "f2": ("i", "i"),
 }
 
 
@@ -93,6 +103,8 @@ _R_Pun: Final = _rt.RecordType("union Pun", "union", 4, 4)
 _R_Tagged: Final = _rt.RecordType("struct Tagged", "struct", 16, 8)
 _R_Counter: Final = _rt.OpaqueType("struct Counter")
 _R_OpBox: Final = _rt.RecordType("struct OpBox", "struct", 8, 4)
+_R_Order2: Final = _rt.RecordType("struct Order2", "struct", 16, 4)
+_R_Order10: Final = _rt.RecordType("struct Order10", "struct", 16, 4)
 _F0: Final = _rt.FuncPtrType(
     "int (*)(int, int)",
     "ii",
@@ -391,6 +403,104 @@ class OpBoxPtr(_rt.StructPointer[OpBox]):
         self._set(1, v)
 
 
+class Order2(_rt.Struct):
+    """struct Order2 (wasm32: 16 bytes, align 4); fields are attributes."""
+
+    __slots__ = ("L", "b", "x2", "x10")
+    x10: int
+    x2: int
+    L: int
+    b: int
+
+    def __init__(
+        self,
+        *,
+        x10: int | None = None,
+        x2: int | None = None,
+        L: int | None = None,
+        b: int | None = None,
+    ) -> None:
+        super().__init__(
+            x10=x10,
+            x2=x2,
+            L=L,
+            b=b,
+        )
+
+
+class Order2Ptr(_rt.StructPointer[Order2]):
+    """Pointer to struct Order2 in wasm memory: the fields read and write live memory."""
+
+    __slots__ = ()
+
+    @property
+    def x10(self) -> int:
+        v: int = self._get(0)
+        return v
+
+    @x10.setter
+    def x10(self, v: int) -> None:
+        self._set(0, v)
+
+    @property
+    def x2(self) -> int:
+        v: int = self._get(1)
+        return v
+
+    @x2.setter
+    def x2(self, v: int) -> None:
+        self._set(1, v)
+
+    @property
+    def L(self) -> int:
+        v: int = self._get(2)
+        return v
+
+    @L.setter
+    def L(self, v: int) -> None:
+        self._set(2, v)
+
+    @property
+    def b(self) -> int:
+        v: int = self._get(3)
+        return v
+
+    @b.setter
+    def b(self, v: int) -> None:
+        self._set(3, v)
+
+
+class Order10(_rt.Struct):
+    """struct Order10 (wasm32: 16 bytes, align 4); fields are attributes."""
+
+    __slots__ = ("o", )
+    o: Order2
+
+    def __init__(
+        self,
+        *,
+        o: Order2 | None = None,
+    ) -> None:
+        super().__init__(
+            o=o,
+        )
+
+
+class Order10Ptr(_rt.StructPointer[Order10]):
+    """Pointer to struct Order10 in wasm memory: the fields read and write live memory."""
+
+    __slots__ = ()
+
+    @property
+    def o(self) -> Order2:
+        v: Order2 = self._get(0)
+        return v
+
+    @o.setter
+    def o(self, v: Order2) -> None:
+        self._set(0, v)
+
+
 _R_Vec2.define(
     Vec2,
     Vec2Ptr,
@@ -448,6 +558,25 @@ _R_OpBox.define(
     ),
     None,
 )
+_R_Order2.define(
+    Order2,
+    Order2Ptr,
+    (
+        ("x10", 0, _rt.BUILTINS["int"]),
+        ("x2", 4, _rt.BUILTINS["int"]),
+        ("L", 8, _rt.BUILTINS["int"]),
+        ("b", 12, _rt.BUILTINS["int"]),
+    ),
+    None,
+)
+_R_Order10.define(
+    Order10,
+    Order10Ptr,
+    (
+        ("o", 0, _R_Order2),
+    ),
+    None,
+)
 
 
 class _FFI(_rt.FFI):
@@ -472,6 +601,12 @@ class _FFI(_rt.FFI):
     def new(self, spec: Literal["OpBox *", "struct OpBox *"], init: Any = None) -> OpBoxPtr: ...
 
     @overload
+    def new(self, spec: Literal["Order2 *", "struct Order2 *"], init: Any = None) -> Order2Ptr: ...
+
+    @overload
+    def new(self, spec: Literal["Order10 *", "struct Order10 *"], init: Any = None) -> Order10Ptr: ...
+
+    @overload
     def new(self, spec: str, init: Any = None) -> _rt.Pointer[Any]: ...
 
     def new(self, spec: str, init: Any = None) -> Any:
@@ -487,6 +622,8 @@ _TYPES["Counter"] = _R_Counter
 _TYPES["binop"] = _F0
 _TYPES["OpBox"] = _R_OpBox
 _TYPES["Vec2p"] = _rt.PointerTo(_TYPES["Vec2"], "Vec2p")
+_TYPES["Order2"] = _R_Order2
+_TYPES["Order10"] = _R_Order10
 _TYPES["struct Vec2"] = _R_Vec2
 _TYPES["struct Wrap"] = _R_Wrap
 _TYPES["struct Segment"] = _R_Segment
@@ -494,10 +631,14 @@ _TYPES["union Pun"] = _R_Pun
 _TYPES["struct Tagged"] = _R_Tagged
 _TYPES["struct Counter"] = _R_Counter
 _TYPES["struct OpBox"] = _R_OpBox
+_TYPES["struct Order2"] = _R_Order2
+_TYPES["struct Order10"] = _R_Order10
 _TYPES["enum Color"] = _E_Color
 
 # Constants (#define)
 TYPES_LIMIT: Final[int] = 16
+TYPES_V10: Final[int] = 10
+TYPES_V2: Final[int] = 2
 
 
 class Library(_rt.Instance):
@@ -519,6 +660,8 @@ class Library(_rt.Instance):
         self._c_get_op, self._v_get_op = self._bind("get_op")
         self._c_box_run, self._v_box_run = self._bind("box_run")
         self._c_pun, self._v_pun = self._bind("pun")
+        self._c_f10, self._v_f10 = self._bind("f10")
+        self._c_f2, self._v_f2 = self._bind("f2")
 
     def vadd(self, a: Vec2, b: Vec2) -> Vec2:
         """Vec2 vadd(Vec2 a, Vec2 b)"""
@@ -669,6 +812,32 @@ class Library(_rt.Instance):
             finally:
                 self._release(_mark)
 
+    def f10(self, o: Order10Ptr | Order10 | None) -> int:
+        """int f10(Order10 *o)"""
+        with self._lock:
+            _s0, = self._v_f10
+            _mark = self._top
+            try:
+                _s0.i32 = _rt.arg_rec(self, o, "f10() argument 'o'", _R_Order10, True)
+                self._c_f10()
+                _r: int = _s0.i32
+                return _r
+            finally:
+                self._release(_mark)
+
+    def f2(self, o: Order2Ptr | Order2 | None) -> int:
+        """int f2(const Order2 *o)"""
+        with self._lock:
+            _s0, = self._v_f2
+            _mark = self._top
+            try:
+                _s0.i32 = _rt.arg_rec(self, o, "f2() argument 'o'", _R_Order2, False)
+                self._c_f2()
+                _r: int = _s0.i32
+                return _r
+            finally:
+                self._release(_mark)
+
 
 def load(**options: Any) -> Library:
     """A new, isolated instance (own memory, stdio and limits); see Library for options."""
@@ -745,3 +914,13 @@ def box_run(b: OpBoxPtr | OpBox | None, x: int) -> int:
 def pun(p: Pun, t: Tagged, s: SegmentPtr | Segment | None) -> float:
     """double pun(Pun p, Tagged t, const Segment *s)"""
     return (_default or instance()).pun(p, t, s)
+
+
+def f10(o: Order10Ptr | Order10 | None) -> int:
+    """int f10(Order10 *o)"""
+    return (_default or instance()).f10(o)
+
+
+def f2(o: Order2Ptr | Order2 | None) -> int:
+    """int f2(const Order2 *o)"""
+    return (_default or instance()).f2(o)
