@@ -316,17 +316,26 @@ def _scalar_path(rec: m.Record, lib: Library) -> tuple[int, CType] | None:
 class FieldSpec:
     name: str
     c_name: str
-    annotation: str
+    annotation: str  # what reading the field from memory gives
     init_annotation: str
     offset: int
     expr: str
+    value_annotation: str  # what a struct value's attribute holds (what was given, or what was read)
 
     @property
     def set_annotation(self) -> str:
         """What assigning through a pointer accepts (sequences for arrays; never None for scalars)."""
-        return self.annotation.replace("list[", "Sequence[", 1) if self.annotation.startswith("list[") else (
-            self.annotation
-        )
+        ann = self.value_annotation
+        return ann.replace("list[", "Sequence[", 1) if ann.startswith("list[") else ann
+
+
+def _field_value_annotation(t: CType, ann: str) -> str:
+    """A `void *` field reads as an int address but is given a `Pointer` too (e.g. `ffi.new`
+    memory, which the struct value then keeps alive)."""
+    s = m.strip(t)
+    if isinstance(s, m.PointerType) and isinstance(m.strip(s.target), m.VoidType):
+        return "_rt.Pointer[Any] | int | None"
+    return ann
 
 
 @dataclass(frozen=True)
@@ -370,10 +379,11 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
     fields = []
     for f in rec.fields:
         ann = load_annotation(f.type, lib)
+        value_ann = _field_value_annotation(f.type, ann)
         fields.append(
             FieldSpec(
-                field_name(f.name), f.name, ann, _init_annotation(f.type, ann), f.offset,
-                _field_expr(f.type, lib),
+                field_name(f.name), f.name, ann, _init_annotation(f.type, value_ann), f.offset,
+                _field_expr(f.type, lib), value_ann,
             )
         )
     sp = _scalar_path(rec, lib)
@@ -744,7 +754,7 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     extra += [{"name": e.c_name, "expr": e.var} for e in enums]
     news = [r for r in records if not r.opaque]
     anns = [p.annotation for f in mapped.functions for p in f.params] + [f.returns for f in mapped.functions]
-    anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.annotation)]
+    anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.value_annotation)]
     text = " ".join(anns)
     abc = [n for n in ("Callable", "Sequence") if f"{n}[" in text]
     typing = ", Literal, overload" if news else ""

@@ -127,6 +127,19 @@ def test_typedef_chains(mod: ModuleType, lib: object) -> None:
     assert L.ffi.typeof("Vec2p").name == "Vec2p"  # type: ignore[attr-defined]
 
 
+def test_void_pointer_fields(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    buf = L.ffi.new("char[]", b"abc")  # type: ignore[attr-defined]
+    span = mod.Span(data=buf, size=3)
+    assert span.data is buf  # the value keeps the memory alive
+    assert L.span_sum(span) == 97 + 98 + 99  # type: ignore[attr-defined]
+    sp = L.ffi.new("Span *", span)  # type: ignore[attr-defined]
+    assert sp.data == buf.address and L.span_sum(sp) == 294  # type: ignore[attr-defined]
+    sp.data = buf.address + 1
+    sp.size = 2
+    assert L.span_sum(sp) == 98 + 99  # type: ignore[attr-defined]
+
+
 def test_setjmp_longjmp(lib: object) -> None:
     L: object = lib
     assert L.sj_run(1) == 1 and L.sj_run(5) == 105 and L.sj_run(2) == 2  # type: ignore[attr-defined]
@@ -156,6 +169,12 @@ if h is not None:
 q = lib.vnew(1.0, 2.0)
 if q is not None:
     y: float = q.y
+buf = lib.ffi.new("char[]", b"abc")
+span = ctypes_lib.Span(data=buf, size=3)  # a `void *` field takes a Pointer (or an int address)
+t: int = lib.span_sum(span)
+sp = lib.ffi.new("Span *", span)
+sp.data = buf
+addr: int | None = sp.data
 op = lib.get_op(0)
 if op is not None:
     r: int = op(1, 2)
