@@ -79,6 +79,7 @@ def test_lz4_round_trip(lz4: ModuleType) -> None:
     assert bytes(out) == data
     assert lz4.LZ4_versionString() == "1.9.4" and lz4.LZ4_versionNumber() == 10904
     assert lz4.LZ4_VERSION_MAJOR == 1  # a #define constant
+    assert lz4.LZ4_VERSION_STRING == "1.9.4"  # `#` stringification of 1.9.4 keeps its spacing
     # corrupt input is reported by C, not a crash
     assert lz4.LZ4_decompress_safe(b"\xff" * 16, bytearray(64), 16, 64) < 0
 
