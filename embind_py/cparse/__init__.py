@@ -60,8 +60,9 @@ def parse_library(
     `root` the folder file names are shown relative to.
     """
     files = FileTable(preprocessed, user_files, root)
+    preprocessed = _STRAY_PRAGMA.sub("", preprocessed)
     try:
-        ast = c_parser.CParser().parse(preprocessed, _PARSE_FILE)
+        ast = _Parser().parse(preprocessed, _PARSE_FILE)
     except (c_parser.ParseError, ValueError) as e:
         return Library(diagnostics=(_syntax_error(str(e), files, user_files),))
     except AssertionError:  # pycparser 3.0 asserts on an unmatched `}` (found by tests/e2e/test_fuzz.py)
@@ -75,6 +76,25 @@ def parse_library(
         msg = f"syntax error (the C parser gave up: {e})"
         return Library(diagnostics=(_unlocated(msg, files, user_files),))
     return _Builder(files, ast).build(macros, user_files)
+
+
+# pycparser takes `#pragma` only between declarations, but headers put them anywhere, e.g.
+# zstd.h's `static\n#pragma clang diagnostic push\nZSTD_customMem const ...`. Only
+# `#pragma pack` matters to us (it changes layouts, so it gets a warning); the rest go.
+_STRAY_PRAGMA = re.compile(r"^[ \t]*#[ \t]*pragma\b(?![ \t]+pack\b).*$", re.M)
+
+
+class _Parser(c_parser.CParser):  # type: ignore[misc, unused-ignore]
+    """pycparser, with a position on every syntax error: some errors ("Invalid declaration")
+    come with no line, so fall back to the token the parser stopped at."""
+
+    def _parse_error(self, msg: str, coord: object) -> None:
+        if not getattr(coord, "line", None):
+            peek = getattr(self, "_peek", None)  # pycparser 3.x internals; without them, no line
+            tok = peek() if peek is not None else None
+            if tok is not None and getattr(tok, "lineno", None):
+                coord = f"{tok.filename}:{tok.lineno}"
+        super()._parse_error(msg, coord)
 
 
 _COMMENTS_AND_LITERALS = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)

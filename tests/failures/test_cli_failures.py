@@ -56,6 +56,8 @@ CASES: dict[str, Case] = {
     "c_compile_error": Case(1, ("undeclared identifier 'undefined_thing'", "compiling lib.c failed")),
     "binary_source": Case(1, ("lib.c", "failed")),
     "empty_header": Case(0, ("0 functions",)),
+    "stray_pragma": Case(0, ("pair_default skipped",), {"pair_sum": ((None,), 3)}),
+    "pragma_mid_declaration": Case(2, ("lib.h:3", "syntax error: invalid declaration")),
     "undefined_decl": Case(0, ("not_here() is declared but no source defines it",), {"here": ((), 1)}),
 }
 
