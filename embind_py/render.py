@@ -92,6 +92,30 @@ def _all_cmp(a: str, b: str) -> int:
     return (_member_kind(a) - _member_kind(b)) or _natord(a, b)
 
 
+_AMBIGUOUS = frozenset({"l", "O", "I"})  # pycodestyle E741-E743
+
+
+def _ambiguous_names_noqa(
+    mapped: typemap.Mapped, types: dict[str, Any], constants: list[dict[str, Any]]
+) -> str:
+    """A file-level `# ruff: noqa:` for the C names pycodestyle calls ambiguous (`size_t l`
+    is all over Lua's API): the bindings keep the C names rather than renaming them."""
+    records: list[typemap.RecordSpec] = types["records"]
+    enums: list[typemap.EnumSpec] = types["enums"]
+    fields = {f.name for r in records for f in r.fields}
+    variables = {p.name for f in mapped.functions for p in f.params} | fields
+    variables |= {c["name"] for c in constants}
+    variables |= {n for e in enums for n, _ in e.members} | {n for e in enums for n, _ in e.constants}
+    classes = {r.name for r in records} | {e.name for e in enums}
+    functions = {f.name for f in mapped.functions} | fields
+    codes = [
+        code
+        for code, names in (("E741", variables), ("E742", classes), ("E743", functions))
+        if names & _AMBIGUOUS
+    ]
+    return f"# ruff: noqa: {', '.join(codes)}" if codes else ""
+
+
 def render_module(
     name: str, lib: Library, inputs: list[str], digest: str, files: Sequence[str] = ()
 ) -> Rendered:
@@ -121,6 +145,7 @@ def render_module(
         | {c["name"] for c in constants}
         | ({"call_main"} if lib.has_main else set())
     )
+    noqa = _ambiguous_names_noqa(mapped, types, constants)
     text = (
         _env()
         .get_template("module.py.j2")
@@ -134,6 +159,7 @@ def render_module(
             typedefs=typedefs,
             constants=constants,
             exported_names=exported,
+            noqa=noqa,
             has_main=lib.has_main,
             **types,
         )

@@ -20,6 +20,8 @@ typedef Vec2 *Vec2p;
 /* names with digits and one-letter capitals: __all__/__slots__ must be in ruff's natural order */
 typedef struct { int x10, x2, L, b; } Order2;
 typedef struct { Order2 o; } Order10;
+/* C names pycodestyle calls ambiguous (Lua's `size_t l`): kept, with a file-level noqa */
+typedef struct { int l; } Ell;
 
 Vec2 vadd(Vec2 a, Vec2 b);
 Wrap wrap_twice(Wrap w);
@@ -34,3 +36,4 @@ int box_run(const OpBox *b, int x);
 double pun(Pun p, Tagged t, const Segment *s);
 int f10(Order10 *o);
 int f2(const Order2 *o);
+int ell_add(Ell *e, int l);
