@@ -223,3 +223,37 @@ def test_packed_and_aligned_records_become_opaque(tmp_path: Path) -> None:
     assert "pk.h:2: warning: struct Q is opaque" in res.output and "_Alignas" in res.output
     text = (tmp_path / "pk.py").read_text()
     assert "class P(_rt.Handle)" in text and "class Q(_rt.Handle)" in text
+
+
+def test_layouts_clang_disagrees_with_become_opaque(tmp_path: Path) -> None:
+    # The attributes hide behind macros (xxHash's XXH_ALIGN_MEMBER) or come from a pragma:
+    # only the compiler sees them, so every record's layout is checked against clang's.
+    from tests.conftest import run_cli
+
+    (tmp_path / "hid.h").write_text(
+        "#define ALIGN_MEMBER(n, decl) _Alignas(n) decl\n"
+        "#define PACKED __attribute__((__packed__))\n"
+        "typedef struct { char c; ALIGN_MEMBER(16, int acc[2]); } Hidden;\n"
+        "struct PACKED_S { char c; int i; } PACKED;\n"
+        "#pragma pack(push, 1)\n"
+        "typedef struct { char c; double d; } Pragma;\n"
+        "#pragma pack(pop)\n"
+        "typedef struct { char c; double d; } Plain;\n"
+        "int hidden_size(Hidden *h);\nint packed_size(struct PACKED_S *p);\nint pragma_size(Pragma *p);\n"
+        "double plain_d(Plain p);\n"
+    )
+    (tmp_path / "hid.c").write_text(
+        '#include "hid.h"\n'
+        "int hidden_size(Hidden *h) { return sizeof *h; }\n"
+        "int packed_size(struct PACKED_S *p) { return sizeof *p; }\n"
+        "int pragma_size(Pragma *p) { return sizeof *p; }\n"
+        "double plain_d(Plain p) { return p.d; }\n"
+    )
+    res = run_cli("build", tmp_path / "hid.c", "-o", tmp_path)
+    assert res.exit_code == 0, res.output
+    for line, name in ((3, "Hidden"), (4, "PACKED_S"), (6, "Pragma")):
+        assert f"hid.h:{line}: warning: struct {name} is opaque" in res.output, res.output
+    assert "clang lays it out otherwise" in res.output and "Plain" not in res.output
+    text = (tmp_path / "hid.py").read_text()
+    assert "class Hidden(_rt.Handle)" in text and "class Pragma(_rt.Handle)" in text
+    assert "class Plain(_rt.Struct)" in text
