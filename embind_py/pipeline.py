@@ -55,7 +55,14 @@ def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Librar
         return Library()
     pre = toolchain.preprocess(emcc, cfg.headers, cfg.include_dirs, cfg.defines, echo)
     macros = toolchain.dump_macros(emcc, cfg.headers, cfg.include_dirs, cfg.defines, echo)
-    return cparse.parse_library(pre, macros, list(cfg.headers), cfg.root)
+    lib = cparse.parse_library(pre, macros, list(cfg.headers), cfg.root)
+    if any(d.severity == "error" for d in lib.diagnostics):
+        return lib
+    checks = cparse.layout_checks(lib)
+    bad = toolchain.layout_mismatches(emcc, cfg.headers, checks, cfg.include_dirs, cfg.defines, echo)
+    if bad:  # clang lays some records out otherwise: bind those as opaque handles
+        lib = cparse.parse_library(pre, macros, list(cfg.headers), cfg.root, bad)
+    return lib
 
 
 def write_atomic(path: Path, data: bytes) -> None:

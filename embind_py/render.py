@@ -81,11 +81,33 @@ def render_module(
             typedefs=typedefs,
             constants=constants,
             exported_names=exported,
+            noqa=_ambiguous_names_noqa(mapped, types, constants),
             has_main=lib.has_main,
             **types,
         )
     )
     return Rendered(wrap_lines(text), tuple(mapped.diagnostics), tuple(f.c_name for f in mapped.functions))
+
+
+def _ambiguous_names_noqa(
+    mapped: typemap.Mapped, types: dict[str, Any], constants: list[dict[str, Any]]
+) -> str:
+    """A file-level `# ruff: noqa:` for the C names pycodestyle calls ambiguous (`size_t l`
+    is all over Lua's API): the bindings keep the C names rather than renaming them."""
+    records: list[typemap.RecordSpec] = types["records"]
+    enums: list[typemap.EnumSpec] = types["enums"]
+    fields = {f.name for r in records for f in r.fields}
+    variables = {p.name for f in mapped.functions for p in f.params} | fields
+    variables |= {c["name"] for c in constants}
+    variables |= {n for e in enums for n, _ in e.members} | {n for e in enums for n, _ in e.constants}
+    classes = {r.name for r in records} | {e.name for e in enums}
+    functions = {f.name for f in mapped.functions} | fields
+    codes = [
+        code
+        for code, names in (("E741", variables), ("E742", classes), ("E743", functions))
+        if names & typemap.AMBIGUOUS
+    ]
+    return f"# ruff: noqa: {', '.join(codes)}" if codes else ""
 
 
 LINE_LENGTH = 110  # ruff's line-length for this project and for generated modules

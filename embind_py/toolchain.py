@@ -207,6 +207,38 @@ def preprocess(
     return _run_on_headers(emcc, flags, headers, "preprocessing the headers", echo)
 
 
+_LAYOUT_TAG = "embind-py-layout:"
+_LAYOUT_FAIL = re.compile(r"error:.*static.assert.*" + _LAYOUT_TAG + r"([A-Za-z0-9_$]+)")
+
+
+def layout_mismatches(
+    emcc: Emcc,
+    headers: Sequence[Path],
+    checks: dict[str, str],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    echo: Echo | None = None,
+) -> frozenset[str]:
+    """The names in `checks` (record name -> C expression) whose expression clang finds false,
+    compiling the headers as they really are (no GNU extension blanked)."""
+    if not checks:
+        return frozenset()
+    asserts = "".join(f'_Static_assert({expr}, "{_LAYOUT_TAG}{name}");\n' for name, expr in checks.items())
+    flags = ["-fsyntax-only", "-w", "-ferror-limit=0", "-fno-caret-diagnostics", "-fno-color-diagnostics"]
+    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+        probe = Path(tmp) / "embind_py_layouts.c"
+        probe.write_text(_umbrella(headers) + asserts)
+        argv = [*emcc.command, *flags, "-x", "c", *_cpp_flags(include_dirs, defines), str(probe)]
+        if echo:
+            echo("$ " + shlex.join(argv))
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), errors="replace")
+        except OSError as e:
+            raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
+    # Other errors (a record we cannot name in C) leave its assertion unevaluated: not a mismatch.
+    return frozenset(m[1] for m in _LAYOUT_FAIL.finditer(proc.stderr))
+
+
 def dump_macros(
     emcc: Emcc,
     headers: Sequence[Path],

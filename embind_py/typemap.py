@@ -11,8 +11,8 @@ May import: `embind_py.model`, `embind_py.runtime` (for its reserved names), std
 
 from __future__ import annotations
 
+import functools
 import keyword
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -72,30 +72,66 @@ INSTANCE_RESERVED = frozenset(n for n in dir(Instance) if not n.startswith("__")
 LOCALS_RESERVED = frozenset({"self", "_mark", "_lib", "_ret", "_r"})
 
 
-# pycodestyle's ambiguous names (E741-E743): ruff rejects them as variables, functions, classes.
+# pycodestyle's ambiguous names (E741-E743): kept as in C; the module gets a file-level noqa.
 AMBIGUOUS = frozenset({"l", "O", "I"})
 
 
 def py_name(name: str, reserved: frozenset[str] = frozenset()) -> str:
     """A valid, non-colliding Python identifier for a C name (C names are identifiers already)."""
     out = name
-    while keyword.iskeyword(out) or out in reserved or out in AMBIGUOUS:
+    while keyword.iskeyword(out) or out in reserved:
         out += "_"
     return out
 
 
-def natural_key(name: str) -> tuple[str | int, ...]:
-    """Sort key with digit runs compared as numbers (`f2` before `f10`), as ruff sorts
-    `__all__` and `__slots__` (RUF022, RUF023)."""
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(re.split(r"(\d+)", name)))
+_DIGITS = frozenset("0123456789")
 
 
-def all_key(name: str) -> tuple[int, tuple[str | int, ...]]:
-    """ruff's isort-style order for `__all__`: CONSTANTS, then Classes, then the rest
+def _natord(a: str, b: str) -> int:
+    """Natural order as ruff compares names (the `natord` crate): runs of digits compare
+    as numbers (`f2` < `f10`; left-aligned when either run starts with 0), everything else
+    character by character, case-sensitively."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i] in _DIGITS and b[j] in _DIGITS:
+            ei, ej = i, j
+            while ei < len(a) and a[ei] in _DIGITS:
+                ei += 1
+            while ej < len(b) and b[ej] in _DIGITS:
+                ej += 1
+            x, y = a[i:ei], b[j:ej]
+            if x[0] == "0" or y[0] == "0":  # left-aligned: digit by digit, a prefix first
+                if x != y:
+                    return -1 if x < y else 1
+            elif x != y:  # right-aligned: the longer run is the larger
+                return -1 if (len(x), x) < (len(y), y) else 1
+            i, j = ei, ej
+            continue
+        if a[i] != b[j]:
+            return -1 if a[i] < b[j] else 1
+        i += 1
+        j += 1
+    return (len(a) - i > 0) - (len(b) - j > 0)
+
+
+natural_key = functools.cmp_to_key(_natord)
+"""Sort key in ruff's natural order (`f2` before `f10`), as it sorts `__slots__` (RUF023)."""
+
+
+def _all_cmp(a: str, b: str) -> int:
+    return (_member_kind(a) - _member_kind(b)) or _natord(a, b)
+
+
+def _member_kind(name: str) -> int:
+    """ruff's isort-style groups: CONSTANTS (two characters or more), then Classes, then the rest
     (a one-letter upper-case name is a class to ruff)."""
     if len(name) > 1 and name.isupper():
-        return 0, natural_key(name)
-    return (1 if name[:1].isupper() else 2), natural_key(name)
+        return 0
+    return 1 if name[:1].isupper() else 2
+
+
+all_key = functools.cmp_to_key(_all_cmp)
+"""Sort key in ruff's order for `__all__` (RUF022): isort-style groups, each in natural order."""
 
 
 def func_name(name: str) -> str:
@@ -108,7 +144,7 @@ def const_name(name: str) -> str:
 
 def param_name(name: str) -> str:
     out = name
-    while keyword.iskeyword(out) or out in LOCALS_RESERVED or out in AMBIGUOUS or (
+    while keyword.iskeyword(out) or out in LOCALS_RESERVED or (
         out.startswith("_s") and out[2:].isdigit()
     ):
         out += "_"
@@ -340,17 +376,26 @@ def _scalar_path(rec: m.Record, lib: Library) -> tuple[int, CType] | None:
 class FieldSpec:
     name: str
     c_name: str
-    annotation: str
+    annotation: str  # what reading the field from memory gives
     init_annotation: str
     offset: int
     expr: str
+    value_annotation: str  # what a struct value's attribute holds (what was given, or what was read)
 
     @property
     def set_annotation(self) -> str:
         """What assigning through a pointer accepts (sequences for arrays; never None for scalars)."""
-        return self.annotation.replace("list[", "Sequence[", 1) if self.annotation.startswith("list[") else (
-            self.annotation
-        )
+        ann = self.value_annotation
+        return ann.replace("list[", "Sequence[", 1) if ann.startswith("list[") else ann
+
+
+def _field_value_annotation(t: CType, ann: str) -> str:
+    """A `void *` field reads as an int address but is given a `Pointer` too (e.g. `ffi.new`
+    memory, which the struct value then keeps alive)."""
+    s = m.strip(t)
+    if isinstance(s, m.PointerType) and isinstance(m.strip(s.target), m.VoidType):
+        return "_rt.Pointer[Any] | int | None"
+    return ann
 
 
 @dataclass(frozen=True)
@@ -405,10 +450,11 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
     fields = []
     for f in rec.fields:
         ann = load_annotation(f.type, lib)
+        value_ann = _field_value_annotation(f.type, ann)
         fields.append(
             FieldSpec(
-                field_name(f.name), f.name, ann, _init_annotation(f.type, ann), f.offset,
-                _field_expr(f.type, lib),
+                field_name(f.name), f.name, ann, _init_annotation(f.type, value_ann), f.offset,
+                _field_expr(f.type, lib), value_ann,
             )
         )
     sp = _scalar_path(rec, lib)
@@ -770,9 +816,7 @@ def map_library(lib: Library) -> Mapped:
                     name += "_"
                 used.add(name)
                 spec = replace(spec, name=name)
-                why = "a Python keyword" if keyword.iskeyword(f.name) else (
-                    "an ambiguous name to ruff" if f.name in AMBIGUOUS else "a name the module uses"
-                )
+                why = "a Python keyword" if keyword.iskeyword(f.name) else "a name the module uses"
                 msg = f"{f.name}() is bound as {name}() ({f.name} is {why})"
                 out.diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
             out.functions.append(spec)
@@ -820,7 +864,7 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     extra += [{"name": e.c_name, "expr": e.var} for e in enums]
     news = [r for r in records if not r.opaque]
     anns = [p.annotation for f in mapped.functions for p in f.params] + [f.returns for f in mapped.functions]
-    anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.annotation)]
+    anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.value_annotation)]
     text = " ".join(anns)
     abc = [n for n in ("Callable", "Sequence") if f"{n}[" in text]
     typing = ", Literal, overload" if news else ""

@@ -44,24 +44,30 @@ from embind_py.model import (
     RecordRef,
 )
 
-__all__ = ["InternalError", "parse_library"]
+__all__ = ["InternalError", "layout_checks", "parse_library"]
 
 _PARSE_ERROR = re.compile(r"^(.*?):(\d+)(?::\d+)?: (.*)$", re.DOTALL)
 _PARSE_FILE = "<embind-py>"
 
 
 def parse_library(
-    preprocessed: str, macros: str, user_files: Sequence[Path], root: Path
+    preprocessed: str,
+    macros: str,
+    user_files: Sequence[Path],
+    root: Path,
+    bad_layouts: frozenset[str] = frozenset(),
 ) -> Library:
     """Everything the user's headers declare, as a `Library` (problems as diagnostics).
 
     `preprocessed` is `toolchain.preprocess` output (line markers kept), `macros`
     is `toolchain.dump_macros` output, `user_files` are the user's headers and
-    `root` the folder file names are shown relative to.
+    `root` the folder file names are shown relative to. Records named in `bad_layouts`
+    (see `layout_checks`) are bound as opaque handles, with a warning.
     """
     files = FileTable(preprocessed, user_files, root)
+    preprocessed = _STRAY_PRAGMA.sub("", preprocessed)
     try:
-        ast = c_parser.CParser().parse(preprocessed, _PARSE_FILE)
+        ast = _Parser().parse(preprocessed, _PARSE_FILE)
     except (c_parser.ParseError, ValueError) as e:
         return Library(diagnostics=(_syntax_error(str(e), files, user_files),))
     except AssertionError:  # pycparser 3.0 asserts on an unmatched `}` (found by tests/e2e/test_fuzz.py)
@@ -74,7 +80,42 @@ def parse_library(
         # instead of reporting it: still the user's syntax error, never a traceback.
         msg = f"syntax error (the C parser gave up: {e})"
         return Library(diagnostics=(_unlocated(msg, files, user_files),))
-    return _Builder(files, ast).build(macros, user_files)
+    return _Builder(files, ast, bad_layouts).build(macros, user_files)
+
+
+# pycparser takes `#pragma` only between declarations, but headers put them anywhere, e.g.
+# zstd.h's `static\n#pragma clang diagnostic push\nZSTD_customMem const ...`. Only
+# `#pragma pack` matters to us (it changes layouts, so it gets a warning); the rest go.
+_STRAY_PRAGMA = re.compile(r"^[ \t]*#[ \t]*pragma\b(?![ \t]+pack\b).*$", re.M)
+
+
+class _Parser(c_parser.CParser):  # type: ignore[misc, unused-ignore]
+    """pycparser, with a position on every syntax error: some errors ("Invalid declaration")
+    come with no line, so fall back to the token the parser stopped at."""
+
+    def _parse_error(self, msg: str, coord: object) -> None:
+        if not getattr(coord, "line", None):
+            peek = getattr(self, "_peek", None)  # pycparser 3.x internals; without them, no line
+            tok = peek() if peek is not None else None
+            if tok is not None and getattr(tok, "lineno", None):
+                coord = f"{tok.filename}:{tok.lineno}"
+        super()._parse_error(msg, coord)
+
+
+def layout_checks(lib: Library) -> dict[str, str]:
+    """For each laid-out record, a C constant expression that is true when clang agrees with
+    our size, alignment and field offsets. An alignment or packing attribute hidden behind a
+    macro (xxHash's `XXH_ALIGN_MEMBER`) is invisible once the headers are preprocessed for
+    pycparser, so the compiler is asked (`toolchain.layout_mismatches`)."""
+    out: dict[str, str] = {}
+    for rec in lib.records.values():
+        if rec.opaque:
+            continue
+        t = rec.typedef or f"{rec.kind} {rec.name}"  # synthesized names fail to compile: skipped
+        terms = [f"sizeof({t}) == {rec.size}", f"_Alignof({t}) == {rec.align}"]
+        terms += [f"__builtin_offsetof({t}, {f.name}) == {f.offset}" for f in rec.fields]
+        out[rec.name] = " && ".join(terms)
+    return out
 
 
 _COMMENTS_AND_LITERALS = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
@@ -129,10 +170,10 @@ def _syntax_error(message: str, files: FileTable, user_files: Sequence[Path]) ->
 
 
 class _Builder:
-    def __init__(self, files: FileTable, ast: c_ast.FileAST) -> None:
+    def __init__(self, files: FileTable, ast: c_ast.FileAST, bad_layouts: frozenset[str]) -> None:
         self.files = files
         self.ast = ast
-        self.conv = Converter(files)
+        self.conv = Converter(files, bad_layouts)
         self.functions: dict[str, Function] = {}
         self.typedefs: dict[str, NamedType] = {}
 

@@ -117,7 +117,8 @@ _LAYOUT_ATTR = re.compile(r"\b(__packed__|packed|__aligned__|aligned|_Alignas|al
 class Converter:
     """Walks a translation unit once and answers model questions about it."""
 
-    def __init__(self, files: FileTable) -> None:
+    def __init__(self, files: FileTable, bad_layouts: frozenset[str] = frozenset()) -> None:
+        self._bad_layouts = bad_layouts  # records whose layout clang disagrees with
         self.files = files
         self.diagnostics: list[tuple[int, int, int, Diagnostic]] = []
         self._order = 0
@@ -436,9 +437,14 @@ class Converter:
                 )
             return opaque()
         attr = self._layout_attribute(d)
-        if attr is not None:
+        if attr is not None or d.name in self._bad_layouts:
             # toolchain.PYCPARSER_DEFINES blanks these, so the computed layout would be wrong.
-            why = f"its layout uses {attr}, which embind-py cannot lay out"
+            why = (
+                f"its layout uses {attr}, which embind-py cannot lay out"
+                if attr is not None
+                else "clang lays it out otherwise (an aligned/packed attribute or #pragma pack, "
+                "perhaps behind a macro)"
+            )
             self._record_problem[d.name] = why
             msg = f"{d.kind} {d.name} is opaque (usable by pointer only): {why}"
             self.warn(d.node, msg, key=f"record {d.name}")

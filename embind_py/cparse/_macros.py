@@ -56,14 +56,39 @@ class Definition:
     guard: bool
 
 
+class Tok(str):
+    """A token that remembers whether whitespace came before it: `#` stringification keeps
+    that spacing (`ZSTD_QUOTE(1.5.7)` is "1.5.7", `Q(a + b)` is "a + b")."""
+
+    __slots__ = ("space",)
+    space: bool
+
+    def __new__(cls, text: str, space: bool) -> Tok:
+        t = super().__new__(cls, text)
+        t.space = space
+        return t
+
+
+def _spaced(t: str) -> bool:
+    return t.space if isinstance(t, Tok) else True
+
+
+def _respace(tokens: list[str], space: bool) -> list[str]:
+    """`tokens` standing where a token with spacing `space` was: the first takes its spacing."""
+    return [Tok(tokens[0], space), *tokens[1:]] if tokens else tokens
+
+
 def tokenize(text: str) -> list[str]:
     out: list[str] = []
+    space = False
     for m in _TOKEN.finditer(text):
         if m.lastgroup == "ws":
+            space = True
             continue
         if m.lastgroup == "other":
             raise MacroError(f"unexpected character {m.group()!r}")
-        out.append(m.group())
+        out.append(Tok(m.group(), space))
+        space = False
     return out
 
 
@@ -154,12 +179,12 @@ class Expander:
                 out.append(t)
                 i += 1
             elif mac.params is None:
-                out += self._expand(tokenize(mac.body), active | {t})
+                out += _respace(self._expand(tokenize(mac.body), active | {t}), _spaced(t))
                 i += 1
             elif i + 1 < len(tokens) and tokens[i + 1] == "(":
                 args, i = _arguments(tokens, i + 2)
                 body = self._substitute(mac, args, active)
-                out += self._expand(body, active | {t})
+                out += _respace(self._expand(body, active | {t}), _spaced(t))
             else:
                 out.append(t)
                 i += 1
@@ -176,7 +201,7 @@ class Expander:
             if len(args) > fixed:
                 rest: list[str] = []
                 for k, a in enumerate(args[fixed:]):
-                    rest += ([","] if k else []) + a
+                    rest += ([Tok(",", False)] if k else []) + a
                 args = [*args[:fixed], rest]
         if args == [[]] and not params:
             args = []
@@ -189,21 +214,23 @@ class Expander:
         while j < len(body):
             t = body[j]
             if t == "#" and j + 1 < len(body) and body[j + 1] in raw:
-                text = " ".join(raw[body[j + 1]]).replace("\\", "\\\\").replace('"', '\\"')
-                out.append(f'"{text}"')
+                arg = raw[body[j + 1]]
+                text = "".join((" " if k and _spaced(a) else "") + a for k, a in enumerate(arg))
+                text = text.replace("\\", "\\\\").replace('"', '\\"')
+                out.append(Tok(f'"{text}"', _spaced(t)))
                 j += 2
                 continue
             if t == "##" and out and j + 1 < len(body):
                 nxt = body[j + 1]
                 pasted = raw[nxt] if nxt in raw else [nxt]
                 if pasted:
-                    out[-1] += pasted[0]
+                    out[-1] = Tok(out[-1] + pasted[0], _spaced(out[-1]))
                     out += pasted[1:]
                 j += 2
                 continue
             if t in raw:
                 pasting = j + 1 < len(body) and body[j + 1] == "##"
-                out += raw[t] if pasting else self._expand(raw[t], active)
+                out += _respace(raw[t] if pasting else self._expand(raw[t], active), _spaced(t))
             else:
                 out.append(t)
             j += 1

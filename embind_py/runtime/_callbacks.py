@@ -441,6 +441,24 @@ def is_struct(value: object) -> bool:
     return isinstance(value, Struct)
 
 
+@_host.host("env", "__call_sighandler")
+def _call_sighandler(inst: Instance, name: str) -> Callable[..., Any]:
+    # `raise(sig)` with a handler installed by `signal()`: call it, as the JS glue does.
+    def call_sighandler(fp: int, sig: int) -> None:
+        st = _state(inst)
+        func = st.table.get(st.store, fp) if st.table is not None else None
+        if not isinstance(func, wasmtime.Func):
+            raise WasmTrapError(f"raise({sig}): signal handler {fp} is not a function")
+        try:
+            func(st.store, sig)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
+            if inst._pending is None:  # the handler trapped: a WasmTrap, not wasmtime's
+                raise inst._translate(e) from None
+            raise  # a longjmp out of the handler, or a Python callback's exception
+
+    return call_sighandler
+
+
 # ---------------------------------------------------------------------------
 # setjmp/longjmp, Emscripten's default (JS-exception-based) scheme
 #

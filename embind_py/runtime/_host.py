@@ -1,7 +1,7 @@
 """Host functions: what the runtime gives a module for its imports.
 
 Owns: the `env` imports emcc emits (memory-growth notice, getentropy, syscalls
-that have no file system here, temp-return registers, time) and the WASI calls
+that have no file system here, `system` with no shell, temp-return registers, time) and the WASI calls
 the runtime answers itself rather than through wasmtime's WASI (fd_write and
 fd_read bridged to Python's *current* stdio objects, proc_exit as `WasmExit`,
 clock_time_get with a working process-CPU clock). An import nobody provides
@@ -257,6 +257,26 @@ def _syscall(inst: Instance, name: str) -> Callable[..., Any]:
     # File-system syscalls are implemented in JS by Emscripten; a standalone
     # module has no file system behind them.
     return lambda *args: -ENOSYS
+
+
+@host("env", "system")
+def _system(inst: Instance, name: str) -> Callable[..., Any]:
+    # There is no shell in the sandbox: answer as Emscripten's own JS `system` does
+    # outside Node (`system(NULL)` is 0, "no shell"; a command fails with ENOSYS).
+    def system(command: int) -> int:
+        if command == 0:
+            return 0
+        set_errno(inst, ENOSYS)
+        return -1
+
+    return system
+
+
+def set_errno(inst: Instance, code: int) -> None:
+    """Set C's `errno`, when the module exports `__errno_location` (emcc 3.1.6 does by itself)."""
+    loc = inst.exports.get("__errno_location")
+    if isinstance(loc, wasmtime.Func):
+        inst.mem.write(loc(inst.store), struct.pack("<i", code))
 
 
 def unknown(module: str, name: str) -> Callable[..., Any]:

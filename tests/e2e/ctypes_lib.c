@@ -42,3 +42,9 @@ double vp_x(Vec2p p) { return p->x; }
 double fold(const Vec2 *vs, int n, vfold f) { double acc = 0; for (int i = 0; i < n; i++) acc = f(vs[i], acc); return acc; }
 int with_name(strcb f, char *result, int cap) { char out[32] = {0}; int r = f("world", out); strncpy(result, out, cap); return r; }
 double make_sum(vmake f, int n) { double t = 0; for (int i = 0; i < n; i++) { Vec2 v = f(i); t += v.x + v.y; } return t; }
+
+unsigned span_sum(const Span *s) {
+    unsigned t = 0;
+    for (size_t i = 0; i < s->size; i++) t += ((const unsigned char *)s->data)[i];
+    return t;
+}

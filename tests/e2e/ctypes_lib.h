@@ -54,3 +54,5 @@ typedef int (*strcb)(const char *name, char *out);
 int with_name(strcb f, char *result, int cap);
 typedef Vec2 (*vmake)(int i);
 double make_sum(vmake f, int n);
+typedef struct { const void *data; size_t size; } Span;
+unsigned span_sum(const Span *s);

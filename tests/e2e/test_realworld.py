@@ -155,10 +155,10 @@ def test_array_of_structs_from_ffi_new(mod: ModuleType) -> None:
 
 
 def test_ambiguous_and_numbered_names(mod: ModuleType) -> None:
-    """`l`, `O`, `I` get a trailing underscore like keywords; `f2`/`f10` sort as ruff sorts them."""
-    a = mod.rw_ambiguous(l_=1, O_=2, x9=3)
-    assert mod.rw_ambiguous_sum(a, l_=10, O_=100) == 116
-    assert mod.E.I_ == 1 and mod.I_ == 1
+    """`l`, `O`, `I` keep their C names (a file-level noqa); `f2`/`f10` sort as ruff sorts them."""
+    a = mod.rw_ambiguous(l=1, O=2, x9=3)
+    assert mod.rw_ambiguous_sum(a, l=10, O=100) == 116
+    assert mod.E.I == 1 and mod.I == 1
     assert (mod.f2(), mod.f10()) == (2, 10)
     assert mod.__all__.index("f2") < mod.__all__.index("f10")
 

@@ -300,3 +300,49 @@ def test_timeout_while_other_thread_calls(sb: Any) -> None:
     assert lib.add(2, 2) == 4  # waits for the spinner to time out, then runs
     t.join()
     assert len(out) == 1
+
+
+# -- libc calls that need the host ---------------------------------------------
+
+LIBC_H = """
+int run_cmd(const char *cmd);
+int sig_count(int sig);
+int sig_jump(int sig);
+int sig_trap(int sig);
+"""
+
+LIBC_C = r"""
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include "libc_host.h"
+int run_cmd(const char *cmd) { errno = 0; int r = system(cmd); return r < 0 ? -errno : r; }
+static volatile int caught;
+static void on_sig(int s) { caught += s; }
+int sig_count(int sig) { caught = 0; signal(sig, on_sig); raise(sig); raise(sig); return caught; }
+static jmp_buf jb;
+static void on_sig_jump(int s) { longjmp(jb, s); }
+int sig_jump(int sig) {
+    signal(sig, on_sig_jump);
+    int r = setjmp(jb);
+    if (r) return 1000 + r;
+    raise(sig);
+    return 0;
+}
+static void on_sig_trap(int s) { __builtin_trap(); }
+int sig_trap(int sig) { signal(sig, on_sig_trap); raise(sig); return 0; }
+"""
+
+
+def test_system_and_signal_handlers(build_c: BuildFn) -> None:
+    # Lua's os.execute() calls system(): no shell here, as Emscripten answers outside Node.
+    lib: Any = build_c("libc_host", LIBC_C, LIBC_H).load()
+    assert lib.run_cmd(None) == 0  # "no shell available"
+    assert lib.run_cmd("ls") == -52  # -1 with errno ENOSYS
+    # raise() with a handler calls it through the function table
+    assert lib.sig_count(10) == 20
+    assert lib.sig_jump(12) == 1012  # a handler may longjmp out
+    with pytest.raises(WasmTrap, match="on_sig_trap"):
+        lib.sig_trap(10)
+    assert lib.sig_count(3) == 6  # still usable

@@ -1,60 +1,109 @@
-"""A real third-party C library from upstream sources: lz4 1.9.4, as vendored in the `lz4`
-sdist on PyPI (fetched at test time with pip, cached for offline runs), bound and exercised.
+"""Real third-party C libraries from upstream sources, as vendored in sdists on PyPI (fetched
+at test time with pip, cached for offline runs), bound and exercised:
+
+- lz4 1.9.4 from the `lz4` sdist: one source, buffers, opaque streams;
+- Lua 5.4.8 from the `lupa` sdist: 32 sources, `setjmp`/`longjmp` for every Lua error
+  (also through Python callbacks), coroutines, the sandbox limits, and a generated module
+  that passes `mypy --strict` and ruff.
 
 The cache is `$EMBIND_PY_TEST_CACHE` or `~/.cache/embind-py-tests`.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from embind_py.runtime import WasmExit, WasmTimeout, WasmTrap
 from tests.conftest import import_file, run_cli
 
 LZ4_SDIST = "lz4==4.3.3"
 LZ4_FILES = ("lz4.c", "lz4.h")
 
+LUA_SDIST = "lupa==2.8"  # bundles Lua 5.4.8 in third-party/lua54/
+LUA_DIR = "/third-party/lua54/"
+LUA_SKIP = {"lua.c", "luac.c", "onelua.c", "ltests.c", "ltests.h"}  # programs, test builds
 
-def _cache() -> Path:
+
+def _cache(name: str) -> Path:
     root = os.environ.get("EMBIND_PY_TEST_CACHE") or Path.home() / ".cache" / "embind-py-tests"
-    return Path(root) / "lz4-4.3.3"
+    return Path(root) / name
 
 
-def lz4_sources() -> Path:
-    """lz4.c/lz4.h from the lz4 sdist on PyPI (downloaded once, then read from the cache)."""
-    cache = _cache()
-    if all((cache / f).is_file() for f in LZ4_FILES):
+def sdist_sources(
+    spec: str,
+    name: str,
+    keep: Callable[[str], bool],
+    *,
+    isolated: bool = True,
+    env: dict[str, str] | None = None,
+) -> Path:
+    """The members of the sdist `spec` (`pkg==version`) for which `keep(member path)` is true,
+    flattened into the cache folder `name` (downloaded once, then read from the cache).
+
+    `isolated=False` lets pip read the sdist's metadata with this environment's setuptools
+    instead of installing (and running) its build requirements first.
+    """
+    cache = _cache(name)
+    done = cache / ".complete"
+    if done.is_file():
         return cache
     dl = cache.with_name(cache.name + ".download")
     shutil.rmtree(dl, ignore_errors=True)
     dl.mkdir(parents=True)
     pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
     proc = subprocess.run(
-        [*pip, LZ4_SDIST, "-d", str(dl)],
+        [*pip, *([] if isolated else ["--no-build-isolation"]), spec, "-d", str(dl)],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, **(env or {})},
     )
-    assert proc.returncode == 0, f"pip download {LZ4_SDIST} failed:\n{proc.stdout}{proc.stderr}"
-    (sdist,) = dl.glob("lz4-*.tar.gz")
+    assert proc.returncode == 0, f"pip download {spec} failed:\n{proc.stdout}{proc.stderr}"
+    (sdist,) = dl.glob("*.tar.gz")
     cache.mkdir(parents=True, exist_ok=True)
     with tarfile.open(sdist) as tar:
         for member in tar.getmembers():
-            name = Path(member.name).name
-            if member.isfile() and name in LZ4_FILES and "/lz4libs/" in member.name:
+            if member.isfile() and keep(member.name):
                 f = tar.extractfile(member)
                 assert f is not None
-                (cache / name).write_bytes(f.read())
+                (cache / Path(member.name).name).write_bytes(f.read())
+    done.write_text(spec + "\n")
     shutil.rmtree(dl, ignore_errors=True)
     return cache
+
+
+def lz4_sources() -> Path:
+    """lz4.c/lz4.h from the lz4 sdist on PyPI."""
+    cache = _cache("lz4-4.3.3")
+    if all((cache / f).is_file() for f in LZ4_FILES):  # also a cache from before `.complete`
+        return cache
+    return sdist_sources(LZ4_SDIST, cache.name, lambda m: "/lz4libs/" in m and Path(m).name in LZ4_FILES)
+
+
+def lua_sources() -> Path:
+    """Lua 5.4's library sources and headers from the lupa sdist on PyPI."""
+
+    def keep(m: str) -> bool:
+        name = Path(m).name
+        return m.endswith(LUA_DIR + name) and name.endswith((".c", ".h")) and name not in LUA_SKIP
+
+    # Not isolated, and LUPA_NO_LUAJIT: lupa's setup.py would otherwise Cythonize its modules
+    # and build LuaJIT (minutes) just to report its metadata.
+    return sdist_sources(
+        LUA_SDIST, "lua-5.4.8-lupa-2.8", keep, isolated=False, env={"LUPA_NO_LUAJIT": "true"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +128,7 @@ def test_lz4_round_trip(lz4: ModuleType) -> None:
     assert bytes(out) == data
     assert lz4.LZ4_versionString() == "1.9.4" and lz4.LZ4_versionNumber() == 10904
     assert lz4.LZ4_VERSION_MAJOR == 1  # a #define constant
+    assert lz4.LZ4_VERSION_STRING == "1.9.4"  # `#` stringification of 1.9.4 keeps its spacing
     # corrupt input is reported by C, not a crash
     assert lz4.LZ4_decompress_safe(b"\xff" * 16, bytearray(64), 16, 64) < 0
 
@@ -107,3 +157,167 @@ def test_lz4_streaming_with_struct_pointers(lz4: ModuleType) -> None:
         assert m == len(orig) and lib.ffi.string(out + pos, m) == orig
         pos += m
     lib.LZ4_freeStreamDecode(dec)
+
+
+# -- Lua 5.4 -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lua(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    src = lua_sources()
+    d = tmp_path_factory.mktemp("lua")
+    for f in src.iterdir():
+        if f.suffix in (".c", ".h"):
+            shutil.copy(f, d / f.name)
+    sources = sorted(d.glob("*.c"))
+    assert len(sources) == 32
+    headers = [arg for h in ("lua.h", "lauxlib.h", "lualib.h") for arg in ("-H", d / h)]
+    res = run_cli("build", *sources, *headers, "-n", "lua", "-o", d)
+    assert res.exit_code == 0, res.output
+    assert "built" in res.output and "lua_pushfstring skipped" in res.output  # variadic
+    return import_file(d / "lua.py")
+
+
+def _run(lib: Any, L: Any, code: str) -> tuple[int, str | None]:
+    """Load and run `code` under lua_pcall; (status, the result or error message as a string)."""
+    lib.lua_settop(L, 0)
+    status = lib.luaL_loadstring(L, code)
+    if status == 0:  # LUA_OK
+        status = lib.lua_pcallk(L, 0, 1, 0, 0, None)  # lua_pcall is a macro
+    return status, lib.luaL_tolstring(L, -1, None)
+
+
+def _state(lib: Any) -> Any:
+    L = lib.luaL_newstate()
+    lib.luaL_openlibs(L)
+    return L
+
+
+def test_lua_runs_scripts_and_reports_errors(lua: ModuleType) -> None:
+    out = io.StringIO()
+    lib: Any = lua.load(stdout=out)
+    L = _state(lib)
+    assert isinstance(L, lua.lua_State)
+    script = (
+        "local t = {} for i = 1, 10 do t[i] = i * i end print('sum', #t, t[10])"
+        " return string.format('%d-%s', 42, 'x')"
+    )
+    assert _run(lib, L, script) == (lua.LUA_OK, "42-x")
+    assert _run(lib, L, "return string.format('%.3f %q', math.pi, 'a\\n')") == (0, '3.142 "a\\\n"')
+    # every Lua error is a longjmp to the pcall's setjmp
+    assert _run(lib, L, "error('boom')") == (lua.LUA_ERRRUN, '[string "error(\'boom\')"]:1: boom')
+    status, msg = _run(lib, L, "local x = nil; return x.y")
+    assert status == lua.LUA_ERRRUN and msg is not None and "attempt to index a nil value" in msg
+    assert _run(lib, L, "return (")[0] == lua.LUA_ERRSYNTAX
+    status, msg = _run(lib, L, "local function f(n) return f(n + 1) + 1 end return f(1)")
+    assert status == lua.LUA_ERRRUN and msg is not None and "stack overflow" in msg
+    coro = "local co = coroutine.wrap(function(a) local b = coroutine.yield(a + 1); error('in co ' .. b) end)"
+    status, msg = _run(lib, L, coro + " local x = co(1); local ok, e = pcall(co, 5); return x .. ' ' .. e")
+    assert status == 0 and msg is not None and msg.startswith("2 ") and msg.endswith("in co 5")
+    # libc through the runtime: time, clock, no shell, no files
+    clock = "return os.time() > 0 and os.clock() >= 0 and os.date('%Y') + 0 > 2000"
+    assert _run(lib, L, clock) == (0, "true")
+    assert _run(lib, L, "return os.execute()") == (0, "false")  # system(NULL): no shell
+    assert _run(lib, L, "return io.open('/etc/passwd')") == (0, "nil")
+    lib.lua_close(L)
+    lib.flush()
+    assert out.getvalue() == "sum\t10\t100\n"
+    assert lua.LUA_VERSION == "Lua 5.4" and lua.LUA_RELEASE == "Lua 5.4.8" and lua.LUA_MULTRET == -1
+
+
+def test_lua_calls_python_and_python_raises_lua_errors(lua: ModuleType) -> None:
+    lib: Any = lua.load()
+    L = _state(lib)
+
+    def add(Lp: Any) -> int:
+        lib.lua_pushnumber(Lp, lib.luaL_checknumber(Lp, 1) + lib.luaL_checknumber(Lp, 2))
+        return 1
+
+    def fail(Lp: Any) -> int:
+        lib.lua_pushstring(Lp, "raised from Python")
+        return int(lib.lua_error(Lp))  # longjmps out through this Python frame
+
+    def boom(Lp: Any) -> int:
+        raise KeyError("python")
+
+    fns = [lib.ffi.callback("lua_CFunction", f) for f in (add, fail, boom)]  # kept by Lua
+    for name, fn in zip(("add", "fail", "boom"), fns, strict=True):
+        lib.lua_pushcclosure(L, fn, 0)
+        lib.lua_setglobal(L, name)
+    assert _run(lib, L, "return add(2, 3.5)") == (0, "5.5")
+    status, msg = _run(lib, L, "return add('x', 1)")  # luaL_checknumber raises a Lua error
+    assert status == lua.LUA_ERRRUN and msg is not None and "number expected" in msg
+    assert _run(lib, L, "local ok, e = pcall(fail) return tostring(ok) .. ': ' .. e") == (
+        0,
+        "false: raised from Python",
+    )
+    assert _run(lib, L, "fail()") == (lua.LUA_ERRRUN, "raised from Python")
+    with pytest.raises(KeyError):  # a Python exception is not a Lua error: it reaches the caller
+        _run(lib, L, "return pcall(boom)")
+    assert _run(lib, L, "return add(1, 1)") == (0, "2.0")
+
+
+def test_lua_under_sandbox_limits(lua: ModuleType) -> None:
+    lib: Any = lua.load(max_memory=32 << 20)
+    L = _state(lib)
+    hog = "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end"
+    assert _run(lib, L, hog) == (lua.LUA_ERRMEM, "not enough memory")
+    assert _run(lib, L, "return 'still running'") == (0, "still running")
+
+    lib = lua.load(timeout=0.2)
+    L = _state(lib)
+    assert lib.luaL_loadstring(L, "while true do end") == 0
+    with pytest.raises(WasmTimeout):
+        lib.lua_pcallk(L, 0, 0, 0, 0, None)
+    lib.reset()
+    L = _state(lib)
+    assert _run(lib, L, "return 1 + 1") == (0, "2")
+    # an error outside any pcall: Lua's panic handler prints and calls abort()
+    err = io.StringIO()
+    lib = lua.load(stderr=err)
+    L = _state(lib)
+    assert lib.luaL_loadstring(L, "error('unprotected')") == 0
+    with pytest.raises((WasmExit, WasmTrap)):  # abort(): exit code 1 up to emcc 3.1.58, then a trap
+        lib.lua_callk(L, 0, 0, 0, None)
+    assert "PANIC: unprotected error in call to Lua API" in err.getvalue()
+
+
+LUA_USER = """
+from __future__ import annotations
+
+import lua
+
+lib = lua.load()
+L = lib.luaL_newstate()
+if L is not None:
+    lib.luaL_openlibs(L)
+    status: int = lib.luaL_loadstring(L, "return 1")
+    if status == lua.LUA_OK:
+        status = lib.lua_pcallk(L, 0, 1, 0, 0, None)
+    text: str | None = lib.lua_tolstring(L, -1, None)
+
+    def cfunc(state: lua.lua_State | None) -> int:
+        return 0
+
+    lib.lua_pushcclosure(L, lib.ffi.callback("lua_CFunction", cfunc), 0)
+    lib.lua_close(L)
+"""
+
+
+def test_lua_module_passes_mypy_strict_and_ruff(lua: ModuleType, tmp_path: Path) -> None:
+    gen = Path(lua.__file__ or "")
+    (tmp_path / "lua.py").write_text(gen.read_text())
+    (tmp_path / "user.py").write_text(textwrap.dedent(LUA_USER))
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
+         "lua.py", "user.py"],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(root)},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated",
+         "--select", "E4,E7,E9,F,RUF022,RUF023", "lua.py"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -127,6 +127,19 @@ def test_typedef_chains(mod: ModuleType, lib: object) -> None:
     assert L.ffi.typeof("Vec2p").name == "Vec2p"  # type: ignore[attr-defined]
 
 
+def test_void_pointer_fields(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    buf = L.ffi.new("char[]", b"abc")  # type: ignore[attr-defined]
+    span = mod.Span(data=buf, size=3)
+    assert span.data is buf  # the value keeps the memory alive
+    assert L.span_sum(span) == 97 + 98 + 99  # type: ignore[attr-defined]
+    sp = L.ffi.new("Span *", span)  # type: ignore[attr-defined]
+    assert sp.data == buf.address and L.span_sum(sp) == 294  # type: ignore[attr-defined]
+    sp.data = buf.address + 1
+    sp.size = 2
+    assert L.span_sum(sp) == 98 + 99  # type: ignore[attr-defined]
+
+
 def test_setjmp_longjmp(lib: object) -> None:
     L: object = lib
     assert L.sj_run(1) == 1 and L.sj_run(5) == 105 and L.sj_run(2) == 2  # type: ignore[attr-defined]
@@ -156,6 +169,12 @@ if h is not None:
 q = lib.vnew(1.0, 2.0)
 if q is not None:
     y: float = q.y
+buf = lib.ffi.new("char[]", b"abc")
+span = ctypes_lib.Span(data=buf, size=3)  # a `void *` field takes a Pointer (or an int address)
+t: int = lib.span_sum(span)
+sp = lib.ffi.new("Span *", span)
+sp.data = buf
+addr: int | None = sp.data
 op = lib.get_op(0)
 if op is not None:
     r: int = op(1, 2)
@@ -204,3 +223,37 @@ def test_packed_and_aligned_records_become_opaque(tmp_path: Path) -> None:
     assert "pk.h:2: warning: struct Q is opaque" in res.output and "_Alignas" in res.output
     text = (tmp_path / "pk.py").read_text()
     assert "class P(_rt.Handle)" in text and "class Q(_rt.Handle)" in text
+
+
+def test_layouts_clang_disagrees_with_become_opaque(tmp_path: Path) -> None:
+    # The attributes hide behind macros (xxHash's XXH_ALIGN_MEMBER) or come from a pragma:
+    # only the compiler sees them, so every record's layout is checked against clang's.
+    from tests.conftest import run_cli
+
+    (tmp_path / "hid.h").write_text(
+        "#define ALIGN_MEMBER(n, decl) _Alignas(n) decl\n"
+        "#define PACKED __attribute__((__packed__))\n"
+        "typedef struct { char c; ALIGN_MEMBER(16, int acc[2]); } Hidden;\n"
+        "struct PACKED_S { char c; int i; } PACKED;\n"
+        "#pragma pack(push, 1)\n"
+        "typedef struct { char c; double d; } Pragma;\n"
+        "#pragma pack(pop)\n"
+        "typedef struct { char c; double d; } Plain;\n"
+        "int hidden_size(Hidden *h);\nint packed_size(struct PACKED_S *p);\nint pragma_size(Pragma *p);\n"
+        "double plain_d(Plain p);\n"
+    )
+    (tmp_path / "hid.c").write_text(
+        '#include "hid.h"\n'
+        "int hidden_size(Hidden *h) { return sizeof *h; }\n"
+        "int packed_size(struct PACKED_S *p) { return sizeof *p; }\n"
+        "int pragma_size(Pragma *p) { return sizeof *p; }\n"
+        "double plain_d(Plain p) { return p.d; }\n"
+    )
+    res = run_cli("build", tmp_path / "hid.c", "-o", tmp_path)
+    assert res.exit_code == 0, res.output
+    for line, name in ((3, "Hidden"), (4, "PACKED_S"), (6, "Pragma")):
+        assert f"hid.h:{line}: warning: struct {name} is opaque" in res.output, res.output
+    assert "clang lays it out otherwise" in res.output and "Plain" not in res.output
+    text = (tmp_path / "hid.py").read_text()
+    assert "class Hidden(_rt.Handle)" in text and "class Pragma(_rt.Handle)" in text
+    assert "class Plain(_rt.Struct)" in text

@@ -63,6 +63,8 @@ CASES: dict[str, Case] = {
          "write `old_style(void)`", "other(): the wasm exports it as (i32, i32) -> (i32)"),
         {"ok": ((), 1), "no_args": ((), 7)},
     ),
+    "stray_pragma": Case(0, ("pair_default skipped",), {"pair_sum": ((None,), 3)}),
+    "pragma_mid_declaration": Case(2, ("lib.h:3", "syntax error: invalid declaration")),
     "undefined_decl": Case(0, ("not_here() is declared but no source defines it",), {"here": ((), 1)}),
 }
 

@@ -67,6 +67,11 @@ typedef double vec3[3];
 #define ON true
 #define EMPTY
 #define KEYWORD extern
+#define V_QUOTE(x) #x
+#define V_EXPAND_QUOTE(x) V_QUOTE(x)
+#define V_LIB ANSWER.MODT.OCT
+#define V_STRING V_EXPAND_QUOTE(V_LIB)
+#define V_SPACED V_QUOTE(  a  +b  ( c,d ) )
 
 struct Mixed { char c; double d; short s; int i; char tail; };
 struct Inner { short a; char b; };
@@ -361,6 +366,8 @@ def test_constants(parsed: Parsed) -> None:
         "SLEN": 4,
         "HEXF": 8.0,
         "ON": 1,
+        "V_STRING": "42.(-7 % 2).017",  # spacing kept as clang does (zstd/lz4 version strings)
+        "V_SPACED": "a +b ( c,d )",
     }
     by_name = {c.name: c for c in parsed.lib.constants}
     assert (by_name["ANSWER"].file, by_name["ANSWER"].line) == ("types.h", _line("#define ANSWER"))

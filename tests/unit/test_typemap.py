@@ -83,3 +83,22 @@ def test_wasm_abi_lowering() -> None:
     assert m.wasm_signature(ft, records) == (("i32", "i32"), ())
     ft2 = m.FunctionType(m.RecordRef("struct", "W"), (m.Param("a", m.RecordRef("struct", "W")),))
     assert m.wasm_signature(ft2, records) == (("f32",), ("f32",))
+
+
+def test_dunder_order_matches_ruff() -> None:
+    # What `ruff check --select RUF022,RUF023 --fix` (ruff 0.17) produces from these names.
+    from embind_py.typemap import all_key, natural_key
+
+    def all_sorted(names: list[str]) -> list[str]:
+        return sorted(names, key=all_key)
+
+    def natural_sorted(names: list[str]) -> list[str]:
+        return sorted(names, key=natural_key)
+
+    names = ["L", "AB", "Ab", "_X", "_x", "x01", "x1", "x001", "x0", "x", "é", "z", "ÀB", "XXH64", "XXH3_A"]
+    assert all_sorted(names) == [
+        "AB", "XXH3_A", "XXH64", "_X", "ÀB", "Ab", "L", "_x", "x", "x0", "x001", "x01", "x1", "z", "é",
+    ]
+    assert natural_sorted(["AB", "Ab", "L", "XY", "b", "_X", "f10", "f2"]) == [
+        "AB", "Ab", "L", "XY", "_X", "b", "f2", "f10",
+    ]
