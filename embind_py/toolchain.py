@@ -160,13 +160,18 @@ def _env() -> dict[str, str]:
 Echo = Callable[[str], None]
 
 
-def _run(argv: list[str], what: str, echo: Echo | None) -> str:
+def _spawn(argv: list[str], echo: Echo | None) -> subprocess.CompletedProcess[str]:
+    """Run emcc (echoing its command line when asked) and capture its output."""
     if echo:
         echo("$ " + shlex.join(argv))
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), errors="replace")
+        return subprocess.run(argv, capture_output=True, text=True, env=_env(), errors="replace")
     except OSError as e:
         raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
+
+
+def _run(argv: list[str], what: str, echo: Echo | None) -> str:
+    proc = _spawn(argv, echo)
     if proc.returncode != 0:
         # stdout is the product (preprocessed text, a macro dump), not a message.
         raise CompileError(what, (proc.stderr.strip() or proc.stdout).strip(), proc.returncode)
@@ -229,12 +234,7 @@ def layout_mismatches(
         probe = Path(tmp) / "embind_py_layouts.c"
         probe.write_text(_umbrella(headers) + asserts)
         argv = [*emcc.command, *flags, "-x", "c", *_cpp_flags(include_dirs, defines), str(probe)]
-        if echo:
-            echo("$ " + shlex.join(argv))
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), errors="replace")
-        except OSError as e:
-            raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
+        proc = _spawn(argv, echo)
     # Other errors (a record we cannot name in C) leave its assertion unevaluated: not a mismatch.
     return frozenset(m[1] for m in _LAYOUT_FAIL.finditer(proc.stderr))
 
