@@ -147,6 +147,9 @@ def _wrap(line: str, limit: int) -> list[str]:
         return _wrap(f"{indent}({target}) = {value}", limit)
     span = _outer_brackets(line)
     if span is None:
+        if eq and value and not any(c in value for c in "()[]{}'\"#"):
+            # `NAME: Final = Enum.MEMBER`: ruff format parenthesizes the value.
+            return [f"{indent}{target} = (", f"{indent}    {value}", f"{indent})"]
         return [line]
     start, end = span
     items = _split_commas(line[start + 1 : end])

@@ -47,3 +47,12 @@ def test_tuple_targets_docstrings_and_comments() -> None:
     assert wrap_lines(stamp, 40) == stamp
     short = "x = f(a, b)\n"
     assert wrap_lines(short, 40) == short
+
+
+def test_long_assignment_without_brackets_is_parenthesized() -> None:
+    src = "ZSTD_error_parameter_combination_unsupported: Final = ZSTD_ErrorCode.ZSTD_error_parameter_unsupported"
+    assert wrap_lines(src, 80).splitlines() == [
+        "ZSTD_error_parameter_combination_unsupported: Final = (",
+        "    ZSTD_ErrorCode.ZSTD_error_parameter_unsupported",
+        ")",
+    ]
