@@ -50,9 +50,9 @@ def test_tuple_targets_docstrings_and_comments() -> None:
 
 
 def test_long_assignment_without_brackets_is_parenthesized() -> None:
-    src = "ZSTD_error_parameter_combination_unsupported: Final = ZSTD_ErrorCode.ZSTD_error_parameter_unsupported"
+    src = "ZSTD_error_parameter_combination: Final = ZSTD_ErrorCode.ZSTD_error_parameter_unsupported"
     assert wrap_lines(src, 80).splitlines() == [
-        "ZSTD_error_parameter_combination_unsupported: Final = (",
+        "ZSTD_error_parameter_combination: Final = (",
         "    ZSTD_ErrorCode.ZSTD_error_parameter_unsupported",
         ")",
     ]
