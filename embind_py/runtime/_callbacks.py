@@ -63,6 +63,9 @@ class _State:
         table = inst.exports.get("__indirect_function_table")
         self.table = table if isinstance(table, wasmtime.Table) else None
         self.free: list[int] = []
+        # Slots for plain callables, by C signature: a slot keeps its wasm function and only
+        # its box changes, because wasmtime frees a Func only with its store.
+        self.idle: dict[FuncPtrType, list[tuple[int, _Box]]] = {}
         self.handles: dict[int, Any] = {}
         self.next_handle = itertools.count(1)
 
@@ -229,9 +232,43 @@ def fn_index(inst: Instance, value: Any, ft: FuncPtrType, what: str, temporary: 
             "ffi.callback(type, fn) and keep that object alive"
         )
     st = _state(inst)
-    idx = _add(inst, st, make_func(inst, ft, value))
-    inst._copybacks.append((inst._top, idx, lambda i: _remove(st, i), -1))
+    idle = st.idle.setdefault(ft, [])
+    if idle:
+        idx, box = idle.pop()
+    else:
+        box = _Box()
+        idx = _add(inst, st, make_func(inst, ft, box))
+    box.fn = value
+
+    def done(i: int) -> None:
+        box.fn = None
+        idle.append((i, box))
+
+    inst._copybacks.append((inst._top, idx, done, -1))
     return idx
+
+
+class _Box:
+    """The Python callable behind a reusable table slot, set for the duration of one call."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self) -> None:
+        self.fn: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        fn = self.fn
+        if fn is None:
+            raise WasmTrapError(
+                "C called a Python callback after the call it was passed to returned; "
+                "make it with ffi.callback(type, fn) and keep that object alive",
+                "callback",
+            )
+        return fn(*args)
+
+    @property
+    def __name__(self) -> str:
+        return str(getattr(self.fn, "__name__", "callback"))
 
 
 def _add(inst: Instance, st: _State, func: wasmtime.Func) -> int:
@@ -261,7 +298,6 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmti
     params = ft.params
     result = ft.result
     sret = ft.sret
-    name = getattr(fn, "__name__", "callback")
 
     def trampoline(*raw: Any) -> Any:
         sp = inst.stack_save() if inst._stack_get is not None else 0
@@ -275,7 +311,7 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmti
             if sret:
                 ret_addr, raw = raw[0] & 0xFFFFFFFF, raw[1:]
             out = fn(*[from_wasm(inst, t, r) for t, r in zip(params, raw, strict=True)])
-            what = f"result of callback {name}()"
+            what = f"result of callback {getattr(fn, '__name__', 'callback')}()"
             if sret:
                 assert isinstance(result, RecordType)
                 result.store(inst, ret_addr, result.convert(out, what), what)

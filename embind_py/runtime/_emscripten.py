@@ -269,6 +269,10 @@ class EmscriptenHelpers:
             raise ValueError(f"stackAlloc({n}): negative size")
         inst = self._inst
         with inst._lock:
+            # The stack grows down from its current top; asking for more than lies below it
+            # would wrap the stack pointer round to the top of memory.
+            if n > inst.stack_save() - 16:
+                raise MemoryError(f"stackAlloc({n}): larger than the wasm stack")
             return inst.stack_alloc(n)
 
     @contextlib.contextmanager

@@ -117,8 +117,12 @@ class FFI(EmscriptenHelpers):
                 raise TypeError(f"ffi.new({spec!r}) needs a length or an initializer")
         count = length if is_array else 1
         assert count is not None
+        if count < 0:
+            raise ValueError(f"ffi.new({spec!r}): negative length {count}")
         inst = self._inst
         size = max(elem.size * count, 1)
+        if size > 0xFFFFFFFF:
+            raise MemoryError(f"ffi.new({spec!r}): {size} bytes do not fit in wasm32 memory")
         with inst._lock:
             addr = inst.malloc(size)
         if not addr:
@@ -210,6 +214,11 @@ class FFI(EmscriptenHelpers):
 
     def malloc(self, n: int) -> int:
         """C `malloc(n)`: an int address (0 on failure); free it with `ffi.free`."""
+        n = operator.index(n)
+        if n < 0:
+            raise ValueError(f"ffi.malloc: negative size {n}")
+        if n > 0xFFFFFFFF:
+            return 0  # more than wasm32 can address: what C's malloc says to SIZE_MAX
         inst = self._inst
         with inst._lock:
             return inst.malloc(n)
