@@ -49,6 +49,19 @@ CASES: dict[str, Case] = {
     ),
     "builtins_params": Case(0, (), {"count": (("A", 1, 2, 3), 71), "object_": ((5, 2), 3)}),
     "collisions": Case(0, (), {}),
+    "internal_names": Case(
+        0,
+        (),
+        {
+            "_rt_": ((1,), 2),
+            "_WASM_": ((1,), 3),
+            "_TYPES_": ((1,), 4),
+            "__all___": ((), 4),
+            "__name___": ((1,), 6),
+            "_F0_": ((lambda x: x * 2,), 12),
+            "_enum_": ((1,), 8),
+        },
+    ),
     "include_cycle": Case(1, ("nested too deeply", "preprocessing the headers failed")),
     "include_cycle_guarded": Case(0, (), {"g": ((), 1), "g2": ((), 2)}),
     "non_utf8_code": Case(1, ("not valid UTF-8",)),
@@ -86,6 +99,7 @@ def test_corpus(name: str, tmp_path: Path) -> None:
         mod = import_file(out / "lib.py")
         for fn, (args, want) in case.calls.items():
             assert getattr(mod, fn)(*args) == want, fn
+        assert isinstance(mod.__all__, list)  # C's __all__ must not replace the module's own
 
 
 def test_collisions_keep_every_function(tmp_path: Path) -> None:
@@ -117,6 +131,9 @@ GOOD_C = "int one(void) { return 1; }\n"
         ("out_unwritable", ["{src}", "-o", "/proc/embind-py-test/out"], 2, "/proc/embind-py-test"),
         ("out_is_file", ["{src}", "-o", "{d}/lib.h"], 2, "not a directory"),
         ("bad_name", ["{src}", "--name", "1abc"], 2, "--name"),
+        ("keyword_name", ["{src}", "--name", "class"], 2, "Python keyword"),
+        ("stdlib_name", ["{src}", "--name", "math"], 2, "--name 'math'"),
+        ("shadowed_import", ["{src}", "--name", "typing"], 2, "already imports"),
         ("bad_opt", ["{src}", "-O", "9"], 2, "-O"),
         ("missing_header", ["{src}", "-H", "{d}/none.h"], 2, "none.h"),
         ("missing_include_dir", ["{src}", "-I", "{d}/nodir"], 2, "nodir"),
@@ -134,6 +151,18 @@ def test_bad_invocations(name: str, args: list[str], exit: int, message: str, tm
     res = run_cli("build", *argv)
     check_clean_failure(res, out, Case(exit, (message,)))
     assert not (d / "lib.py").exists()
+
+
+def test_module_name_from_a_stdlib_stem(tmp_path: Path) -> None:
+    """`build math.c` would write math.py, which shadows the stdlib (and breaks its own import)."""
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "math.c").write_text(GOOD_C)
+    res = run_cli("build", d / "math.c", "-o", tmp_path)
+    assert res.exit_code == 2, res.output
+    assert "--name 'math'" in res.output and "choose another with --name" in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "math.py").exists()
 
 
 def test_output_target_is_a_directory(tmp_path: Path) -> None:
