@@ -159,6 +159,7 @@ class Instance:
         self._lock: threading.RLock = self.__dict__.get("_lock") or threading.RLock()
         self._pending: BaseException | None = None
         self._host_fns: list[Callable[..., Any]] = []  # see guard()
+        self._deferred_frees: list[int] = []  # ffi.new blocks to free once the lock is free
         self._in_host = 0  # host functions (callbacks, stdio) running now: reset() must wait
         self._sp_stack: list[int] = []
         self.temp_ret0 = 0

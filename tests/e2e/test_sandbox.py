@@ -466,3 +466,33 @@ def test_huge_limits_mean_no_limit(sb: Any) -> None:
     lib = sb.load(fuel=2**64 - 1, max_memory=2**70, timeout=1e9)
     assert lib.count(1000) == 1000
     assert lib.ffi.malloc(64 << 20) != 0
+
+
+def test_pointer_finalizer_never_waits_for_a_busy_instance(sb: Any) -> None:
+    """GC may free an ffi.new block on a thread that must not block on the instance's lock
+    (it may hold another instance's lock that the lock's owner is waiting for)."""
+    lib = sb.load()
+    big = lib.ffi.new("int[]", 1000)
+    addr = big.address
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lib._lock:
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(10)
+        t0 = time.perf_counter()
+        del big
+        gc.collect()  # runs the finalizer here, while the other thread holds the lock
+        assert time.perf_counter() - t0 < 1
+        assert lib._deferred_frees == [addr]
+    finally:
+        release.set()
+        t.join()
+    again = lib.ffi.new("int[]", 1000)  # frees the deferred block first, then reuses it
+    assert lib._deferred_frees == []
+    assert again.address == addr
