@@ -496,3 +496,23 @@ def test_pointer_finalizer_never_waits_for_a_busy_instance(sb: Any) -> None:
     again = lib.ffi.new("int[]", 1000)  # frees the deferred block first, then reuses it
     assert lib._deferred_frees == []
     assert again.address == addr
+
+
+def test_dropped_ffi_callbacks_give_their_slot_back(sb: Any) -> None:
+    from wasmtime import _func
+
+    lib = sb.load()
+    first = lib.ffi.callback("cb_t", lambda x: x)
+    index = first.index
+    del first
+    gc.collect()
+    before = len(_func.FUNCTIONS.handles)
+    for i in range(200):
+        cb = lib.ffi.callback("cb_t", lambda x, i=i: x + i)
+        lib.keep_cb(cb)
+        assert lib.call_kept(1) == i + 1
+        assert cb.index == index
+        del cb
+    assert len(_func.FUNCTIONS.handles) == before
+    with pytest.raises(WasmTrap, match="after the call"):
+        lib.call_kept(1)  # C kept a pointer whose Callback is gone
