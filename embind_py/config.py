@@ -87,6 +87,8 @@ def make_config(
             raise ConfigError(f"source {s}: no such file")
         if p.is_dir():
             raise ConfigError(f"source {s}: is a directory, not a C file")
+        if not p.is_file():  # a FIFO or a device (/dev/zero) would make emcc or the hashing hang
+            raise ConfigError(f"source {s}: not a regular file")
         srcs.append(p.resolve())
     hdrs: list[Path] = []
     if headers:

@@ -318,6 +318,8 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
     cmd_echo = echo if cfg.verbose else None
     wasm_path = cfg.out / f"{cfg.name}.wasm"
     src = wasm or wasm_path
+    if src.exists() and not src.is_file():  # a folder, a FIFO or a device: reading it would fail or hang
+        raise ConfigError(f"--wasm {src}: not a regular file")
     data = src.read_bytes()
     try:
         exports = wasmcheck.function_exports(data)

@@ -8,6 +8,7 @@ failure must be one readable message, never a traceback, and must leave no NAME.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +152,23 @@ def test_bad_invocations(name: str, args: list[str], exit: int, message: str, tm
     res = run_cli("build", *argv)
     check_clean_failure(res, out, Case(exit, (message,)))
     assert not (d / "lib.py").exists()
+
+
+def test_special_files_are_refused_not_read(tmp_path: Path) -> None:
+    """A FIFO or a device as a source or --wasm would make emcc or the hashing wait forever."""
+    src = _write(tmp_path / "src", GOOD_H, GOOD_C)
+    fifo = tmp_path / "pipe.c"
+    os.mkfifo(fifo)
+    for args in (
+        ["build", fifo],
+        ["build", "/dev/zero", "--name", "z"],
+        ["generate", src, "--wasm", fifo],
+        ["generate", src, "--wasm", tmp_path],
+    ):
+        res = run_cli(*args, "-o", tmp_path / "out")
+        assert res.exit_code == 2, (args, res.output)
+        assert "not a regular file" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_module_name_from_a_stdlib_stem(tmp_path: Path) -> None:
