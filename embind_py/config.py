@@ -11,6 +11,7 @@ May import: the standard library only.
 
 from __future__ import annotations
 
+import keyword
 import re
 import sys
 from dataclasses import dataclass, field
@@ -28,6 +29,20 @@ class ConfigError(Exception):
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def module_name_problem(name: object) -> str | None:
+    """Why `name` cannot be a generated module's name, or None if it can."""
+    if not isinstance(name, str) or not _IDENT.match(name):
+        return "the module name must be a Python identifier (letters, digits, _)"
+    if keyword.iskeyword(name):
+        return "the module name is a Python keyword, so `import` cannot name it"
+    if name in {"embind_py", "wasmtime"} or (name in sys.stdlib_module_names and name in sys.modules):
+        # A standard module this process (which holds the runtime) has imported: `import NAME`
+        # would find that one, or NAME.py would shadow it for the code next to it (math.py
+        # breaks `import random`, which the runtime's imports need).
+        return f"{name} is a module Python or embind-py's runtime already imports"
+    return None
 _OPT = re.compile(r"^(0|1|2|3|s|z|g)$")
 
 
@@ -72,6 +87,8 @@ def make_config(
             raise ConfigError(f"source {s}: no such file")
         if p.is_dir():
             raise ConfigError(f"source {s}: is a directory, not a C file")
+        if not p.is_file():  # a FIFO or a device (/dev/zero) would make emcc or the hashing hang
+            raise ConfigError(f"source {s}: not a regular file")
         srcs.append(p.resolve())
     hdrs: list[Path] = []
     if headers:
@@ -86,10 +103,10 @@ def make_config(
             if sib.is_file():
                 hdrs.append(sib)
     mod = name or srcs[0].stem
-    if not _IDENT.match(mod) or mod in {"embind_py", "wasmtime"}:
-        raise ConfigError(
-            f"--name {mod!r}: the module name must be a Python identifier (letters, digits, _)"
-        )
+    problem = module_name_problem(mod)
+    if problem:
+        how = "" if name else f" (from the source {srcs[0].name}; choose another with --name)"
+        raise ConfigError(f"--name {mod!r}: {problem}{how}")
     o = (out or Path.cwd()).resolve()
     if o.exists() and not o.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")
@@ -240,8 +257,9 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
         for key in table:
             if key not in _TARGET_KEYS:
                 raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(_TARGET_KEYS)})")
-        if not isinstance(name, str) or not _IDENT.match(name) or name in {"embind_py", "wasmtime"}:
-            raise ConfigError(f"{where}: name must be a Python identifier, got {name!r}")
+        problem = module_name_problem(name)
+        if problem or not isinstance(name, str):
+            raise ConfigError(f"{where}: name {name!r}: {problem}")
         if any(t.name == name for t in targets):
             raise ConfigError(f"{where}: name {name!r} is used by another target")
         lists = {k: _str_list(where, k, table[k]) for k in _LIST_KEYS if k in table}

@@ -142,15 +142,15 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
             has_main,
             cmd_echo,
         )
-        data = tmp_wasm.read_bytes()
+        wasm_bytes = tmp_wasm.read_bytes()
         # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
         # a source that does not include its header): such a function would make the module
         # fail to load, so it is left out instead. Extra wasm exports are harmless.
-        dropped = _signature_mismatches(lib, data, diagnostics)
+        dropped = _signature_mismatches(lib, wasm_bytes, diagnostics)
         if dropped:
             lib = replace(lib, functions=tuple(f for f in lib.functions if f.name not in dropped))
-            rendered = render.render_module(cfg.name, lib, inputs, dig, files)
-        write_atomic(wasm_path, data)
+        write_atomic(wasm_path, wasm_bytes)
+    rendered = render.render_module(cfg.name, lib, inputs, dig, files, wasm_digest(wasm_bytes))
     diagnostics.extend(rendered.diagnostics)
     js_path = None
     if js:
@@ -206,6 +206,11 @@ def _js_stale(cfg: Config) -> bool:
 _SHORT = 16
 _FILE_LINE = "# embind-py-file: "
 _INPUTS_LINE = "# embind-py-inputs: "
+_WASM_LINE = "# embind-py-wasm: "  # the NAME.wasm the module was generated with (not an input)
+
+
+def wasm_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:_SHORT]
 
 
 def _sha256(path: Path) -> str:
@@ -243,6 +248,7 @@ class Stamp:
     digest: str
     emcc: str | None
     files: tuple[tuple[str, str], ...]  # (relative path, sha256 prefix)
+    wasm: str | None = None  # sha256 prefix of NAME.wasm (None: an older module without it)
 
 
 def read_stamp(module: Path) -> Stamp | None:
@@ -251,6 +257,7 @@ def read_stamp(module: Path) -> Stamp | None:
     digest_: str | None = None
     emcc: str | None = None
     files: list[tuple[str, str]] = []
+    wasm: str | None = None
     with module.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.startswith("#"):
@@ -267,9 +274,11 @@ def read_stamp(module: Path) -> Stamp | None:
             elif line.startswith(_FILE_LINE):
                 sha, _, path = line[len(_FILE_LINE) :].partition(" ")
                 files.append((path, sha))
+            elif line.startswith(_WASM_LINE):
+                wasm = line[len(_WASM_LINE) :].strip()
     if digest_ is None:
         return None
-    return Stamp(version, digest_, emcc, tuple(files))
+    return Stamp(version, digest_, emcc, tuple(files), wasm)
 
 
 def stale_reasons(cfg: Config, emcc_version: str | None = None) -> list[str]:
@@ -287,6 +296,13 @@ def stale_reasons(cfg: Config, emcc_version: str | None = None) -> list[str]:
     reasons: list[str] = []
     if not wasm.is_file():
         reasons.append(f"{rel(wasm, cfg.root)} does not exist")
+    elif st.wasm is not None:
+        try:
+            same = wasm_digest(wasm.read_bytes()) == st.wasm
+        except OSError as e:
+            raise ConfigError(f"cannot read {rel(wasm, cfg.root)}: {e.strerror or e}") from None
+        if not same:
+            reasons.append(f"{rel(wasm, cfg.root)} is not the wasm {py.name} was generated with")
     recorded = {path for path, _ in st.files}
     for p in (*cfg.sources, *cfg.headers):
         if rel(p, cfg.root) not in recorded:
@@ -329,6 +345,8 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
     cmd_echo = echo if cfg.verbose else None
     wasm_path = cfg.out / f"{cfg.name}.wasm"
     src = wasm or wasm_path
+    if src.exists() and not src.is_file():  # a folder, a FIFO or a device: reading it would fail or hang
+        raise ConfigError(f"--wasm {src}: not a regular file")
     data = src.read_bytes()
     try:
         exports = wasmcheck.function_exports(data)
@@ -360,7 +378,7 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
         raise BuildError(f"cannot generate {cfg.name}.py for {src}", tuple(errors))
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
     dig, files = stamp(cfg, emcc, cmd_echo)
-    rendered = render.render_module(cfg.name, lib, inputs, dig, files)
+    rendered = render.render_module(cfg.name, lib, inputs, dig, files, wasm_digest(data))
     diagnostics.extend(rendered.diagnostics)
     if src.resolve() != wasm_path.resolve():
         write_atomic(wasm_path, data)

@@ -39,10 +39,11 @@ def _env() -> jinja2.Environment:
 
 
 def render_module(
-    name: str, lib: Library, inputs: list[str], digest: str, files: Sequence[str] = ()
+    name: str, lib: Library, inputs: list[str], digest: str, files: Sequence[str] = (), wasm: str = ""
 ) -> Rendered:
     """Render `lib` as the Python module `name` (inputs are relative paths, for the header;
-    `files` are "HASH PATH" lines recording every input file, for `embind-py check`)."""
+    `files` are "HASH PATH" lines recording every input file, and `wasm` the hash of the
+    NAME.wasm it goes with, for `embind-py check`)."""
     mapped = typemap.map_library(lib)
     typedefs: list[dict[str, Any]] = []
     for tname, t in lib.typedefs.items():
@@ -77,6 +78,7 @@ def render_module(
             inputs=inputs,
             digest=digest,
             files=list(files),
+            wasm=wasm,
             functions=mapped.functions,
             typedefs=typedefs,
             constants=constants,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import keyword
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,6 +46,17 @@ MODULE_RESERVED = frozenset(
         "Any",
         "Final",
         "threading",
+        # the generated module's own globals (see module.py.j2)
+        "_rt",
+        "_WASM",
+        "_EXPORTS",
+        "_TYPES",
+        "_FFI",
+        "_default",
+        "_default_lock",
+        "_enum",
+        "_sys",
+        "call_main",
         # builtins the generated code itself uses
         "int",
         "float",
@@ -69,7 +81,13 @@ MODULE_RESERVED = frozenset(
 INSTANCE_RESERVED = frozenset(n for n in dir(Instance) if not n.startswith("__")) | frozenset(
     getattr(Instance, "__annotations__", {})
 ) | {"ffi", "self"}
-LOCALS_RESERVED = frozenset({"self", "_mark", "_lib", "_ret", "_r"})
+# Locals of a wrapper and the module globals its body refers to.
+LOCALS_RESERVED = frozenset({"self", "_mark", "_lib", "_ret", "_r", "_rt", "_TYPES", "_default", "instance"})
+# Generated globals (_F0, slots _s0) and dunders (__all__, __name__, __file__): appending "_"
+# leaves these patterns. Descriptor globals are _R_<record> and _E_<enum>: a C name with that
+# prefix gets one "_" (it could then only meet a record or enum whose own name ends in "_").
+_INTERNAL = re.compile(r"^(_F\d+|_s\d+|__[A-Za-z0-9]+(_[A-Za-z0-9]+)*__)$")
+_DESCRIPTOR = re.compile(r"^_[RE]_")
 
 
 # pycodestyle's ambiguous names (E741-E743): kept as in C; the module gets a file-level noqa.
@@ -78,8 +96,8 @@ AMBIGUOUS = frozenset({"l", "O", "I"})
 
 def py_name(name: str, reserved: frozenset[str] = frozenset()) -> str:
     """A valid, non-colliding Python identifier for a C name (C names are identifiers already)."""
-    out = name
-    while keyword.iskeyword(out) or out in reserved:
+    out = name + "_" if _DESCRIPTOR.match(name) else name
+    while keyword.iskeyword(out) or out in reserved or _INTERNAL.match(out):
         out += "_"
     return out
 
@@ -143,12 +161,7 @@ def const_name(name: str) -> str:
 
 
 def param_name(name: str) -> str:
-    out = name
-    while keyword.iskeyword(out) or out in LOCALS_RESERVED or (
-        out.startswith("_s") and out[2:].isdigit()
-    ):
-        out += "_"
-    return out
+    return py_name(name, LOCALS_RESERVED)
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Function pointers both ways, records and handles as call arguments.
 
 Owns: Python callables turned into wasm functions in the instance's function
-table (slots reused through a free list), `FuncPtr` (a C function pointer
+table (a slot keeps its wasm function and is reused per C signature), `FuncPtr` (a C function pointer
 callable from Python, through the table), `Callback` (`ffi.callback`: a table
 entry that lives as long as the object), `ffi.new_handle`/`from_handle`, the
 conversion of values between wasm and Python in callbacks, and the argument /
@@ -62,7 +62,9 @@ class _State:
         self.store = inst.store
         table = inst.exports.get("__indirect_function_table")
         self.table = table if isinstance(table, wasmtime.Table) else None
-        self.free: list[int] = []
+        # Slots for plain callables, by C signature: a slot keeps its wasm function and only
+        # its box changes, because wasmtime frees a Func only with its store.
+        self.idle: dict[FuncPtrType, list[tuple[int, _Box]]] = {}
         self.handles: dict[int, Any] = {}
         self.next_handle = itertools.count(1)
 
@@ -229,18 +231,55 @@ def fn_index(inst: Instance, value: Any, ft: FuncPtrType, what: str, temporary: 
             "ffi.callback(type, fn) and keep that object alive"
         )
     st = _state(inst)
-    idx = _add(inst, st, make_func(inst, ft, value))
-    inst._copybacks.append((inst._top, idx, lambda i: _remove(st, i), -1))
+    idx, box = _take_slot(inst, st, ft, value)
+    inst._copybacks.append((inst._top, idx, lambda i: _give_back(st, ft, i, box), -1))
     return idx
+
+
+def _take_slot(inst: Instance, st: _State, ft: FuncPtrType, fn: Callable[..., Any]) -> tuple[int, _Box]:
+    """A table slot calling `fn` (caller holds the instance's lock): an idle one of this
+    signature, else a new one."""
+    idle = st.idle.setdefault(ft, [])
+    if idle:
+        idx, box = idle.pop()
+    else:
+        box = _Box()
+        idx = _add(inst, st, make_func(inst, ft, box))
+    box.fn = fn
+    return idx, box
+
+
+def _give_back(st: _State, ft: FuncPtrType, idx: int, box: _Box) -> None:
+    box.fn = None  # list operations only: safe from a finalizer on any thread
+    st.idle.setdefault(ft, []).append((idx, box))
+
+
+class _Box:
+    """The Python callable behind a reusable table slot, set for the duration of one call."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self) -> None:
+        self.fn: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        fn = self.fn
+        if fn is None:
+            raise WasmTrapError(
+                "C called a Python callback after the call it was passed to returned; "
+                "make it with ffi.callback(type, fn) and keep that object alive",
+                "callback",
+            )
+        return fn(*args)
+
+    @property
+    def __name__(self) -> str:
+        return str(getattr(self.fn, "__name__", "callback"))
 
 
 def _add(inst: Instance, st: _State, func: wasmtime.Func) -> int:
     if st.table is None:
         raise TypeError("the wasm module exports no function table: it cannot take callbacks")
-    if st.free:
-        idx = st.free.pop()
-        st.table.set(st.store, idx, func)
-        return idx
     try:
         return int(st.table.grow(st.store, 1, func))
     except wasmtime.WasmtimeError as e:
@@ -249,19 +288,12 @@ def _add(inst: Instance, st: _State, func: wasmtime.Func) -> int:
         ) from None
 
 
-def _remove(st: _State, idx: int) -> None:
-    if st.table is not None:
-        st.table.set(st.store, idx, None)
-        st.free.append(idx)
-
-
 def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmtime.Func:
     """A wasm function with the C signature `ft` that calls the Python `fn`."""
     ty = wasmtime.FuncType([_VALTYPE[c] for c in ft.wparams], [_VALTYPE[c] for c in ft.wresults])
     params = ft.params
     result = ft.result
     sret = ft.sret
-    name = getattr(fn, "__name__", "callback")
 
     def trampoline(*raw: Any) -> Any:
         sp = inst.stack_save() if inst._stack_get is not None else 0
@@ -275,7 +307,7 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmti
             if sret:
                 ret_addr, raw = raw[0] & 0xFFFFFFFF, raw[1:]
             out = fn(*[from_wasm(inst, t, r) for t, r in zip(params, raw, strict=True)])
-            what = f"result of callback {name}()"
+            what = f"result of callback {getattr(fn, '__name__', 'callback')}()"
             if sret:
                 assert isinstance(result, RecordType)
                 result.store(inst, ret_addr, result.convert(out, what), what)
@@ -384,26 +416,18 @@ class Callback(FuncPtr):
     def __init__(self, inst: Instance, ctype: FuncPtrType, fn: Callable[..., Any]) -> None:
         st = _state(inst)
         with inst._lock:
-            idx = _add(inst, st, make_func(inst, ctype, fn))
+            idx, box = _take_slot(inst, st, ctype, fn)
         super().__init__(inst, idx, ctype)
         self.fn = fn
-        weakref.finalize(self, _release_slot, weakref.ref(inst), st, idx)
+        # The slot (and its wasm function, which wasmtime frees only with the store) is reused
+        # by later callbacks of this signature; no lock is taken, since GC may run this anywhere.
+        weakref.finalize(self, _give_back, st, ctype, idx, box)
 
     def __call__(self, *args: Any) -> Any:
         return self.fn(*args)
 
     def __repr__(self) -> str:
         return f"<Callback {self.ctype.name} #{self.index} -> {self.fn!r}>"
-
-
-def _release_slot(inst_ref: weakref.ref[Any], st: _State, idx: int) -> None:
-    inst = inst_ref()
-    if inst is not None and inst.store is st.store:
-        try:
-            with inst._lock:
-                _remove(st, idx)
-        except Exception:
-            pass
 
 
 # ---------------------------------------------------------------------------

@@ -354,7 +354,7 @@ class EmscriptenHelpers:
             raise ValueError(f"stackAlloc({n}): negative size")
         inst = self._inst
         with inst._lock:
-            return inst.stack_alloc(n)
+            return inst.stack_alloc(n)  # MemoryError, rather than a wrapped stack pointer, when too big
 
     @contextlib.contextmanager
     def stack(self) -> Iterator[None]:

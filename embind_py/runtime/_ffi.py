@@ -26,12 +26,28 @@ if TYPE_CHECKING:
 def _free_later(inst_ref: weakref.ref[Instance], store: Any, addr: int) -> None:
     inst = inst_ref()
     # After inst.reset() the address belongs to a new heap: never free it there.
-    if inst is not None and inst.store is store:
-        try:
-            with inst._lock:
-                inst.free(addr)
-        except Exception:
-            pass
+    if inst is None or inst.store is not store:
+        return
+    # A finalizer runs on whatever thread the garbage collector interrupted, maybe one that
+    # holds another instance's lock: waiting here for this one could deadlock two threads.
+    # When the instance is busy, its next ffi.new frees the block instead.
+    if not inst._lock.acquire(blocking=False):
+        inst._deferred_frees.append(addr)
+        return
+    try:
+        inst.free(addr)
+        free_deferred(inst)
+    except Exception:
+        pass
+    finally:
+        inst._lock.release()
+
+
+def free_deferred(inst: Instance) -> None:
+    """Free the blocks whose pointers died while the instance was busy (caller holds its lock)."""
+    pending = inst._deferred_frees
+    while pending:
+        inst.free(pending.pop())
 
 
 class _Owner:
@@ -117,9 +133,15 @@ class FFI(EmscriptenHelpers):
                 raise TypeError(f"ffi.new({spec!r}) needs a length or an initializer")
         count = length if is_array else 1
         assert count is not None
+        if count < 0:
+            raise ValueError(f"ffi.new({spec!r}): negative length {count}")
         inst = self._inst
         size = max(elem.size * count, 1)
+        if size > 0xFFFFFFFF:
+            raise MemoryError(f"ffi.new({spec!r}): {size} bytes do not fit in wasm32 memory")
         with inst._lock:
+            if inst._deferred_frees:
+                free_deferred(inst)
             addr = inst.malloc(size)
         if not addr:
             raise MemoryError(f"ffi.new({spec!r}): wasm malloc({size}) returned NULL")
@@ -210,6 +232,11 @@ class FFI(EmscriptenHelpers):
 
     def malloc(self, n: int) -> int:
         """C `malloc(n)`: an int address (0 on failure); free it with `ffi.free`."""
+        n = operator.index(n)
+        if n < 0:
+            raise ValueError(f"ffi.malloc: negative size {n}")
+        if n > 0xFFFFFFFF:
+            return 0  # more than wasm32 can address: what C's malloc says to SIZE_MAX
         inst = self._inst
         with inst._lock:
             return inst.malloc(n)

@@ -150,6 +150,7 @@ class Instance:
         if not isinstance(wasm, bytes):
             wasm = Path(wasm).read_bytes()
         _limits.check_options(timeout, fuel, max_memory)
+        _limits.check_stdio_env(stdout, stderr, stdin, env, argv, _host.DEFAULT)
         self._options: dict[str, Any] = dict(stdout=stdout, stderr=stderr, stdin=stdin, env=env, argv=argv)
         limits = {"timeout": timeout, "fuel": fuel, "max_memory": max_memory, "preopens": preopens}
         self._options.update((k, v) for k, v in limits.items() if v is not None)
@@ -160,7 +161,9 @@ class Instance:
         # reset() re-runs __init__ under this lock; keep it so waiting threads stay serialized.
         self._lock: threading.RLock = self.__dict__.get("_lock") or threading.RLock()
         self._pending: BaseException | None = None
-        self._depth = 0
+        self._host_fns: list[Callable[..., Any]] = []  # see guard()
+        self._deferred_frees: list[int] = []  # ffi.new blocks to free once the lock is free
+        self._in_host = 0  # host functions (callbacks, stdio) running now: reset() must wait
         self._sp_stack: list[int] = []
         self.temp_ret0 = 0
         self.stdout = _host.Stream(stdout, "stdout")
@@ -173,7 +176,7 @@ class Instance:
         self.module = compile_module(wasm, epoch, metered)
         self.store = wasmtime.Store(self.engine)
         if max_memory is not None:
-            self.store.set_limits(memory_size=max_memory)
+            self.store.set_limits(memory_size=min(max_memory, 1 << 32))  # wasm32 never has more
         self._limits = _limits.Limits(self.store, self.engine, timeout, fuel) if epoch or metered else None
         wasi = wasmtime.WasiConfig()
         _limits.apply_preopens(wasi, preopens, writable)
@@ -343,17 +346,36 @@ class Instance:
     # -- failures ----------------------------------------------------------
 
     def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap a host function so its exception is re-raised by the wasm call it interrupted."""
+        """Wrap a host function so its exception is re-raised by the wasm call it interrupted.
+
+        wasmtime-py keeps every host function in a process-wide table until the
+        store is deleted, so what it holds must not keep the instance (and through
+        it the store) alive, or no instance would ever be freed: it gets a
+        forwarder that reaches the function through a weak reference, and the
+        instance holds the function itself.
+        """
 
         def guarded(*args: Any) -> Any:
+            self._in_host += 1
             try:
                 return fn(*args)
             except BaseException as e:
                 if self._pending is None:
                     self._pending = e
                 raise
+            finally:
+                self._in_host -= 1
 
-        return guarded
+        self._host_fns.append(guarded)
+        ref = weakref.ref(guarded)
+
+        def forward(*args: Any) -> Any:
+            f = ref()
+            if f is None:  # pragma: no cover - wasm runs only while its instance is alive
+                raise WasmError("the instance that owns this host function is gone")
+            return f(*args)
+
+        return forward
 
     def _on_fail(self, exc: Any) -> None:
         pending, self._pending = self._pending, None
@@ -608,6 +630,12 @@ class Instance:
         memory `ffi.new` gave them is never freed into the new heap.
         """
         with self._lock:
+            if self._in_host:
+                # C frames of the current state are still on the stack below the caller.
+                raise RuntimeError(
+                    "reset() called while C is running (from a callback or a stdio stream of this "
+                    "instance); call it after the C function returns"
+                )
             init: Any = type(self).__init__
             if init is Instance.__init__:
                 Instance.__init__(self, self._wasm, self._signatures, **self._options)

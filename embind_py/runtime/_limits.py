@@ -93,6 +93,49 @@ def check_options(timeout: float | None, fuel: int | None, max_memory: int | Non
             raise TypeError(f"{name}: expected an int or None, got {type(v).__name__}")
         if v <= 0:
             raise ValueError(f"{name}: expected a positive int, got {v}")
+    if fuel is not None and fuel > MAX_FUEL:
+        raise ValueError(f"fuel: at most {MAX_FUEL} (wasmtime counts fuel in 64 bits), got {fuel}")
+
+
+MAX_FUEL = 2**64 - 1
+
+
+def check_stdio_env(stdout: Any, stderr: Any, stdin: Any, env: Any, argv: Any, default: Any) -> None:
+    """Raise TypeError/ValueError for stdio, `env` or `argv` options C could not be given.
+
+    Checked when the instance is made, so a bad option fails at `load()` rather than
+    at the first `printf` or `getenv`.
+    """
+    for name, stream in (("stdout", stdout), ("stderr", stderr)):
+        if stream is not None and stream is not default and not callable(getattr(stream, "write", None)):
+            raise TypeError(
+                f"{name}: expected a file-like object with write(), or None; got {type(stream).__name__}"
+            )
+    if stdin is not None and not isinstance(stdin, bytes | bytearray):
+        if isinstance(stdin, str):
+            raise TypeError("stdin: expected bytes or a file-like object, got str (encode it: s.encode())")
+        if not callable(getattr(stdin, "read", None)):
+            raise TypeError(
+                f"stdin: expected bytes or a file-like object with read(), got {type(stdin).__name__}"
+            )
+    if env is not None:
+        if not isinstance(env, Mapping):
+            raise TypeError(f"env: expected a dict {{name: value}}, got {type(env).__name__}")
+        for k, v in env.items():
+            if not isinstance(k, str) or not k or "=" in k or "\0" in k:
+                raise ValueError(
+                    f"env: {k!r} is not an environment variable name (a non-empty str without '=')"
+                )
+            if "\0" in str(v):
+                raise ValueError(f"env[{k!r}]: the value contains a NUL character")
+    if argv is not None:
+        if isinstance(argv, str | bytes) or not isinstance(argv, list | tuple):
+            raise TypeError(f"argv: expected a list of str, got {type(argv).__name__}")
+        for i, a in enumerate(argv):
+            if not isinstance(a, str):
+                raise TypeError(f"argv[{i}]: expected str, got {type(a).__name__}")
+            if "\0" in a:
+                raise ValueError(f"argv[{i}]: contains a NUL character")
 
 
 class Limits:

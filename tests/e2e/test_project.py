@@ -6,6 +6,7 @@ once per module; tests that edit inputs work on their own copies.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import site
 import stat
@@ -66,6 +67,8 @@ def test_sample_bindings_work(built: Path) -> None:
     # Every input is recorded, included headers too, and no system header.
     files = [line.split()[-1] for line in head if line.startswith("# embind-py-file: ")]
     assert files == ["csrc/geom.c", "csrc/geom.h", "csrc/units.h"]
+    wasm_sha = hashlib.sha256((built / WASM).read_bytes()).hexdigest()[:16]
+    assert f"# embind-py-wasm: {wasm_sha}\n" in (built / MODULE).read_text()
     assert str(built) not in (built / MODULE).read_text()
 
 
@@ -151,6 +154,17 @@ def test_full_cycle(tmp_path: Path, counting_emcc: tuple[Path, Path]) -> None:
     assert "4 functions bound" in ok("build", "--project", proj, "--emcc", wrapper)
     assert (proj / MODULE).read_text() == text
     assert log.exists()  # this time emcc did run
+
+    # A wasm that is not the one the module was generated with (corrupted, or built by other
+    # means) is stale, and a plain build replaces it.
+    good = (proj / WASM).read_bytes()
+    (proj / WASM).write_bytes(b"\0asm garbage")
+    res = run_cli("check", "--project", proj)
+    assert res.exit_code == 1, res.output
+    assert "src/geompkg/geom.wasm is not the wasm geom.py was generated with" in res.output
+    ok("build", "--project", proj, "--emcc", wrapper)
+    assert (proj / WASM).read_bytes() == good
+    assert run_cli("check", "--project", proj).exit_code == 0
 
     # A missing wasm is stale too.
     (proj / WASM).unlink()

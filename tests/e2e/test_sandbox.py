@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -34,6 +35,13 @@ size_t slen(const char *s);
 void upper(char *s);
 int bump(void);
 double scale(double x, double k);
+typedef int (*cb_t)(int);
+int call_cb(cb_t f, int x);
+void keep_cb(cb_t f);
+int call_kept(int x);
+int deep(int n);
+void nullwrite(int v);
+void die(void);
 """
 
 C = r"""
@@ -61,6 +69,13 @@ size_t slen(const char *s) { return strlen(s); }
 void upper(char *s) { for (; *s; s++) if (*s >= 'a' && *s <= 'z') *s -= 32; }
 int bump(void) { static int n; return ++n; }
 double scale(double x, double k) { return x * k; }
+int call_cb(cb_t f, int x) { return f(x) + 1; }
+static cb_t kept;
+void keep_cb(cb_t f) { kept = f; }
+int call_kept(int x) { return kept(x); }
+int deep(int n) { volatile char pad[64]; pad[0] = (char)n; return n <= 0 ? 0 : deep(n - 1) + pad[0]; }
+void nullwrite(int v) { *(volatile int *)0 = v; }
+void die(void) { abort(); }
 """
 
 
@@ -346,3 +361,204 @@ def test_system_and_signal_handlers(build_c: BuildFn) -> None:
     with pytest.raises(WasmTrap, match="on_sig_trap"):
         lib.sig_trap(10)
     assert lib.sig_count(3) == 6  # still usable
+
+
+# -- hostile C and hostile Python (issue 6) ----------------------------------
+
+
+def test_c_crashes_are_exceptions_and_the_instance_survives(sb: Any) -> None:
+    lib = sb.load()
+    sp = lib.stack_save()
+    with pytest.raises(WasmTrap) as ei:
+        lib.deep(10**8)  # C recursion past the wasm stack
+    assert ei.value.code == "stack overflow"
+    assert lib.deep(100) > 0
+    with pytest.raises(WasmTrap) as ei:
+        lib.divide(-(2**31), -1)
+    assert ei.value.code == "integer overflow"
+    with pytest.raises(WasmExit) as ex:  # abort() is proc_exit(1) up to Emscripten 3.1.58, a trap later
+        lib.die()
+    assert ex.value.code == 1
+    lib.nullwrite(7)  # address 0 is ordinary wasm memory: C corrupts only itself
+    assert lib.peek(0) == 7
+    assert lib.stack_save() == sp
+    assert lib.add(1, 2) == 3
+
+
+def test_exit_and_exceptions_inside_callbacks(sb: Any) -> None:
+    lib = sb.load()
+    sp = lib.stack_save()
+    with pytest.raises(WasmExit) as ex:
+        lib.call_cb(lambda x: lib.quit(5), 1)
+    assert ex.value.code == 5
+    with pytest.raises(ZeroDivisionError):
+        lib.call_cb(lambda x: 1 // 0, 1)
+    with pytest.raises(TypeError, match="result of callback"):
+        lib.call_cb(lambda x: "no", 1)
+    assert lib.call_cb(lambda x: lib.add(x, lib.call_cb(lambda y: y * 10, x)), 2) == 2 + 21 + 1
+    assert lib.stack_save() == sp
+
+
+def test_plain_callables_reuse_their_table_slot(sb: Any) -> None:
+    """Each call with a new lambda must not add a wasm function that lives as long as the store."""
+    from wasmtime import _func
+
+    lib = sb.load()
+    lib.call_cb(lambda x: x, 0)
+    before = len(_func.FUNCTIONS.handles)
+    for i in range(500):
+        assert lib.call_cb(lambda x, i=i: x + i, 1) == i + 2
+    assert len(_func.FUNCTIONS.handles) == before
+
+
+def test_c_keeping_a_plain_callable_gets_a_trap(sb: Any) -> None:
+    lib = sb.load()
+    lib.keep_cb(lambda x: x)  # only valid during keep_cb(): C must not call it later
+    with pytest.raises(WasmTrap, match=r"ffi\.callback"):
+        lib.call_kept(1)
+    keep = lib.ffi.callback("cb_t", lambda x: x * 3)
+    lib.keep_cb(keep)
+    assert lib.call_kept(5) == 15
+
+
+def test_dropped_instances_are_freed(sb: Any) -> None:
+    """wasmtime-py holds host functions process-wide: they must not keep the instance alive."""
+    refs = []
+    for _ in range(3):
+        lib = sb.load(timeout=1, stdout=None)
+        assert lib.call_cb(lambda x: x, 1) == 2
+        refs.append(weakref.ref(lib))
+        del lib
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+def test_reset_inside_a_callback_is_refused(sb: Any) -> None:
+    lib = sb.load()
+
+    def cb(x: int) -> int:
+        lib.reset()
+        return x
+
+    with pytest.raises(RuntimeError, match="reset"):
+        lib.call_cb(cb, 1)
+    assert lib.call_cb(lambda x: x, 1) == 2
+    lib.reset()
+    assert lib.bump() == 1
+
+
+def test_stale_pointers_after_reset_stay_inside_memory(sb: Any) -> None:
+    lib = sb.load()
+    p = lib.ffi.new("int[]", [1, 2, 3])
+    far = lib.ffi.cast("int *", lib.ffi.memory_size() - 4)
+    lib.reset()
+    p[1] = 9  # documented as not to be done; it must only touch the new memory
+    assert p[1] == 9
+    far[0] = 1
+    with pytest.raises(WasmBoundsError):
+        (far + 1)[0]
+    assert lib.add(1, 1) == 2
+
+
+def test_hostile_sizes_to_ffi(sb: Any) -> None:
+    lib = sb.load(max_memory=32 << 20)
+    ffi = lib.ffi
+    with pytest.raises(ValueError, match="negative length"):
+        ffi.new("char[]", -1)
+    with pytest.raises(MemoryError):
+        ffi.new("int[]", 2**30)  # 4 GiB: must not wrap to malloc(0)
+    with pytest.raises(MemoryError):
+        ffi.new("char[]", 2**40)
+    with pytest.raises(MemoryError):
+        ffi.new("char[]", 64 << 20)  # past max_memory
+    with pytest.raises(ValueError):
+        ffi.malloc(-1)
+    assert ffi.malloc(2**40) == 0
+    with pytest.raises(WasmBoundsError):
+        ffi.buffer(16, 2**40)
+    with pytest.raises(WasmBoundsError):
+        ffi.buffer(16, -5)
+    assert ffi.string(16, 2**62) == ffi.string(16)
+    sp = ffi.stackSave()
+    with pytest.raises(MemoryError):
+        ffi.stackAlloc(2**31)  # would wrap the stack pointer
+    assert ffi.stackSave() == sp
+    assert lib.slen("ok") == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"fuel": 2**64}, ValueError, "fuel"),
+        ({"stdin": "text"}, TypeError, "stdin"),
+        ({"stdin": 42}, TypeError, "stdin"),
+        ({"stdout": 42}, TypeError, "stdout"),
+        ({"stderr": "x"}, TypeError, "stderr"),
+        ({"env": ["A=1"]}, TypeError, "env"),
+        ({"env": {"A=B": "1"}}, ValueError, "env"),
+        ({"env": {"A": "x\0y"}}, ValueError, "NUL"),
+        ({"argv": "abc"}, TypeError, "argv"),
+        ({"argv": [1, 2]}, TypeError, r"argv\[0\]"),
+        ({"max_memory": 1 << 20}, WasmError, "max_memory"),
+        ({"timeout": float("nan")}, ValueError, "timeout"),
+    ],
+)
+def test_bad_load_options_fail_at_load(sb: Any, options: dict[str, Any], error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        sb.load(**options)
+
+
+def test_huge_limits_mean_no_limit(sb: Any) -> None:
+    lib = sb.load(fuel=2**64 - 1, max_memory=2**70, timeout=1e9)
+    assert lib.count(1000) == 1000
+    assert lib.ffi.malloc(64 << 20) != 0
+
+
+def test_pointer_finalizer_never_waits_for_a_busy_instance(sb: Any) -> None:
+    """GC may free an ffi.new block on a thread that must not block on the instance's lock
+    (it may hold another instance's lock that the lock's owner is waiting for)."""
+    lib = sb.load()
+    big = lib.ffi.new("int[]", 1000)
+    addr = big.address
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lib._lock:
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(10)
+        t0 = time.perf_counter()
+        del big
+        gc.collect()  # runs the finalizer here, while the other thread holds the lock
+        assert time.perf_counter() - t0 < 1
+        assert lib._deferred_frees == [addr]
+    finally:
+        release.set()
+        t.join()
+    again = lib.ffi.new("int[]", 1000)  # frees the deferred block first, then reuses it
+    assert lib._deferred_frees == []
+    assert again.address == addr
+
+
+def test_dropped_ffi_callbacks_give_their_slot_back(sb: Any) -> None:
+    from wasmtime import _func
+
+    lib = sb.load()
+    first = lib.ffi.callback("cb_t", lambda x: x)
+    index = first.index
+    del first
+    gc.collect()
+    before = len(_func.FUNCTIONS.handles)
+    for i in range(200):
+        cb = lib.ffi.callback("cb_t", lambda x, i=i: x + i)
+        lib.keep_cb(cb)
+        assert lib.call_kept(1) == i + 1
+        assert cb.index == index
+        del cb
+    assert len(_func.FUNCTIONS.handles) == before
+    with pytest.raises(WasmTrap, match="after the call"):
+        lib.call_kept(1)  # C kept a pointer whose Callback is gone

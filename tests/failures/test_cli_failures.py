@@ -8,6 +8,7 @@ failure must be one readable message, never a traceback, and must leave no NAME.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,19 @@ CASES: dict[str, Case] = {
     ),
     "builtins_params": Case(0, (), {"count": (("A", 1, 2, 3), 71), "object_": ((5, 2), 3)}),
     "collisions": Case(0, (), {}),
+    "internal_names": Case(
+        0,
+        (),
+        {
+            "_rt_": ((1,), 2),
+            "_WASM_": ((1,), 3),
+            "_TYPES_": ((1,), 4),
+            "__all___": ((), 4),
+            "__name___": ((1,), 6),
+            "_F0_": ((lambda x: x * 2,), 12),
+            "_enum_": ((1,), 8),
+        },
+    ),
     "include_cycle": Case(1, ("nested too deeply", "preprocessing the headers failed")),
     "include_cycle_guarded": Case(0, (), {"g": ((), 1), "g2": ((), 2)}),
     "non_utf8_code": Case(1, ("not valid UTF-8",)),
@@ -95,6 +109,7 @@ def test_corpus(name: str, tmp_path: Path) -> None:
         mod = import_file(out / "lib.py")
         for fn, (args, want) in case.calls.items():
             assert getattr(mod, fn)(*args) == want, fn
+        assert isinstance(mod.__all__, list)  # C's __all__ must not replace the module's own
 
 
 def test_collisions_keep_every_function(tmp_path: Path) -> None:
@@ -126,6 +141,9 @@ GOOD_C = "int one(void) { return 1; }\n"
         ("out_unwritable", ["{src}", "-o", "/proc/embind-py-test/out"], 2, "/proc/embind-py-test"),
         ("out_is_file", ["{src}", "-o", "{d}/lib.h"], 2, "not a directory"),
         ("bad_name", ["{src}", "--name", "1abc"], 2, "--name"),
+        ("keyword_name", ["{src}", "--name", "class"], 2, "Python keyword"),
+        ("stdlib_name", ["{src}", "--name", "math"], 2, "--name 'math'"),
+        ("shadowed_import", ["{src}", "--name", "typing"], 2, "already imports"),
         ("bad_opt", ["{src}", "-O", "9"], 2, "-O"),
         ("missing_header", ["{src}", "-H", "{d}/none.h"], 2, "none.h"),
         ("missing_include_dir", ["{src}", "-I", "{d}/nodir"], 2, "nodir"),
@@ -143,6 +161,35 @@ def test_bad_invocations(name: str, args: list[str], exit: int, message: str, tm
     res = run_cli("build", *argv)
     check_clean_failure(res, out, Case(exit, (message,)))
     assert not (d / "lib.py").exists()
+
+
+def test_special_files_are_refused_not_read(tmp_path: Path) -> None:
+    """A FIFO or a device as a source or --wasm would make emcc or the hashing wait forever."""
+    src = _write(tmp_path / "src", GOOD_H, GOOD_C)
+    fifo = tmp_path / "pipe.c"
+    os.mkfifo(fifo)
+    for args in (
+        ["build", fifo],
+        ["build", "/dev/zero", "--name", "z"],
+        ["generate", src, "--wasm", fifo],
+        ["generate", src, "--wasm", tmp_path],
+    ):
+        res = run_cli(*args, "-o", tmp_path / "out")
+        assert res.exit_code == 2, (args, res.output)
+        assert "not a regular file" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_module_name_from_a_stdlib_stem(tmp_path: Path) -> None:
+    """`build math.c` would write math.py, which shadows the stdlib (and breaks its own import)."""
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "math.c").write_text(GOOD_C)
+    res = run_cli("build", d / "math.c", "-o", tmp_path)
+    assert res.exit_code == 2, res.output
+    assert "--name 'math'" in res.output and "choose another with --name" in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "math.py").exists()
 
 
 def test_output_target_is_a_directory(tmp_path: Path) -> None:

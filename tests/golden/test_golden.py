@@ -19,7 +19,8 @@ CASES = sorted(p.name for p in HERE.iterdir() if (p / "input.h").is_file())
 
 def generate(case: str, emcc: toolchain.Emcc) -> str:
     d = HERE / case
-    cfg = make_config(sources=[d / "input.h"], headers=[d / "input.h"], name=case, out=d, root=d)
+    # The config's module name is not rendered (`types` itself would be refused: it shadows the stdlib).
+    cfg = make_config(sources=[d / "input.h"], headers=[d / "input.h"], name=f"{case}_h", out=d, root=d)
     lib = pipeline.parse(cfg, emcc)
     errors = [str(x) for x in lib.diagnostics if x.severity == "error"]
     assert not errors, errors
