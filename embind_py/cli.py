@@ -38,6 +38,15 @@ EXIT_INPUT = 2
 TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help="Only this pyproject.toml target.")]
 ProjectOpt = Annotated[Path | None, typer.Option("--project", help="pyproject.toml (or its folder).")]
 EmccOpt = Annotated[str | None, typer.Option("--emcc", help="Path to emcc (default: $EMCC, $EMSDK, PATH).")]
+HeaderOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--header",
+        "-H",
+        help="Header declaring the API (default: each SRC's sibling .h; with none, the functions the "
+        "sources define).",
+    ),
+]
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Module name (default: first SRC's stem).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: current folder).")]
 
@@ -78,10 +87,7 @@ def build(
             show_default=False,
         ),
     ] = None,
-    header: Annotated[
-        list[Path] | None,
-        typer.Option("--header", "-H", help="Header declaring the API (default: each SRC's sibling .h)."),
-    ] = None,
+    header: HeaderOpt = None,
     name: NameOpt = None,
     out: OutOpt = None,
     include: Annotated[list[Path] | None, typer.Option("-I", help="Add an include directory.")] = None,
@@ -229,10 +235,7 @@ def generate(
     wasm: Annotated[
         Path | None, typer.Option("--wasm", help="The existing .wasm (default: OUT/NAME.wasm).")
     ] = None,
-    header: Annotated[
-        list[Path] | None,
-        typer.Option("--header", "-H", help="Header declaring the API (default: each SRC's sibling .h)."),
-    ] = None,
+    header: HeaderOpt = None,
     name: NameOpt = None,
     out: OutOpt = None,
     include: Annotated[list[Path] | None, typer.Option("-I", help="Add an include directory.")] = None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -50,18 +50,40 @@ def rel(path: Path, root: Path) -> str:
 
 
 def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Library:
-    """Preprocess and parse the headers into the model (diagnostics inside)."""
-    if not cfg.headers:
-        return Library()
-    pre = toolchain.preprocess(emcc, cfg.headers, cfg.include_dirs, cfg.defines, echo)
-    macros = toolchain.dump_macros(emcc, cfg.headers, cfg.include_dirs, cfg.defines, echo)
-    lib = cparse.parse_library(pre, macros, list(cfg.headers), cfg.root)
+    """Preprocess and parse the headers into the model (diagnostics inside).
+
+    With no header (none given, no sibling `.h`), the sources themselves are read: their
+    non-static function definitions are the API. Should a source use C the header parser
+    cannot read, that is one warning asking for a header, and nothing is bound.
+    """
+    if cfg.headers:
+        return _parse_files(cfg, emcc, cfg.headers, echo)
+    lib = _parse_files(cfg, emcc, cfg.sources, echo)
+    errors = [d for d in lib.diagnostics if d.severity == "error"]
+    if not errors:
+        return lib
+    first = errors[0]
+    names = ", ".join(p.name for p in cfg.sources)
+    msg = (
+        f"no header given for {names}, and the header parser cannot read its function "
+        f"definitions ({first.message}): no functions are bound; pass --header/-H with their "
+        "declarations"
+    )
+    return Library(diagnostics=(Diagnostic(first.file, first.line, msg, "warning"),))
+
+
+def _parse_files(
+    cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], echo: Echo | None
+) -> Library:
+    pre = toolchain.preprocess(emcc, files, cfg.include_dirs, cfg.defines, echo)
+    macros = toolchain.dump_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
+    lib = cparse.parse_library(pre, macros, list(files), cfg.root)
     if any(d.severity == "error" for d in lib.diagnostics):
         return lib
     checks = cparse.layout_checks(lib)
-    bad = toolchain.layout_mismatches(emcc, cfg.headers, checks, cfg.include_dirs, cfg.defines, echo)
+    bad = toolchain.layout_mismatches(emcc, files, checks, cfg.include_dirs, cfg.defines, echo)
     if bad:  # clang lays some records out otherwise: bind those as opaque handles
-        lib = cparse.parse_library(pre, macros, list(cfg.headers), cfg.root, bad)
+        lib = cparse.parse_library(pre, macros, list(files), cfg.root, bad)
     return lib
 
 

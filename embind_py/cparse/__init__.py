@@ -204,6 +204,12 @@ class _Builder:
 
     # -- declarations --------------------------------------------------------
 
+    def _in_source(self, node: c_ast.Node) -> bool:
+        """True when `node` comes from a C source read in place of a header (no header given):
+        its static functions and global variables are the source's own business, not API."""
+        raw, _ = self.conv.where(node)
+        return self.files.display(raw).endswith(".c")
+
     def _declaration(self, ext: c_ast.Node) -> None:
         if isinstance(ext, c_ast.Typedef):
             self._typedef(ext)
@@ -212,7 +218,7 @@ class _Builder:
         elif isinstance(ext, c_ast.Decl):
             if isinstance(ext.type, c_ast.FuncDecl):
                 self._function(ext)
-            elif ext.name is not None:
+            elif ext.name is not None and not self._in_source(ext):
                 self.conv.warn(
                     ext,
                     f"variable {ext.name} skipped: global variables are not bound",
@@ -240,7 +246,8 @@ class _Builder:
             return
         key = f"function {name}"
         if "static" in decl.storage:
-            self.conv.warn(decl, f"function {name} skipped: it is static", key=key)
+            if not self._in_source(decl):
+                self.conv.warn(decl, f"function {name} skipped: it is static", key=key)
             return
         try:
             ft = self.conv.function_type(decl.type)

@@ -272,3 +272,29 @@ print(" | python")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == " | closed | python\nno newline, still shown"
+
+
+def test_source_without_header_binds_what_it_defines(tmp_path: Path) -> None:
+    """No -H and no sibling .h: the source's own non-static definitions are the API."""
+    from tests.conftest import import_file, run_cli
+
+    (tmp_path / "solo.c").write_text(
+        "#include <stdio.h>\n"
+        "int counter = 0;\n"
+        "static int helper(int x) { return x + 1; }\n"
+        "int square(int x) { return helper(x) * x - x; }\n"
+        "double half(double d) { printf(\"half\\n\"); return d / 2; }\n"
+    )
+    res = run_cli("build", tmp_path / "solo.c", "-o", tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "2 functions bound" in res.output and "warning" not in res.output
+    solo = import_file(tmp_path / "solo.py")
+    assert solo.square(7) == 49 and solo.half(3.0) == 1.5
+    assert not hasattr(solo, "helper") and not hasattr(solo, "counter")
+
+    # C the header parser cannot read: one warning asking for a header, and still a build.
+    (tmp_path / "odd.c").write_text("int same(void) { return __builtin_types_compatible_p(int, long); }\n")
+    res = run_cli("build", tmp_path / "odd.c", "-o", tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "odd.c:1: warning: no header given for odd.c" in res.output
+    assert "pass --header/-H" in res.output and "0 functions bound" in res.output
