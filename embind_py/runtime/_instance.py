@@ -201,7 +201,8 @@ class Instance:
         except wasmtime.WasmtimeError as e:
             hint = f" (is max_memory={max_memory} below the module's initial memory?)" if max_memory else ""
             raise WasmLinkError(f"cannot instantiate the wasm module{hint}: {e}") from None
-        self.exports = _fastcall.Exports(self.store, self.instance, [e.name for e in self.module.exports])
+        module = self.module
+        self.exports = _fastcall.Exports(self.store, self.instance, lambda: [e.name for e in module.exports])
         memory = self.exports.get("memory")
         if not isinstance(memory, wasmtime.Memory):
             raise WasmLinkError("the wasm module exports no memory")
