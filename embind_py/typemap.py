@@ -394,12 +394,15 @@ class FieldSpec:
     offset: int
     expr: str
     value_annotation: str  # what a struct value's attribute holds (what was given, or what was read)
+    live_annotation: str  # what `p.field` gives through a pointer: a live view for records and arrays
 
     @property
     def set_annotation(self) -> str:
-        """What assigning through a pointer accepts (sequences for arrays; never None for scalars)."""
+        """What assigning through a pointer accepts (sequences for arrays; never None for scalars);
+        a live view of the same type (`p.a = q.a`) is copied too."""
         ann = self.value_annotation
-        return ann.replace("list[", "Sequence[", 1) if ann.startswith("list[") else ann
+        ann = ann.replace("list[", "Sequence[", 1) if ann.startswith("list[") else ann
+        return ann if self.live_annotation == self.annotation else f"{ann} | {self.live_annotation}"
 
 
 def _field_value_annotation(t: CType, ann: str) -> str:
@@ -444,6 +447,21 @@ class RecordSpec:
         return "_rt.Union_" if self.kind == "union" else "_rt.Struct"
 
 
+def _live_annotation(t: CType, ann: str, lib: Library) -> str:
+    """What a field gives through a struct pointer: a nested record is a `<Name>Ptr` and a
+    non-char array a `Pointer` with its length, both reading and writing the bytes in place
+    (`p.inner.x = 5` changes `*p`, as in cffi); anything else is what the field holds."""
+    s = m.strip(t)
+    if isinstance(s, m.RecordRef):
+        return f"{ann}Ptr"
+    if isinstance(s, m.ArrayType) and ann != "bytes":
+        elem = load_annotation(s.elem, lib)
+        if isinstance(m.strip(s.elem), m.RecordRef):
+            return f"{elem}Ptr"
+        return f"_rt.Pointer[{_live_annotation(s.elem, elem, lib)}]"
+    return ann
+
+
 def _init_annotation(t: CType, ann: str) -> str:
     s = m.strip(t)
     if isinstance(s, m.ArrayType) and ann != "bytes":
@@ -467,7 +485,7 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
         fields.append(
             FieldSpec(
                 field_name(f.name), f.name, ann, _init_annotation(f.type, value_ann), f.offset,
-                _field_expr(f.type, lib), value_ann,
+                _field_expr(f.type, lib), value_ann, _live_annotation(f.type, ann, lib),
             )
         )
     sp = _scalar_path(rec, lib)

@@ -246,8 +246,11 @@ class Pointer(Generic[T]):
             if self._length is None and (i.stop is None or (i.start is None and i.stop < 0)):
                 raise IndexError("slicing a pointer of unknown length needs explicit bounds")
             rng = range(*i.indices(self._length if self._length is not None else i.stop))
-            return [self.ctype.load(self._inst, self.address + k * self.ctype.size) for k in rng]
-        return self.ctype.load(self._inst, self._addr(i))
+            return [self[k] for k in rng]
+        t = self.ctype
+        if isinstance(t, ArrayOf) and not t.is_chars:  # `m[i][j] = v` writes through, as in C
+            return Pointer(self._inst, self._addr(i), t.elem, t.length or None, self._owner)
+        return t.load(self._inst, self._addr(i))
 
     def __setitem__(self, i: int | slice, value: Any) -> None:
         if isinstance(i, slice):
@@ -285,6 +288,8 @@ class Pointer(Generic[T]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Pointer):
             return self._inst is other._inst and self.address == other.address
+        if self._length is not None and isinstance(other, list | tuple):
+            return list(self) == list(other)  # an array field's live view against its values
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -292,6 +297,30 @@ class Pointer(Generic[T]):
 
     def __add__(self, n: int) -> Pointer[T]:
         return Pointer(self._inst, self.address + n * self.ctype.size, self.ctype, None, self._owner)
+
+    def __sub__(self, other: int | Pointer[T]) -> Any:
+        """`p - n` points n elements back; `p - q` is the element count between them, as in C."""
+        if isinstance(other, Pointer):
+            self._order_key(other)
+            return (self.address - other.address) // (self.ctype.size or 1)
+        return self + -operator.index(other)
+
+    def _order_key(self, other: object) -> int:
+        if not isinstance(other, Pointer) or other._inst is not self._inst:
+            raise TypeError("only pointers into the same wasm instance can be ordered or subtracted")
+        return other.address
+
+    def __lt__(self, other: Pointer[Any]) -> bool:
+        return self.address < self._order_key(other)
+
+    def __le__(self, other: Pointer[Any]) -> bool:
+        return self.address <= self._order_key(other)
+
+    def __gt__(self, other: Pointer[Any]) -> bool:
+        return self.address > self._order_key(other)
+
+    def __ge__(self, other: Pointer[Any]) -> bool:
+        return self.address >= self._order_key(other)
 
     def __repr__(self) -> str:
         if self._length is not None:
@@ -531,6 +560,8 @@ class RecordType(CType):
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
         inst.mem.check(addr, self.size)
+        if isinstance(value, Pointer) and value.ctype is self:  # `p.a = q.a`: copy the struct
+            value = self.load(value._inst, value.address)
         if isinstance(value, self.cls):
             if self.kind == "union":
                 raw = getattr(value, "_raw", None)
@@ -570,6 +601,8 @@ class RecordType(CType):
         """A struct value from an instance of the class, a dict or a sequence."""
         if isinstance(value, self.cls):
             return value
+        if isinstance(value, Pointer) and value.ctype is self:  # a live view, e.g. `p.inner`
+            return self.load(value._inst, value.address)
         if isinstance(value, dict):
             return self.cls(**value)
         if isinstance(value, list | tuple):
@@ -617,12 +650,25 @@ class StructPointer(Pointer[S_co]):
     def _get(self, i: int) -> Any:
         rt: RecordType = self.ctype  # type: ignore[assignment]
         _, off, t = rt.fields[i]
+        # Nested records and arrays are live views (a copy would swallow `p.inner.x = 5`);
+        # they share this pointer's owner, so `ffi.new` memory lives as long as any view.
+        if isinstance(t, RecordType):
+            return Pointer(self._inst, self.address + off, t, None, self._owner)
+        if isinstance(t, ArrayOf) and not t.is_chars:
+            return Pointer(self._inst, self.address + off, t.elem, t.length or None, self._owner)
         return t.load(self._inst, self.address + off)
 
     def _set(self, i: int, value: Any) -> None:
         rt: RecordType = self.ctype  # type: ignore[assignment]
         n, off, t = rt.fields[i]
         t.store(self._inst, self.address + off, value, n)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Struct) and other._ctype is self.ctype:
+            return bool(self[0] == other)  # `p.inner == Vec2(...)`: compare the contents
+        return super().__eq__(other)
+
+    __hash__ = Pointer.__hash__
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.ctype.name} * at {self.address:#x}>"

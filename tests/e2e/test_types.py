@@ -95,6 +95,35 @@ def test_struct_pointers(mod: ModuleType, lib: object) -> None:
         L.vlen2(ffi.new("int *"))  # type: ignore[attr-defined]
 
 
+def test_pointer_fields_are_live_views(mod: ModuleType, lib: object) -> None:
+    # Through a pointer, nested structs and arrays read and write the bytes in place, as in
+    # cffi: `p.a.x = 5` used to change a copy and be lost without a word.
+    L: object = lib
+    ffi = L.ffi  # type: ignore[attr-defined]
+    p = ffi.new("Segment *", {"a": {"x": 1.0}, "ids": [1, 2, 3]})
+    p.a.x = 5.0
+    p.ids[0] = 10
+    assert p[0].a == mod.Vec2(x=5.0) and p.a == mod.Vec2(x=5.0) and p.ids == [10, 2, 3]
+    assert L.segment_sum(p) == 5 + 10 + 2 + 3  # type: ignore[attr-defined]
+    assert isinstance(p.a, mod.Vec2Ptr) and L.vlen2(p.a) == 25.0  # type: ignore[attr-defined]
+    assert L.vadd(p.a, p.a) == mod.Vec2(x=10.0)  # type: ignore[attr-defined]  # by value: a copy
+    p.b = p.a  # struct assignment copies
+    p.a = {"y": 1.0}
+    assert (p.b.x, p.a.x, p.a.y) == (5.0, 0.0, 1.0) and mod.Segment(a=p.b).a == mod.Vec2(x=5.0)
+    ids = ffi.new("Segment *", {"ids": [4, 5, 6]}).ids  # the view keeps ffi.new's memory alive
+    ffi.new("Segment *", {"ids": [7, 8, 9]})
+    assert list(ids) == [4, 5, 6] and len(ids) == 3
+    with pytest.raises(IndexError):
+        ids[3]
+    m = ffi.new("int[2][3]", [[1, 2, 3], [4, 5, 6]])
+    m[1][2] = 60  # rows of a 2-D array are views too
+    assert m[1] == [4, 5, 60] and m == [[1, 2, 3], [4, 5, 60]]
+    arr = ffi.new("Vec2[]", 4)
+    assert arr < arr + 1 and (arr + 3) - arr == 3 and (arr + 3) - 2 == arr + 1
+    with pytest.raises(TypeError):
+        arr < 5  # noqa: B015
+
+
 def test_enums(mod: ModuleType, lib: object) -> None:
     L: object = lib
     assert mod.GREEN is mod.Color.GREEN and mod.Color.BLUE == 6 and mod.F_BIG == -1
@@ -178,6 +207,13 @@ addr: int | None = sp.data
 op = lib.get_op(0)
 if op is not None:
     r: int = op(1, 2)
+seg = lib.ffi.new("Segment *")
+seg.a.x = 5.0  # a live view of the nested struct
+seg.ids[0] = 1
+first: int = seg.ids[0]
+seg.b = seg.a
+seg.b = Vec2(y=1.0)
+near: bool = seg < seg + 1
 """
 
 

@@ -95,12 +95,12 @@ class rw_configuration_optionsPtr(_rt.StructPointer[rw_configuration_options]):
         self._set(0, v)
 
     @property
-    def scale_factors(self) -> list[list[float]]:
-        v: list[list[float]] = self._get(1)
+    def scale_factors(self) -> _rt.Pointer[_rt.Pointer[float]]:
+        v: _rt.Pointer[_rt.Pointer[float]] = self._get(1)
         return v
 
     @scale_factors.setter
-    def scale_factors(self, v: Sequence[list[float]]) -> None:
+    def scale_factors(self, v: Sequence[list[float]] | _rt.Pointer[_rt.Pointer[float]]) -> None:
         self._set(1, v)
 
 

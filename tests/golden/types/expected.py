@@ -226,12 +226,12 @@ class SegmentPtr(_rt.StructPointer[Segment]):
     __slots__ = ()
 
     @property
-    def a(self) -> Vec2:
-        v: Vec2 = self._get(0)
+    def a(self) -> Vec2Ptr:
+        v: Vec2Ptr = self._get(0)
         return v
 
     @a.setter
-    def a(self, v: Vec2) -> None:
+    def a(self, v: Vec2 | Vec2Ptr) -> None:
         self._set(0, v)
 
     @property
@@ -244,12 +244,12 @@ class SegmentPtr(_rt.StructPointer[Segment]):
         self._set(1, v)
 
     @property
-    def ids(self) -> list[int]:
-        v: list[int] = self._get(2)
+    def ids(self) -> _rt.Pointer[int]:
+        v: _rt.Pointer[int] = self._get(2)
         return v
 
     @ids.setter
-    def ids(self, v: Sequence[int]) -> None:
+    def ids(self, v: Sequence[int] | _rt.Pointer[int]) -> None:
         self._set(2, v)
 
     @property
@@ -498,12 +498,12 @@ class Order10Ptr(_rt.StructPointer[Order10]):
     __slots__ = ()
 
     @property
-    def o(self) -> Order2:
-        v: Order2 = self._get(0)
+    def o(self) -> Order2Ptr:
+        v: Order2Ptr = self._get(0)
         return v
 
     @o.setter
-    def o(self, v: Order2) -> None:
+    def o(self, v: Order2 | Order2Ptr) -> None:
         self._set(0, v)
 
 
