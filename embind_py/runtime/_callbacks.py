@@ -172,8 +172,9 @@ def arg_rec(inst: Instance, value: Any, what: str, rt: RecordType, writable: boo
                 new = rt.load(inst, a)
                 for n in obj._fields:
                     object.__setattr__(obj, n, getattr(new, n))
-                if rt.kind == "union":
+                if rt.overlap:
                     object.__setattr__(obj, "_raw", new._raw)
+                if rt.kind == "union":
                     object.__setattr__(obj, "_last", None)
 
             inst._copybacks.append((inst._top, addr, back, -1))

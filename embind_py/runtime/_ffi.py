@@ -17,7 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from ._callbacks import Callback, ObjectHandle, from_handle, new_handle
 from ._emscripten import EmscriptenHelpers
-from ._types import ArrayOf, CType, FuncPtrType, Pointer, PointerTo, Scalar, parse_ctype
+from ._types import (
+    ArrayOf,
+    CType,
+    EnumType,
+    FuncPtrType,
+    Pointer,
+    PointerTo,
+    Scalar,
+    Struct,
+    parse_ctype,
+    to_enum,
+)
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -104,9 +115,20 @@ class FFI(EmscriptenHelpers):
             raise ValueError("void has no size")
         return elem
 
-    def sizeof(self, spec: str | CType) -> int:
-        """Size in bytes of a C type in wasm32 (`ffi.sizeof("long") == 4`)."""
-        return (self.typeof(spec) if isinstance(spec, str) else spec).size
+    def sizeof(self, spec: str | CType | Struct | Pointer[Any]) -> int:
+        """Size in bytes of a C type in wasm32 (`ffi.sizeof("long") == 4`), of a struct value,
+        or of the memory an array pointer covers (`ffi.sizeof(ffi.new("int[]", 3)) == 12`)."""
+        if isinstance(spec, str):
+            return self.typeof(spec).size
+        if isinstance(spec, Struct):
+            return spec._ctype.size
+        if isinstance(spec, Pointer):
+            if spec._length is None:
+                raise TypeError(f"ffi.sizeof: {spec!r} has no known length (use ffi.sizeof(type))")
+            return spec._length * spec.ctype.size
+        if isinstance(spec, CType):
+            return spec.size
+        raise TypeError(f"ffi.sizeof: expected a C type name, got {type(spec).__name__}")
 
     def new(self, spec: str, init: Any = None) -> Pointer[Any]:
         """Allocate zeroed C memory, freed when the returned pointer is garbage collected.
@@ -171,10 +193,13 @@ class FFI(EmscriptenHelpers):
         t = self.typeof(spec)
         if isinstance(t, PointerTo):
             return t.wrap(inst, addr & 0xFFFFFFFF) if addr else None
+        if isinstance(t, FuncPtrType):  # a function-pointer typedef: callable from Python
+            return t.wrap(inst, addr & 0xFFFFFFFF)
         if isinstance(t, Scalar) and t.kind == "int":
             bits = t.size * 8
             v = addr & ((1 << bits) - 1)
-            return v - (1 << bits) if t.signed and v >> (bits - 1) else v
+            v = v - (1 << bits) if t.signed and v >> (bits - 1) else v
+            return to_enum(t.cls, v) if isinstance(t, EnumType) else v
         raise TypeError(f"ffi.cast: cannot cast to {spec!r}")
 
     def string(self, ptr: Any, maxlen: int | None = None) -> bytes:

@@ -12,6 +12,8 @@ May import: the standard library and the runtime's own modules.
 from __future__ import annotations
 
 import ctypes
+import itertools
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -451,10 +453,13 @@ class Struct:
 
     Construct with keyword fields (`Vec2(x=1.0, y=2.0)`); missing fields are zero.
     A union value remembers the member assigned last and writes that one (over
-    the bytes it was read with, if it came from memory).
+    the bytes it was read with, if it came from memory). Records whose members
+    overlap (unions, anonymous unions in a struct) keep the bytes they were read
+    with and write back only the members that changed, so a zero or stale member
+    never overwrites the one that holds the value.
     """
 
-    __slots__ = ()
+    __slots__ = ("_raw",)
     _ctype: RecordType
     _fields: tuple[str, ...] = ()
 
@@ -498,12 +503,36 @@ class Struct:
 class Union_(Struct):
     """Base of generated union classes (see `Struct`)."""
 
-    __slots__ = ("_last", "_raw")
+    __slots__ = ("_last",)
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
         if name[0] != "_":
             object.__setattr__(self, "_last", name)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, counting NaN as equal to NaN (rewriting a NaN could change its payload bits)."""
+    return bool(a == b) or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+
+
+def _is_zero(v: Any, t: CType) -> bool:
+    """Whether `v` as C type `t` is all zero bytes (memory already zeroed needs no write)."""
+    if v is None:
+        return not isinstance(t, Scalar | RecordType | ArrayOf)
+    if isinstance(t, Scalar):
+        return isinstance(v, int | float) and v == 0 and math.copysign(1.0, v) > 0  # not -0.0
+    if isinstance(t, RecordType):
+        return (
+            isinstance(v, t.cls)
+            and not any(getattr(v, "_raw", None) or b"")
+            and all(_is_zero(getattr(v, n), ft) for n, _, ft in t.fields)
+        )
+    if isinstance(t, ArrayOf):
+        if isinstance(v, bytes | bytearray | str):
+            return not any(v.encode() if isinstance(v, str) else v)
+        return isinstance(v, list | tuple) and all(_is_zero(x, t.elem) for x in v)
+    return False
 
 
 def _zero_value(t: CType) -> Any:
@@ -528,6 +557,7 @@ class RecordType(CType):
         self.fields: tuple[tuple[str, int, CType], ...] = ()
         self.pointer_class = Pointer
         self.scalar: tuple[int, CType] | None = None  # single-scalar ABI: (offset, scalar type)
+        self.overlap = kind == "union"  # members share bytes (see `Struct`)
 
     def define(
         self,
@@ -542,6 +572,8 @@ class RecordType(CType):
         self.fields = fields
         self.scalar = scalar
         self.index = {n: i for i, (n, _, _) in enumerate(fields)}
+        spans = sorted((off, off + t.size) for _, off, t in fields if t.size)
+        self.overlap = self.kind == "union" or any(a[1] > b[0] for a, b in itertools.pairwise(spans))
         cls._ctype = self
         cls._fields = tuple(n for n, _, _ in fields)
 
@@ -553,9 +585,10 @@ class RecordType(CType):
         obj = self.cls.__new__(self.cls)
         for n, off, t in self.fields:
             object.__setattr__(obj, n, t.load(inst, addr + off))
-        if self.kind == "union":
-            object.__setattr__(obj, "_last", None)
+        if self.overlap:
             object.__setattr__(obj, "_raw", inst.mem.read(addr, self.size))
+            if self.kind == "union":
+                object.__setattr__(obj, "_last", None)
         return obj
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
@@ -563,16 +596,8 @@ class RecordType(CType):
         if isinstance(value, Pointer) and value.ctype is self:  # `p.a = q.a`: copy the struct
             value = self.load(value._inst, value.address)
         if isinstance(value, self.cls):
-            if self.kind == "union":
-                raw = getattr(value, "_raw", None)
-                if raw is not None:
-                    inst.mem.write(addr, raw)
-                else:
-                    inst.mem.zero(addr, self.size)
-                last = getattr(value, "_last", None)
-                if last is not None:
-                    _, off, t = self.fields[self.index[last]]
-                    t.store(inst, addr + off, getattr(value, last), f"{what}.{last}")
+            if self.overlap:
+                self._store_overlapping(inst, addr, value, what)
                 return
             inst.mem.zero(addr, self.size)
             for n, off, t in self.fields:
@@ -580,6 +605,8 @@ class RecordType(CType):
             return
         if isinstance(value, dict):
             items = list(value.items())
+            if self.kind == "union" and len(items) > 1:
+                raise ValueError(f"{what}: a union takes one member, got {', '.join(value)}")
         elif isinstance(value, list | tuple):
             if len(value) > len(self.fields) or (self.kind == "union" and len(value) > 1):
                 raise ValueError(f"{what}: too many initializers for {self.name}")
@@ -596,6 +623,22 @@ class RecordType(CType):
                 raise AttributeError(f"{what}: C {self.name} has no field {n!r}")
             _, off, t = self.fields[i]
             t.store(inst, addr + off, v, f"{what}.{n}")
+
+    def _store_overlapping(self, inst: Instance, addr: int, value: Any, what: str) -> None:
+        raw = getattr(value, "_raw", None)
+        if raw is not None:
+            # Read from memory: put those bytes back, then the members changed since, found
+            # against the bytes (before any is written), whether assigned or changed in place.
+            inst.mem.write(addr, raw)
+            todo = [f for f in self.fields if not _same(getattr(value, f[0]), f[2].load(inst, addr + f[1]))]
+        else:
+            inst.mem.zero(addr, self.size)
+            todo = [f for f in self.fields if not _is_zero(getattr(value, f[0]), f[2])]
+        last = getattr(value, "_last", None) if self.kind == "union" else None
+        if last is not None:  # the member assigned last wins
+            todo = [f for f in todo if f[0] != last] + [self.fields[self.index[last]]]
+        for n, off, t in todo:
+            t.store(inst, addr + off, getattr(value, n), f"{what}.{n}")
 
     def convert(self, value: Any, what: str) -> Any:
         """A struct value from an instance of the class, a dict or a sequence."""

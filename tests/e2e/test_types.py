@@ -124,6 +124,35 @@ def test_pointer_fields_are_live_views(mod: ModuleType, lib: object) -> None:
         arr < 5  # noqa: B015
 
 
+def test_overlapping_members_keep_their_value(mod: ModuleType, lib: object) -> None:
+    # Tagged's anonymous union puts `i` and `d` on the same bytes: writing every field in
+    # order used to let the zero (or stale) `d` overwrite the `i` the user set.
+    L: object = lib
+    ffi = L.ffi  # type: ignore[attr-defined]
+    assert ffi.new("Tagged *", mod.Tagged(kind=1, i=5)).i == 5
+    assert L.tagged_total(mod.Tagged(kind=1, d=2.5)) == 3.5  # type: ignore[attr-defined]
+    v = ffi.new("Tagged *", {"kind": 1, "i": 7, "lo": 2})[0]
+    assert v.d != 0.0  # the int's bytes, seen as a double
+    v.i = 9
+    assert ffi.new("Tagged *", v).i == 9 and ffi.new("Tagged *", v).lo == 2
+    u = L.pun_float(1.0)  # type: ignore[attr-defined]
+    u.i = 7
+    assert L.pun_int(u) == 7  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="one member"):
+        ffi.new("Pun *", {"i": 1, "f": 2.0})
+
+
+def test_ffi_cast_and_sizeof(mod: ModuleType, lib: object) -> None:
+    L: object = lib
+    ffi = L.ffi  # type: ignore[attr-defined]
+    op = ffi.cast("binop", int(L.get_op(1)))  # type: ignore[attr-defined]  # a function-pointer typedef
+    assert op(6, 7) == 42
+    assert ffi.cast("Color", 5) is mod.Color.GREEN and ffi.cast("Color", 77) == 77
+    assert ffi.sizeof(mod.Mixed()) == 32 and ffi.sizeof(ffi.new("Vec2[]", 3)) == 48
+    with pytest.raises(TypeError, match="no known length"):
+        ffi.sizeof(ffi.cast("Vec2 *", 8))
+
+
 def test_enums(mod: ModuleType, lib: object) -> None:
     L: object = lib
     assert mod.GREEN is mod.Color.GREEN and mod.Color.BLUE == 6 and mod.F_BIG == -1
