@@ -272,6 +272,36 @@ def _system(inst: Instance, name: str) -> Callable[..., Any]:
     return system
 
 
+@host("env", "_emscripten_system")
+def _emscripten_system(inst: Instance, name: str) -> Callable[..., Any]:
+    # Newer Emscripten implements system() in C over this import, which
+    # answers as its JS does outside Node: 0 for NULL (no shell), -ENOSYS for a command.
+    return lambda command: 0 if command == 0 else -ENOSYS
+
+
+def import_params(inst: Instance, module: str, name: str) -> list[str]:
+    """The wasm parameter types (`i32`, `i64`, ...) of the module's import `module.name`.
+
+    Host functions whose C signature changed across Emscripten versions (a `time_t`
+    passed by pointer, as a BigInt i64, or split into two i32 halves) pick their form
+    from it rather than guessing from the values.
+    """
+    for imp in inst.module.imports:
+        ty = imp.type
+        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
+            return [str(t) for t in ty.params]
+    return []
+
+
+def import_results(inst: Instance, module: str, name: str) -> list[str]:
+    """The wasm result types of the module's import `module.name` (see `import_params`)."""
+    for imp in inst.module.imports:
+        ty = imp.type
+        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
+            return [str(t) for t in ty.results]
+    return []
+
+
 def set_errno(inst: Instance, code: int) -> None:
     """Set C's `errno`, when the module exports `__errno_location` (emcc 3.1.6 does by itself)."""
     loc = inst.exports.get("__errno_location")
