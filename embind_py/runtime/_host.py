@@ -4,7 +4,7 @@ Owns: the `env` imports emcc emits (memory-growth notice, getentropy, syscalls
 that have no file system here, `system` with no shell, temp-return registers, time) and the WASI calls
 the runtime answers itself rather than through wasmtime's WASI (fd_write and
 fd_read bridged to Python's *current* stdio objects, proc_exit as `WasmExit`,
-clock_time_get with a working process-CPU clock). An import nobody provides
+clock_time_get and clock_res_get with working process- and thread-CPU clocks). An import nobody provides
 becomes a function that raises `WasmLinkError` naming it if C ever calls it.
 
 Every host function records a Python exception on its instance before letting
@@ -184,6 +184,22 @@ def _clock_time_get(inst: Instance, name: str) -> Callable[..., Any]:
         return 0
 
     return clock_time_get
+
+
+@host(WASI, "clock_res_get")
+def _clock_res_get(inst: Instance, name: str) -> Callable[..., Any]:
+    # Shadowed with clock_time_get: wasmtime answers EBADF for the CPU-time clocks.
+    mem = inst.mem
+    clocks = ("time", "monotonic", "process_time", "thread_time")
+    res = [max(1, round(time.get_clock_info(c).resolution * 1e9)) for c in clocks]
+
+    def clock_res_get(clock_id: int, out: int) -> int:
+        if not 0 <= clock_id < len(res):
+            return EINVAL
+        mem.write(out, struct.pack("<Q", res[clock_id]))
+        return 0
+
+    return clock_res_get
 
 
 # ---------------------------------------------------------------------------
