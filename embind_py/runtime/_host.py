@@ -190,8 +190,8 @@ def _clock_time_get(inst: Instance, name: str) -> Callable[..., Any]:
 def _clock_res_get(inst: Instance, name: str) -> Callable[..., Any]:
     # Shadowed with clock_time_get: wasmtime answers EBADF for the CPU-time clocks.
     mem = inst.mem
-    clocks = ("time", "monotonic", "process_time", "thread_time")
-    res = [max(1, round(time.get_clock_info(c).resolution * 1e9)) for c in clocks]
+    infos = [time.get_clock_info(c) for c in ("time", "monotonic", "process_time", "thread_time")]
+    res = [max(1, round(info.resolution * 1e9)) for info in infos]
 
     def clock_res_get(clock_id: int, out: int) -> int:
         if not 0 <= clock_id < len(res):
