@@ -168,3 +168,15 @@ def test_tzset_writes_utc_names_into_the_two_buffers(m: Any) -> None:
 def test_abort_js_is_a_trap(m: Any) -> None:
     with pytest.raises(WasmTrap, match="abort"):
         m.ffi.ccall("abort", None, [], [])
+
+
+def test_any_wasi_preview1_import_is_left_to_wasmtime() -> None:
+    wasm = wasmtime.wat2wasm(
+        """(module
+          (import "wasi_snapshot_preview1" "fd_sync" (func $sync (param i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_pwrite" (func (param i32 i32 i32 i64 i32) (result i32)))
+          (memory (export "memory") 2)
+          (func (export "sync") (param i32) (result i32) (call $sync (local.get 0))))"""
+    )
+    m = load_wasm(bytes(wasm))
+    assert _call(m, "sync", 9) == 8  # EBADF: no such file descriptor
