@@ -899,9 +899,9 @@ def _write_tm(inst: Instance, tm_ptr: int, t: int) -> bool:
     yday = g.tm_yday - 1
     wday = (g.tm_wday + 1) % 7  # C counts from Sunday, Python from Monday
     fields = (g.tm_sec, g.tm_min, g.tm_hour, g.tm_mday, g.tm_mon - 1, g.tm_year - 1900, wday)
-    inst.mem.write(tm_ptr, struct.pack("<9i", *fields, yday, 0))
-    # tm_gmtoff (long) and tm_zone (const char *) follow tm_isdst
-    inst.mem.write(tm_ptr + 36, struct.pack("<iI", 0, _static_string(inst, "GMT")))
+    # tm_isdst 0, then tm_gmtoff (a long) 0. tm_zone is C's to set after the call, in every
+    # version: writing it here would need a malloc the wasm may not export.
+    inst.mem.write(tm_ptr, struct.pack("<9ii", *fields, yday, 0, 0))
     return True
 
 

@@ -180,3 +180,21 @@ def test_any_wasi_preview1_import_is_left_to_wasmtime() -> None:
     )
     m = load_wasm(bytes(wasm))
     assert _call(m, "sync", 9) == 8  # EBADF: no such file descriptor
+
+
+def test_time_imports_need_no_malloc_export() -> None:
+    # Newer glue wasm exports malloc only when asked; C sets tm_zone itself after the call.
+    wasm = wasmtime.wat2wasm(
+        """(module
+          (import "env" "_gmtime_js" (func $gmtime (param i64 i32)))
+          (import "env" "_localtime_js" (func $localtime (param i64 i32)))
+          (memory (export "memory") 1)
+          (func (export "gmtime") (param i64 i32) (call $gmtime (local.get 0) (local.get 1)))
+          (func (export "localtime") (param i64 i32) (call $localtime (local.get 0) (local.get 1))))"""
+    )
+    m = load_wasm(bytes(wasm))
+    m.mem.write(TM + 40, b"\xaa\xaa\xaa\xaa")  # tm_zone: left alone
+    for name in ("gmtime", "localtime"):
+        _call(m, name, T, TM)
+        assert _tm(m) == FIELDS
+        assert m.mem.read(TM + 36, 8) == b"\0\0\0\0\xaa\xaa\xaa\xaa"
