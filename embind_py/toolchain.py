@@ -291,7 +291,7 @@ def defined_symbols(
 _DEFINE = re.compile(r'^define\s+([^@]*)@"?([\w.$]+)"?\(')
 
 
-def compile_wasm(
+def wasm_argv(
     emcc: Emcc,
     sources: Sequence[Path],
     out_wasm: Path,
@@ -301,11 +301,14 @@ def compile_wasm(
     opt: str = "2",
     cflags: Sequence[str] = (),
     has_main: bool = False,
-    echo: Echo | None = None,
-) -> None:
-    """Compile and link the sources to a standalone wasm module at `out_wasm`."""
+) -> list[str]:
+    """The emcc command line that builds the standalone wasm (see `compile_wasm`).
+
+    `___errno_location` lets the runtime set C's errno from a host function (`system`);
+    3.1.6 exports it by itself, versions since 3.1.52 only when asked.
+    """
     wanted = ["_" + e for e in exports]
-    wanted += ["_malloc", "_free", "_fflush", *emcc.stack_exports()]
+    wanted += ["_malloc", "_free", "_fflush", "___errno_location", *emcc.stack_exports()]
     if has_main:
         # A command's static constructors otherwise run only from `_start`; exporting
         # them lets the runtime run them once at load and then call main (and the
@@ -328,6 +331,23 @@ def compile_wasm(
     ]
     if not has_main:
         argv.insert(len(emcc.command), "--no-entry")
+    return argv
+
+
+def compile_wasm(
+    emcc: Emcc,
+    sources: Sequence[Path],
+    out_wasm: Path,
+    exports: Sequence[str],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    opt: str = "2",
+    cflags: Sequence[str] = (),
+    has_main: bool = False,
+    echo: Echo | None = None,
+) -> None:
+    """Compile and link the sources to a standalone wasm module at `out_wasm`."""
+    argv = wasm_argv(emcc, sources, out_wasm, exports, include_dirs, defines, opt, cflags, has_main)
     _run(argv, "emcc", echo)
 
 
@@ -335,6 +355,45 @@ def compile_wasm(
 # `fetch` exists (Node 18+), which fails (emscripten-core/emscripten#16913); synchronous
 # compilation reads the file instead.
 NODE_FETCH_FIXED = (3, 1, 12)
+
+
+def js_argv(
+    emcc: Emcc,
+    sources: Sequence[Path],
+    out_js: Path,
+    exports: Sequence[str],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    opt: str = "2",
+    cflags: Sequence[str] = (),
+    has_main: bool = False,
+) -> list[str]:
+    """The emcc command line that writes the JS glue `out_js` and its wasm (see `compile_js`)."""
+    wanted = ["_" + e for e in exports] + ["_malloc", "_free"]
+    if has_main:
+        wanted.append("_main")
+    unique = list(dict.fromkeys(wanted))
+    extra = ["-sWASM_ASYNC_COMPILATION=0"] if emcc.version < NODE_FETCH_FIXED else []
+    argv = [
+        *emcc.command,
+        *[str(s) for s in sources],
+        f"-O{opt}",
+        "-sMODULARIZE=1",
+        "-sALLOW_MEMORY_GROWTH=1",
+        # With a main: run it on request (`M.callMain(args)`), as the Python module does,
+        # rather than when the factory loads it.
+        "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap" + (",callMain" if has_main else ""),
+        "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
+        *(["-sINVOKE_RUN=0"] if has_main else []),
+        *extra,
+        *_cpp_flags(include_dirs, defines),
+        *cflags,
+        "-o",
+        str(out_js),
+    ]
+    if not has_main:
+        argv.insert(len(emcc.command), "--no-entry")
+    return argv
 
 
 def compile_js(
@@ -357,40 +416,15 @@ def compile_js(
     so emcc writes `NAME.js.js` (whose wasm is `NAME.js.wasm`, the name the glue loads)
     in a temporary folder and the JS is then moved to `out_js`. Returns the wasm's path.
     """
-    wanted = ["_" + e for e in exports] + ["_malloc", "_free"]
-    if has_main:
-        wanted.append("_main")
-    unique = list(dict.fromkeys(wanted))
-    extra = ["-sWASM_ASYNC_COMPILATION=0"] if emcc.version < NODE_FETCH_FIXED else []
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         tmp_js = Path(tmp) / (out_js.name + ".js")
-        argv = [
-            *emcc.command,
-            *[str(s) for s in sources],
-            f"-O{opt}",
-            "-sMODULARIZE=1",
-            "-sALLOW_MEMORY_GROWTH=1",
-            # With a main: run it on request (`M.callMain(args)`), as the Python module does,
-            # rather than when the factory loads it.
-            "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap" + (",callMain" if has_main else ""),
-            "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
-            *(["-sINVOKE_RUN=0"] if has_main else []),
-            *extra,
-            *_cpp_flags(include_dirs, defines),
-            *cflags,
-            "-o",
-            str(tmp_js),
-        ]
-        if not has_main:
-            argv.insert(len(emcc.command), "--no-entry")
+        argv = js_argv(emcc, sources, tmp_js, exports, include_dirs, defines, opt, cflags, has_main)
         _run(argv, "emcc (JS glue)", echo)
         out_js.parent.mkdir(parents=True, exist_ok=True)
         out_wasm = out_js.with_name(out_js.name + ".wasm")
         shutil.move(str(tmp_js.with_suffix(".wasm")), out_wasm)
         shutil.move(str(tmp_js), out_js)
     return out_wasm
-
-
 
 
 def quick_version(explicit: str | None = None) -> str | None:

@@ -684,6 +684,7 @@ def _args_get(inst: Instance, name: str) -> Callable[..., Any]:
 # Imports of wasm built for Emscripten's JS glue (`emcc x.c -o x.js`)
 
 ESPIPE = 70
+ENOTSUP = 58
 HEAP_MAX = 2 * 1024 * 1024 * 1024  # Emscripten's default MAXIMUM_MEMORY with growth
 _PAGE = 65536
 
@@ -813,12 +814,19 @@ def _assert_fail(inst: Instance, name: str) -> Callable[..., Any]:
     "emscripten_console_error",
     "emscripten_out",
     "emscripten_err",
+    "emscripten_dbg",
+    "emscripten_outn",
+    "emscripten_errn",
+    "emscripten_dbgn",
 )
 def _console(inst: Instance, name: str) -> Callable[..., Any]:
-    stream = inst.stdout if name in ("emscripten_console_log", "emscripten_out") else inst.stderr
+    to_stdout = name in ("emscripten_console_log", "emscripten_out", "emscripten_outn")
+    stream = inst.stdout if to_stdout else inst.stderr
 
-    def log(ptr: int) -> None:
-        stream.write(inst.mem.read_cstring(ptr) + b"\n")
+    def log(ptr: int, *n: int) -> None:
+        # the `...n` forms (newer Emscripten) pass the length instead of a NUL-terminated string
+        text = inst.mem.read(ptr, n[0] & 0xFFFFFFFF) if n else inst.mem.read_cstring(ptr)
+        stream.write(text + b"\n")
 
     return log
 
@@ -861,26 +869,137 @@ def _static_string(inst: Instance, s: str) -> int:
     return p
 
 
+def _time_arg(inst: Instance, name: str) -> Callable[[tuple[int, ...]], tuple[int, tuple[int, ...]]]:
+    """How this build passes a `time_t` argument: split off (time, remaining args).
+
+    emcc 3.1.6 passes a pointer to an i32 `time_t`; later versions pass the 64-bit
+    time itself: one i64 with WASM_BIGINT (the default since 4.0), two i32 halves
+    (low, high) without it. The wasm signature says which.
+    """
+    params = _host.import_params(inst, "env", name)
+    if params[:1] == ["i64"]:
+        return lambda args: (int(args[0]), args[1:])
+    if len(params) >= 3:
+        return lambda args: ((args[0] & 0xFFFFFFFF) | (args[1] << 32), args[2:])
+
+    def by_pointer(args: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+        return struct.unpack("<i", inst.mem.read(args[0], 4))[0], args[1:]
+
+    return by_pointer
+
+
+def _write_tm(inst: Instance, tm_ptr: int, t: int) -> bool:
+    """Fill the `struct tm` at `tm_ptr` with UTC time `t`; False when `t` is out of range."""
+    try:
+        g = time.gmtime(t)
+    except (OverflowError, OSError, ValueError):
+        return False
+    if not -(1 << 31) <= g.tm_year - 1900 < (1 << 31):  # pragma: no cover - gmtime refuses first
+        return False
+    yday = g.tm_yday - 1
+    wday = (g.tm_wday + 1) % 7  # C counts from Sunday, Python from Monday
+    fields = (g.tm_sec, g.tm_min, g.tm_hour, g.tm_mday, g.tm_mon - 1, g.tm_year - 1900, wday)
+    # tm_isdst 0, then tm_gmtoff (a long) 0. tm_zone is C's to set after the call, in every
+    # version: writing it here would need a malloc the wasm may not export.
+    inst.mem.write(tm_ptr, struct.pack("<9ii", *fields, yday, 0, 0))
+    return True
+
+
 @_host.host("env", "_gmtime_js", "_localtime_js")
 def _gmtime_js(inst: Instance, name: str) -> Callable[..., Any]:
-    def gmtime(t_ptr: int, tm_ptr: int, *rest: int) -> None:
-        # 3.1.6 passes a pointer to time_t (i32); newer ones pass the time as i64 (legalized or not).
-        if rest:
-            t = (t_ptr & 0xFFFFFFFF) | (tm_ptr << 32)
-            tm_ptr = rest[0]
-        elif isinstance(t_ptr, int) and t_ptr > 0xFFFFFFFF:
-            t = t_ptr
-        else:
-            t = struct.unpack("<i", inst.mem.read(t_ptr, 4))[0]
-        g = time.gmtime(t)
-        yday = g.tm_yday - 1
-        wday = (g.tm_wday + 1) % 7  # C counts from Sunday, Python from Monday
-        fields = (g.tm_sec, g.tm_min, g.tm_hour, g.tm_mday, g.tm_mon - 1, g.tm_year - 1900, wday)
-        inst.mem.write(tm_ptr, struct.pack("<9i", *fields, yday, 0))
-        # tm_gmtoff (long) and tm_zone (const char *) follow tm_isdst
-        inst.mem.write(tm_ptr + 36, struct.pack("<iI", 0, _static_string(inst, "GMT")))
+    split = _time_arg(inst, name)
+
+    def gmtime(*args: int) -> None:
+        t, rest = split(args)
+        _write_tm(inst, rest[0], t)
 
     return gmtime
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12; any d)."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@_host.host("env", "_mktime_js", "_timegm_js")
+def _mktime_js(inst: Instance, name: str) -> Callable[..., Any]:
+    # UTC, like _localtime_js: mktime is timegm. The fields are normalised (tm_mon 14 is
+    # February of the next year) and written back with tm_wday/tm_yday, as C requires.
+    # The result is an i64 with WASM_BIGINT (the default since 4.0); otherwise an i32:
+    # the 32-bit time_t of 3.1.6, or the low half of a legalized i64 whose high half
+    # goes through setTempRet0 (both are the wrapped low 32 bits).
+    wide = _host.import_results(inst, "env", name) == ["i64"]
+
+    def mktime(tm_ptr: int) -> int:
+        sec, minute, hour, mday, mon, year = (int(v) for v in struct.unpack("<6i", inst.mem.read(tm_ptr, 24)))
+        y = year + 1900 + mon // 12
+        days = _days_from_civil(y, mon % 12 + 1, 1) + mday - 1
+        t = days * 86400 + hour * 3600 + minute * 60 + sec
+        if not _write_tm(inst, tm_ptr, t):
+            t = -1
+        if wide:
+            return t
+        inst.temp_ret0 = (t >> 32) & 0xFFFFFFFF
+        low = t & 0xFFFFFFFF
+        return low - (1 << 32) if low >= (1 << 31) else low
+
+    return mktime
+
+
+_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@_host.host("env", "__asctime_r")
+def _asctime_r(inst: Instance, name: str) -> Callable[..., Any]:
+    # Newer Emscripten's asctime/asctime_r (in JS): "Sun Sep 16 01:03:52 1973\n", at most 26 bytes.
+    def asctime_r(tm_ptr: int, buf: int) -> int:
+        sec, minute, hour, mday, mon, year, wday = struct.unpack("<7i", inst.mem.read(tm_ptr, 28))
+        day = _DAYS[wday] if 0 <= wday < 7 else "???"
+        month = _MONTHS[mon] if 0 <= mon < 12 else "???"
+        text = f"{day} {month}{mday:3d} {hour:02d}:{minute:02d}:{sec:02d} {1900 + year}\n"
+        inst.mem.write(buf, _utf8(text)[:25] + b"\0")
+        return buf
+
+    return asctime_r
+
+
+@_host.host("env", "_emscripten_runtime_keepalive_clear", "emscripten_runtime_keepalive_push",
+            "emscripten_runtime_keepalive_pop")
+def _keepalive(inst: Instance, name: str) -> Callable[..., Any]:
+    # The JS runtime's keep-alive counter (exit() clears it): nothing to keep alive here.
+    return lambda *args: None
+
+
+@_host.host("env", "_emscripten_get_progname")
+def _get_progname(inst: Instance, name: str) -> Callable[..., Any]:
+    def get_progname(buf: int, length: int) -> None:
+        argv = inst.__dict__.get("_main_argv") or ["./this.program"]
+        if length > 0:
+            inst.mem.write(buf, (_utf8(argv[0]) + b"\0")[:length])
+
+    return get_progname
+
+
+@_host.host("env", "_setitimer_js")
+def _setitimer_js(inst: Instance, name: str) -> Callable[..., Any]:
+    # No timers (no event loop to deliver SIGALRM): as Emscripten's standalone libc does.
+    def setitimer(which: int, timeout_ms: float) -> int:
+        _host.set_errno(inst, ENOTSUP)
+        return -1
+
+    return setitimer
+
+
+@_host.host("env", "_mmap_js", "_munmap_js", "_msync_js")
+def _mmap_js(inst: Instance, name: str) -> Callable[..., Any]:
+    # File mappings need Emscripten's JS file system; anonymous mmap is C's own (malloc).
+    return lambda *args: -_host.ENOSYS
 
 
 @_host.host(_host.WASI, "fd_close")
@@ -915,22 +1034,6 @@ def _random(inst: Instance, name: str) -> Callable[..., Any]:
     return lambda: int.from_bytes(os.urandom(4), "little") / 2**32
 
 
-# Imports `load_wasm` can answer: the registry, plus what wasmtime's WASI provides.
-_WASMTIME_WASI = frozenset(
-    {
-        "environ_get",
-        "environ_sizes_get",
-        "random_get",
-        "sched_yield",
-        "fd_prestat_get",
-        "fd_prestat_dir_name",
-        "fd_fdstat_set_flags",
-        "path_open",
-        "fd_filestat_get",
-    }
-)
-
-
 def _check_imports(module: wasmtime.Module, path: str) -> None:
     for imp in module.imports:
         ty = imp.type
@@ -943,7 +1046,9 @@ def _check_imports(module: wasmtime.Module, path: str) -> None:
             )
         if _host.lookup(imp.module, imp.name) is not None:
             continue
-        if imp.module == _host.WASI and imp.name in _WASMTIME_WASI:
+        if imp.module == _host.WASI:
+            # wasmtime's WASI provides all of preview1 (with no folders granted, file calls
+            # fail with EBADF); newer Emscripten glue imports more of it (fd_pwrite, fd_sync, ...).
             continue
         hint = ""
         if imp.name.startswith(("emscripten_asm_const", "_emscripten_asm_const")):

@@ -4,7 +4,7 @@ Owns: the `env` imports emcc emits (memory-growth notice, getentropy, syscalls
 that have no file system here, `system` with no shell, temp-return registers, time) and the WASI calls
 the runtime answers itself rather than through wasmtime's WASI (fd_write and
 fd_read bridged to Python's *current* stdio objects, proc_exit as `WasmExit`,
-clock_time_get with a working process-CPU clock). An import nobody provides
+clock_time_get and clock_res_get with working process- and thread-CPU clocks). An import nobody provides
 becomes a function that raises `WasmLinkError` naming it if C ever calls it.
 
 Every host function records a Python exception on its instance before letting
@@ -186,6 +186,22 @@ def _clock_time_get(inst: Instance, name: str) -> Callable[..., Any]:
     return clock_time_get
 
 
+@host(WASI, "clock_res_get")
+def _clock_res_get(inst: Instance, name: str) -> Callable[..., Any]:
+    # Shadowed with clock_time_get: wasmtime answers EBADF for the CPU-time clocks.
+    mem = inst.mem
+    infos = [time.get_clock_info(c) for c in ("time", "monotonic", "process_time", "thread_time")]
+    res = [max(1, round(info.resolution * 1e9)) for info in infos]
+
+    def clock_res_get(clock_id: int, out: int) -> int:
+        if not 0 <= clock_id < len(res):
+            return EINVAL
+        mem.write(out, struct.pack("<Q", res[clock_id]))
+        return 0
+
+    return clock_res_get
+
+
 # ---------------------------------------------------------------------------
 # env
 
@@ -270,6 +286,36 @@ def _system(inst: Instance, name: str) -> Callable[..., Any]:
         return -1
 
     return system
+
+
+@host("env", "_emscripten_system")
+def _emscripten_system(inst: Instance, name: str) -> Callable[..., Any]:
+    # Newer Emscripten implements system() in C over this import, which
+    # answers as its JS does outside Node: 0 for NULL (no shell), -ENOSYS for a command.
+    return lambda command: 0 if command == 0 else -ENOSYS
+
+
+def import_params(inst: Instance, module: str, name: str) -> list[str]:
+    """The wasm parameter types (`i32`, `i64`, ...) of the module's import `module.name`.
+
+    Host functions whose C signature changed across Emscripten versions (a `time_t`
+    passed by pointer, as a BigInt i64, or split into two i32 halves) pick their form
+    from it rather than guessing from the values.
+    """
+    for imp in inst.module.imports:
+        ty = imp.type
+        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
+            return [str(t) for t in ty.params]
+    return []
+
+
+def import_results(inst: Instance, module: str, name: str) -> list[str]:
+    """The wasm result types of the module's import `module.name` (see `import_params`)."""
+    for imp in inst.module.imports:
+        ty = imp.type
+        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
+            return [str(t) for t in ty.results]
+    return []
 
 
 def set_errno(inst: Instance, code: int) -> None:

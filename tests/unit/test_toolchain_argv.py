@@ -1,0 +1,67 @@
+"""The emcc command lines embind-py runs, for emcc versions this machine cannot install.
+
+Only 3.1.6 is installed here (the other tests run it); these check that the argv chosen
+for later releases names what those releases have (read from Emscripten's ChangeLog
+and sources), without running them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from embind_py import toolchain
+from embind_py.toolchain import Emcc
+
+SRC = [Path("lib.c")]
+
+
+def _exports(argv: list[str]) -> list[str]:
+    flag = next(a for a in argv if a.startswith("-sEXPORTED_FUNCTIONS="))
+    return flag.split("=", 1)[1].split(",")
+
+
+@pytest.mark.parametrize(
+    ("version", "stack"),
+    [
+        ((3, 1, 6), []),  # exports stackSave/stackRestore/stackAlloc by itself
+        ((3, 1, 52), ["_stackSave", "_stackRestore", "_stackAlloc"]),
+        ((3, 1, 56), ["_stackSave", "_stackRestore", "_stackAlloc"]),
+        ((3, 1, 57), ["__emscripten_stack_restore", "__emscripten_stack_alloc"]),
+        ((4, 0, 0), ["__emscripten_stack_restore", "__emscripten_stack_alloc"]),
+        ((6, 0, 8), ["__emscripten_stack_restore", "__emscripten_stack_alloc"]),
+    ],
+)
+def test_standalone_exports_name_the_stack_functions_of_each_version(
+    version: tuple[int, int, int], stack: list[str]
+) -> None:
+    argv = toolchain.wasm_argv(Emcc(("emcc",), version), SRC, Path("lib.wasm"), ["add"])
+    exports = _exports(argv)
+    assert exports[:4] == ["_add", "_malloc", "_free", "_fflush"]
+    # errno for host functions (`system`): exported by itself only up to 3.1.51
+    assert "___errno_location" in exports
+    always = ["_emscripten_stack_get_current", "_emscripten_stack_get_end"]
+    assert exports[-len(stack) - 2 :] == [*always, *stack]
+    if version >= (3, 1, 57):
+        assert not any(e.startswith("_stack") for e in exports)  # a link error there
+    assert argv[1] == "--no-entry"
+    assert "-sSTANDALONE_WASM=1" in argv and "--profiling-funcs" in argv
+    # JS-only or deprecated settings are never passed for a .wasm output
+    js_only = ("-sWASM_BIGINT", "-sMODULARIZE", "-sEXPORTED_RUNTIME_METHODS")
+    assert not any(a.startswith(js_only) for a in argv)
+
+
+def test_a_program_exports_main_and_its_constructors_and_has_an_entry() -> None:
+    argv = toolchain.wasm_argv(Emcc(("emcc",), (4, 0, 10)), SRC, Path("p.wasm"), [], has_main=True)
+    assert "--no-entry" not in argv
+    assert _exports(argv)[-2:] == ["_main", "___wasm_call_ctors"]
+
+
+@pytest.mark.parametrize("version", [(3, 1, 6), (3, 1, 11), (3, 1, 12), (4, 0, 0), (6, 0, 8)])
+def test_js_glue_argv(version: tuple[int, int, int]) -> None:
+    argv = toolchain.js_argv(Emcc(("emcc",), version), SRC, Path("lib.js.js"), ["add"], has_main=True)
+    assert "-sMODULARIZE=1" in argv and "-sINVOKE_RUN=0" in argv
+    assert "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap,callMain" in argv
+    assert ("-sWASM_ASYNC_COMPILATION=0" in argv) == (version < (3, 1, 12))
+    assert not any(a.startswith("-sWASM_BIGINT") for a in argv)  # default since 4.0, deprecated in 6.0.8
