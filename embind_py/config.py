@@ -6,7 +6,7 @@ and their validation into clear errors; and the `[[tool.embind-py.target]]`
 tables of a project's pyproject.toml (found upward from a folder), validated
 key by key, turned into one `Config` per target.
 
-May import: the standard library only.
+May import: the standard library only (and the model, for type annotations).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import Diagnostic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,6 +29,14 @@ else:  # pragma: no cover - Python 3.10 has no tomllib
 
 class ConfigError(Exception):
     """A bad option or config value; the message names it."""
+
+
+class BuildError(Exception):
+    """The build failed for a reason in the user's input; `diagnostics` say where."""
+
+    def __init__(self, message: str, diagnostics: tuple[Diagnostic, ...] = ()) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

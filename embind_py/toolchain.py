@@ -288,6 +288,15 @@ def defined_symbols(
     return names
 
 
+def _path_map_flags(root: Path | None) -> list[str]:
+    """Flags that keep the build folder out of the wasm: `__FILE__` (in every `assert`) and
+    DWARF paths under `root` become relative to it, and DWARF's compilation folder is `.`,
+    so the same project built in another folder gives the same bytes."""
+    if root is None:
+        return []
+    return [f"-ffile-prefix-map={root}{os.sep}=", "-fdebug-compilation-dir=."]
+
+
 _DEFINE = re.compile(r'^define\s+([^@]*)@"?([\w.$]+)"?\(')
 
 
@@ -302,6 +311,7 @@ def compile_wasm(
     cflags: Sequence[str] = (),
     has_main: bool = False,
     echo: Echo | None = None,
+    root: Path | None = None,
 ) -> None:
     """Compile and link the sources to a standalone wasm module at `out_wasm`."""
     wanted = ["_" + e for e in exports]
@@ -321,6 +331,7 @@ def compile_wasm(
         "-sALLOW_TABLE_GROWTH=1",
         "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
         "--profiling-funcs",
+        *_path_map_flags(root),
         *_cpp_flags(include_dirs, defines),
         *cflags,
         "-o",
@@ -348,6 +359,7 @@ def compile_js(
     cflags: Sequence[str] = (),
     has_main: bool = False,
     echo: Echo | None = None,
+    root: Path | None = None,
 ) -> Path:
     """Compile the sources with Emscripten's JS glue: `out_js` plus `<out_js>.wasm` beside it.
 
@@ -376,6 +388,7 @@ def compile_js(
             "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
             *(["-sINVOKE_RUN=0"] if has_main else []),
             *extra,
+            *_path_map_flags(root),
             *_cpp_flags(include_dirs, defines),
             *cflags,
             "-o",
@@ -431,7 +444,8 @@ def dependencies(
     """Every non-system file that `files` (C sources or headers) include, themselves included.
 
     `emcc -MM` lists the user's includes and leaves out system headers (the sysroot);
-    its make-rule output is parsed here (continuations, escaped spaces).
+    its make-rule output is parsed here (continuations, and clang's escapes: `\\ ` for a
+    space, `\\#` for `#`, `$$` for `$`).
     """
     if not files:
         return []
@@ -453,8 +467,15 @@ def dependencies(
         if not sep:
             continue
         for word in re.findall(r"(?:\\ |[^\s])+", deps):
-            p = Path(word.replace("\\ ", " ")).resolve()
+            p = Path(_make_unescape(word)).resolve()
             if p not in seen:
                 seen.add(p)
                 found.append(p)
     return found
+
+
+def _make_unescape(word: str) -> str:
+    """A path as clang writes it in a make rule, unescaped: backslashes before a space or `#`
+    are doubled and then one more added (`\\ `, `\\#`), and `$` is doubled."""
+    word = re.sub(r"(\\*)\\([ #])", lambda m: "\\" * (len(m[1]) // 2) + m[2], word)
+    return word.replace("$$", "$")
