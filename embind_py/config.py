@@ -268,6 +268,8 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
         for key in table:
             if key not in _TARGET_KEYS:
                 raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(_TARGET_KEYS)})")
+        if name is None:
+            raise ConfigError(f"{where}: name is missing (the module name: writes NAME.py and NAME.wasm)")
         problem = module_name_problem(name)
         if problem or not isinstance(name, str):
             raise ConfigError(f"{where}: name {name!r}: {problem}")

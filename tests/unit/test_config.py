@@ -77,6 +77,7 @@ def test_upward_search_skips_pyprojects_without_targets(tmp_path: Path) -> None:
         (('name = "geom"', 'name = "class"'), "is a Python keyword"),
         (('name = "geom"', 'name = "typing"'), "already imports"),
         (('name = "geom"', "name = 3"), "must be a Python identifier"),
+        (('name = "geom"', ""), "name is missing"),
         (('sources = ["csrc/geom.c"]', "sources = []"), "sources must list at least one C file"),
         (('sources = ["csrc/geom.c"]', 'sources = ["csrc"]'), "sources: csrc: no such file"),
         (('sources = ["csrc/geom.c"]', 'sources = ["csrc/geom.c", 3]'), "sources must be a list of strings"),
