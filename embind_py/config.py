@@ -255,6 +255,11 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
                 f"{path}: [tool.embind-py]: unknown key {key!r} (targets go in [[tool.embind-py.target]])"
             )
     raw = section.get("target", [])
+    if isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: [tool.embind-py.target] is a single table: write [[tool.embind-py.target]] "
+            "(double brackets), one per module"
+        )
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{path}: [tool.embind-py] has no [[tool.embind-py.target]] tables")
     targets: list[Target] = []

@@ -104,6 +104,9 @@ def test_duplicate_and_unknown_section_keys(tmp_path: Path) -> None:
         load_project(make(tmp_path, GOOD + target))
     with pytest.raises(ConfigError, match="unknown key 'targets'"):
         load_project(make(tmp_path, GOOD + "\n[tool.embind-py.targets]\nx = 1\n"))
+    single = GOOD.replace("[[tool.embind-py.target]]", "[tool.embind-py.target]")
+    with pytest.raises(ConfigError, match=r"is a single table: write \[\[tool.embind-py.target\]\]"):
+        load_project(make(tmp_path, single))
 
 
 def test_bad_toml_is_an_error(tmp_path: Path) -> None:
