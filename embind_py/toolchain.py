@@ -294,7 +294,10 @@ def _path_map_flags(root: Path | None) -> list[str]:
     so the same project built in another folder gives the same bytes."""
     if root is None:
         return []
-    return [f"-ffile-prefix-map={root}{os.sep}=", "-fdebug-compilation-dir=."]
+    prefix = str(root).rstrip(os.sep) + os.sep
+    if "=" in prefix:  # clang splits OLD=NEW at the first `=`: such a folder cannot be mapped
+        return ["-fdebug-compilation-dir=."]
+    return [f"-ffile-prefix-map={prefix}=", "-fdebug-compilation-dir=."]
 
 
 _DEFINE = re.compile(r'^define\s+([^@]*)@"?([\w.$]+)"?\(')
