@@ -5,7 +5,9 @@ paragraph on stderr with a documented exit code (never a traceback):
 0 success, 1 emcc failed to compile (its own output shown), 2 bad input
 (missing emcc, missing file, broken header, bad option).
 
-May import: typer and every embind_py module.
+May import: typer and every embind_py module; the pipeline (and with it pycparser,
+jinja2 and wasmtime) only inside the commands that build, so that `check` of current
+bindings starts fast.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from . import __version__, pipeline, toolchain, wasmcheck
+from . import __version__, stamp, toolchain, wasmcheck
 from . import project as project_mod
-from .config import ConfigError, make_config
+from .config import BuildError, ConfigError, make_config
+
+if TYPE_CHECKING:
+    from . import pipeline
 
 app = typer.Typer(
     name="embind-py",
@@ -144,6 +149,11 @@ def build(
                 verbose=verbose,
             )
         for cfg in cfgs:
+            if not force and stamp.is_current(cfg, js):  # decided before the pipeline is imported
+                typer.echo(f"{cfg.name} is up to date")
+                continue
+            from . import pipeline
+
             _report_build(pipeline.build(cfg, echo=_echo_err, force=force, js=js), verbose)
 
 
@@ -159,7 +169,7 @@ def _reporting() -> Iterator[None]:
     except (ConfigError, toolchain.ToolchainError, wasmcheck.WasmFileError) as e:
         _err(str(e))
         raise typer.Exit(EXIT_INPUT) from None
-    except pipeline.BuildError as e:
+    except BuildError as e:
         _err(f"{e}:")
         for d in e.diagnostics:
             typer.echo(f"  {d}", err=True)
@@ -213,7 +223,7 @@ def check(
     with _reporting():
         version = project_mod.emcc_version_at_hand(emcc)
         for cfg in project_mod.configs(project, target, emcc=emcc):
-            reasons = pipeline.stale_reasons(cfg, version)
+            reasons = stamp.stale_reasons(cfg, version)
             if not reasons:
                 typer.echo(f"{cfg.name}: up to date")
                 continue
@@ -248,6 +258,8 @@ def generate(
 ) -> None:
     """Regenerate only NAME.py for an existing NAME.wasm, checking its exports with wasmtime."""
     with _reporting():
+        from . import pipeline
+
         if sources:
             cfgs = [
                 make_config(

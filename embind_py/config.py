@@ -6,7 +6,7 @@ and their validation into clear errors; and the `[[tool.embind-py.target]]`
 tables of a project's pyproject.toml (found upward from a folder), validated
 key by key, turned into one `Config` per target.
 
-May import: the standard library only.
+May import: the standard library only (and the model, for type annotations).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import Diagnostic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,6 +29,14 @@ else:  # pragma: no cover - Python 3.10 has no tomllib
 
 class ConfigError(Exception):
     """A bad option or config value; the message names it."""
+
+
+class BuildError(Exception):
+    """The build failed for a reason in the user's input; `diagnostics` say where."""
+
+    def __init__(self, message: str, diagnostics: tuple[Diagnostic, ...] = ()) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -244,6 +255,11 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
                 f"{path}: [tool.embind-py]: unknown key {key!r} (targets go in [[tool.embind-py.target]])"
             )
     raw = section.get("target", [])
+    if isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: [tool.embind-py.target] is a single table: write [[tool.embind-py.target]] "
+            "(double brackets), one per module"
+        )
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{path}: [tool.embind-py] has no [[tool.embind-py.target]] tables")
     targets: list[Target] = []
@@ -257,6 +273,8 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
         for key in table:
             if key not in _TARGET_KEYS:
                 raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(_TARGET_KEYS)})")
+        if name is None:
+            raise ConfigError(f"{where}: name is missing (the module name: writes NAME.py and NAME.wasm)")
         problem = module_name_problem(name)
         if problem or not isinstance(name, str):
             raise ConfigError(f"{where}: name {name!r}: {problem}")

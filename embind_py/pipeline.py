@@ -1,7 +1,7 @@
 """The build: compile -> parse -> render -> write, for one target.
 
 Owns: the order of the steps, which functions get exported (declared in the
-user's headers *and* defined by the sources), the digest of the inputs, and
+user's headers *and* defined by the sources), and
 writing outputs atomically (a temporary file renamed into place, so a failed
 build never leaves half a module).
 
@@ -10,24 +10,27 @@ May import: every embind_py module except the CLI.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, cparse, render, toolchain, typemap, wasmcheck
-from .config import Config, ConfigError
+from . import cparse, render, toolchain, typemap, wasmcheck
+from .config import BuildError, Config, ConfigError
 from .model import Diagnostic, Library
+from .stamp import Echo, is_current, read_stamp, rel, stale_reasons, stamp, wasm_digest
 
-
-class BuildError(Exception):
-    """The build failed for a reason in the user's input; `diagnostics` say where."""
-
-    def __init__(self, message: str, diagnostics: tuple[Diagnostic, ...] = ()) -> None:
-        super().__init__(message)
-        self.diagnostics = diagnostics
+__all__ = [  # the stamp functions are re-exported: callers of the pipeline used them from here
+    "BuildError",
+    "Result",
+    "build",
+    "generate",
+    "read_stamp",
+    "regenerate_text",
+    "rel",
+    "stale_reasons",
+]
 
 
 @dataclass
@@ -39,14 +42,6 @@ class Result:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     up_to_date: bool = False
     js: Path | None = None  # NAME.js (with NAME.js.wasm) when built with --js
-
-
-Echo = Callable[[str], None]
-
-
-def rel(path: Path, root: Path) -> str:
-    """`path` relative to `root`, POSIX style (for output that must not depend on the machine)."""
-    return Path(os.path.relpath(path, root)).as_posix()
 
 
 def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Library:
@@ -87,6 +82,12 @@ def _parse_files(
     return lib
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +95,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        # mkstemp makes the file 0600; give it the mode any new file gets here (0644 with
+        # the usual umask), or a package built from it installs files only the builder can read.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -112,8 +116,7 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
     """
     cmd_echo = echo if cfg.verbose else None
     if not force:
-        version = toolchain.quick_version(cfg.emcc) or toolchain.find_emcc(cfg.emcc).version_str
-        if not stale_reasons(cfg, version) and not (js and _js_stale(cfg)):
+        if is_current(cfg, js):
             return Result(
                 cfg.name, cfg.out / f"{cfg.name}.wasm", cfg.out / f"{cfg.name}.py", (), up_to_date=True
             )
@@ -163,6 +166,7 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
             cfg.cflags,
             has_main,
             cmd_echo,
+            cfg.root,
         )
         wasm_bytes = tmp_wasm.read_bytes()
         # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
@@ -188,6 +192,7 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
             cfg.cflags,
             has_main,
             cmd_echo,
+            cfg.root,
         )
     write_atomic(py_path, rendered.text.encode("utf-8"))
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics, js=js_path)
@@ -205,147 +210,6 @@ def _signature_mismatches(lib: Library, wasm: bytes, diagnostics: list[Diagnosti
             msg = f"{f.name}(): {bad[f.name]}; left out{hint}"
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
     return set(bad)
-
-
-def _js_stale(cfg: Config) -> bool:
-    """NAME.js or its wasm is missing, or older than NAME.wasm (a build writes the JS after it)."""
-    js, js_wasm, wasm = (cfg.out / f"{cfg.name}{ext}" for ext in (".js", ".js.wasm", ".wasm"))
-    try:
-        return min(js.stat().st_mtime, js_wasm.stat().st_mtime) < wasm.stat().st_mtime
-    except OSError:
-        return True
-
-
-# ---------------------------------------------------------------------------
-# Input stamps: what NAME.py records about its inputs, for incremental builds and `check`.
-#
-# Line 2 of NAME.py is `# embind-py-inputs: sha256:<hex> emcc=<version>`, then one
-# `# embind-py-file: <sha256 prefix> <path>` line per input file (sources, headers and
-# every non-system file they include, paths relative to the config root). The digest
-# covers the files' full hashes, the options and embind-py's version, not emcc's: so
-# `check` can verify it without emcc, and compares emcc versions only when one is at hand.
-
-_SHORT = 16
-_FILE_LINE = "# embind-py-file: "
-_INPUTS_LINE = "# embind-py-inputs: "
-_WASM_LINE = "# embind-py-wasm: "  # the NAME.wasm the module was generated with (not an input)
-
-
-def wasm_digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:_SHORT]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def input_digest(cfg: Config, file_hashes: dict[str, str]) -> str:
-    """The digest of relative path -> full sha256 of every input file, plus every option."""
-    h = hashlib.sha256()
-    h.update(f"embind-py {__version__}\0name {cfg.name}\0".encode())
-    for label, paths in (("src", cfg.sources), ("hdr", cfg.headers), ("inc", cfg.include_dirs)):
-        for p in paths:
-            h.update(f"{label} {rel(p, cfg.root)}\0".encode())
-    for flag in (*cfg.defines, f"-O{cfg.opt}", *cfg.cflags):
-        h.update(f"flag {flag}\0".encode())
-    for path, sha in sorted(file_hashes.items()):
-        h.update(f"file {path} {sha}\0".encode())
-    return "sha256:" + h.hexdigest()
-
-
-def stamp(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> tuple[str, list[str]]:
-    """(`sha256:<hex> emcc=<version>`, the `HASH PATH` file lines) for NAME.py's header."""
-    paths = [*cfg.sources, *cfg.headers]
-    paths += toolchain.dependencies(emcc, paths, cfg.include_dirs, cfg.defines, cfg.cflags, echo)
-    hashes = {rel(p, cfg.root): _sha256(p) for p in paths}
-    files = [f"{hashes[r][:_SHORT]} {r}" for r in sorted(hashes)]
-    return f"{input_digest(cfg, hashes)} emcc={emcc.version_str}", files
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """What a generated module's header says about its inputs."""
-
-    version: str
-    digest: str
-    emcc: str | None
-    files: tuple[tuple[str, str], ...]  # (relative path, sha256 prefix)
-    wasm: str | None = None  # sha256 prefix of NAME.wasm (None: an older module without it)
-
-
-def read_stamp(module: Path) -> Stamp | None:
-    """The stamp in `module`'s leading comment lines, or None if it has none."""
-    version = ""
-    digest_: str | None = None
-    emcc: str | None = None
-    files: list[tuple[str, str]] = []
-    wasm: str | None = None
-    with module.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if not line.startswith("#"):
-                break
-            line = line.rstrip("\n")
-            if line.startswith("# Generated by embind-py "):
-                version = line.split()[4]
-            elif line.startswith(_INPUTS_LINE):
-                parts = line[len(_INPUTS_LINE) :].split()
-                digest_ = parts[0] if parts else ""
-                for part in parts[1:]:
-                    if part.startswith("emcc="):
-                        emcc = part[5:]
-            elif line.startswith(_FILE_LINE):
-                sha, _, path = line[len(_FILE_LINE) :].partition(" ")
-                files.append((path, sha))
-            elif line.startswith(_WASM_LINE):
-                wasm = line[len(_WASM_LINE) :].strip()
-    if digest_ is None:
-        return None
-    return Stamp(version, digest_, emcc, tuple(files), wasm)
-
-
-def stale_reasons(cfg: Config, emcc_version: str | None = None) -> list[str]:
-    """Why NAME.py / NAME.wasm are not current for `cfg` (empty: up to date). Runs no process.
-
-    `emcc_version` None skips the emcc comparison (no emcc at hand).
-    """
-    py = cfg.out / f"{cfg.name}.py"
-    wasm = cfg.out / f"{cfg.name}.wasm"
-    if not py.is_file():
-        return [f"{rel(py, cfg.root)} does not exist"]
-    st = read_stamp(py)
-    if st is None:
-        return [f"{rel(py, cfg.root)} has no embind-py-inputs line (not generated by embind-py?)"]
-    reasons: list[str] = []
-    if not wasm.is_file():
-        reasons.append(f"{rel(wasm, cfg.root)} does not exist")
-    elif st.wasm is not None:
-        try:
-            same = wasm_digest(wasm.read_bytes()) == st.wasm
-        except OSError as e:
-            raise ConfigError(f"cannot read {rel(wasm, cfg.root)}: {e.strerror or e}") from None
-        if not same:
-            reasons.append(f"{rel(wasm, cfg.root)} is not the wasm {py.name} was generated with")
-    recorded = {path for path, _ in st.files}
-    for p in (*cfg.sources, *cfg.headers):
-        if rel(p, cfg.root) not in recorded:
-            reasons.append(f"input {rel(p, cfg.root)} is new (not recorded in {py.name})")
-    hashes: dict[str, str] = {}
-    for path, short in st.files:
-        try:
-            hashes[path] = _sha256(cfg.root / path)
-        except OSError:
-            reasons.append(f"input {path} is missing")
-            continue
-        if hashes[path][:_SHORT] != short:
-            reasons.append(f"input {path} changed")
-    if not reasons and input_digest(cfg, hashes) != st.digest:
-        if st.version != __version__:
-            reasons.append(f"generated by embind-py {st.version}, this is {__version__}")
-        else:
-            reasons.append("build options changed (name, headers, include dirs, defines, -O or cflags)")
-    if emcc_version and st.emcc and emcc_version != st.emcc:
-        reasons.append(f"built with emcc {st.emcc}, the emcc at hand is {emcc_version}")
-    return reasons
 
 
 def regenerate_text(cfg: Config, echo: Echo | None = None) -> str:

@@ -4,7 +4,8 @@ Owns: choosing the targets (`--project`, `--target`) and applying command-line
 overrides to them, the emcc version `check` compares against (only when an emcc
 is at hand), and the unified diff `check --diff` shows.
 
-May import: the standard library and embind_py's config, pipeline and toolchain.
+May import: the standard library and embind_py's config, stamp and toolchain; the
+pipeline only for `check --diff` (which builds).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from . import pipeline, toolchain
+from . import stamp, toolchain
 from .config import Config, ConfigError, find_project, target_config
 
 
@@ -73,10 +74,12 @@ def emcc_version_at_hand(explicit: str | None = None) -> str | None:
         return None
 
 
-def module_diff(cfg: Config, echo: pipeline.Echo | None = None) -> str:
+def module_diff(cfg: Config, echo: stamp.Echo | None = None) -> str:
     """Unified diff from NAME.py on disk to what a build would write now."""
+    from . import pipeline
+
     py = cfg.out / f"{cfg.name}.py"
     old = py.read_text(encoding="utf-8").splitlines(True) if py.is_file() else []
     new = pipeline.regenerate_text(cfg, echo).splitlines(True)
-    shown = pipeline.rel(py, cfg.root)
+    shown = stamp.rel(py, cfg.root)
     return "".join(difflib.unified_diff(old, new, f"a/{shown}", f"b/{shown}"))

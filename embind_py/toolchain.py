@@ -288,6 +288,18 @@ def defined_symbols(
     return names
 
 
+def _path_map_flags(root: Path | None) -> list[str]:
+    """Flags that keep the build folder out of the wasm: `__FILE__` (in every `assert`) and
+    DWARF paths under `root` become relative to it, and DWARF's compilation folder is `.`,
+    so the same project built in another folder gives the same bytes."""
+    if root is None:
+        return []
+    prefix = str(root).rstrip(os.sep) + os.sep
+    if "=" in prefix:  # clang splits OLD=NEW at the first `=`: such a folder cannot be mapped
+        return ["-fdebug-compilation-dir=."]
+    return [f"-ffile-prefix-map={prefix}=", "-fdebug-compilation-dir=."]
+
+
 _DEFINE = re.compile(r'^define\s+([^@]*)@"?([\w.$]+)"?\(')
 
 
@@ -301,11 +313,13 @@ def wasm_argv(
     opt: str = "2",
     cflags: Sequence[str] = (),
     has_main: bool = False,
+    root: Path | None = None,
 ) -> list[str]:
     """The emcc command line that builds the standalone wasm (see `compile_wasm`).
 
     `___errno_location` lets the runtime set C's errno from a host function (`system`);
-    3.1.6 exports it by itself, versions since 3.1.52 only when asked.
+    3.1.6 exports it by itself, versions since 3.1.52 only when asked. `root` is the
+    project folder that `_path_map_flags` keeps out of the wasm.
     """
     wanted = ["_" + e for e in exports]
     wanted += ["_malloc", "_free", "_fflush", "___errno_location", *emcc.stack_exports()]
@@ -324,6 +338,7 @@ def wasm_argv(
         "-sALLOW_TABLE_GROWTH=1",
         "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
         "--profiling-funcs",
+        *_path_map_flags(root),
         *_cpp_flags(include_dirs, defines),
         *cflags,
         "-o",
@@ -345,9 +360,10 @@ def compile_wasm(
     cflags: Sequence[str] = (),
     has_main: bool = False,
     echo: Echo | None = None,
+    root: Path | None = None,
 ) -> None:
     """Compile and link the sources to a standalone wasm module at `out_wasm`."""
-    argv = wasm_argv(emcc, sources, out_wasm, exports, include_dirs, defines, opt, cflags, has_main)
+    argv = wasm_argv(emcc, sources, out_wasm, exports, include_dirs, defines, opt, cflags, has_main, root)
     _run(argv, "emcc", echo)
 
 
@@ -367,6 +383,7 @@ def js_argv(
     opt: str = "2",
     cflags: Sequence[str] = (),
     has_main: bool = False,
+    root: Path | None = None,
 ) -> list[str]:
     """The emcc command line that writes the JS glue `out_js` and its wasm (see `compile_js`)."""
     wanted = ["_" + e for e in exports] + ["_malloc", "_free"]
@@ -386,6 +403,7 @@ def js_argv(
         "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
         *(["-sINVOKE_RUN=0"] if has_main else []),
         *extra,
+        *_path_map_flags(root),
         *_cpp_flags(include_dirs, defines),
         *cflags,
         "-o",
@@ -407,6 +425,7 @@ def compile_js(
     cflags: Sequence[str] = (),
     has_main: bool = False,
     echo: Echo | None = None,
+    root: Path | None = None,
 ) -> Path:
     """Compile the sources with Emscripten's JS glue: `out_js` plus `<out_js>.wasm` beside it.
 
@@ -418,7 +437,7 @@ def compile_js(
     """
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         tmp_js = Path(tmp) / (out_js.name + ".js")
-        argv = js_argv(emcc, sources, tmp_js, exports, include_dirs, defines, opt, cflags, has_main)
+        argv = js_argv(emcc, sources, tmp_js, exports, include_dirs, defines, opt, cflags, has_main, root)
         _run(argv, "emcc (JS glue)", echo)
         out_js.parent.mkdir(parents=True, exist_ok=True)
         out_wasm = out_js.with_name(out_js.name + ".wasm")
@@ -465,7 +484,8 @@ def dependencies(
     """Every non-system file that `files` (C sources or headers) include, themselves included.
 
     `emcc -MM` lists the user's includes and leaves out system headers (the sysroot);
-    its make-rule output is parsed here (continuations, escaped spaces).
+    its make-rule output is parsed here (continuations, and clang's escapes: `\\ ` for a
+    space, `\\#` for `#`, `$$` for `$`).
     """
     if not files:
         return []
@@ -487,8 +507,15 @@ def dependencies(
         if not sep:
             continue
         for word in re.findall(r"(?:\\ |[^\s])+", deps):
-            p = Path(word.replace("\\ ", " ")).resolve()
+            p = Path(_make_unescape(word)).resolve()
             if p not in seen:
                 seen.add(p)
                 found.append(p)
     return found
+
+
+def _make_unescape(word: str) -> str:
+    """A path as clang writes it in a make rule, unescaped: backslashes before a space or `#`
+    are doubled and then one more added (`\\ `, `\\#`), and `$` is doubled."""
+    word = re.sub(r"(\\*)\\([ #])", lambda m: "\\" * (len(m[1]) // 2) + m[2], word)
+    return word.replace("$$", "$")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import wasmtime
-
 _LETTER = {"i32": "i", "i64": "I", "f32": "f", "f64": "d"}
 _NAME = {v: k for k, v in _LETTER.items()}
 
@@ -23,6 +21,8 @@ class WasmFileError(Exception):
 
 def function_exports(wasm: bytes) -> dict[str, tuple[str, str]]:
     """name -> (param letters, result letters) for every exported function."""
+    import wasmtime  # here, not at the top: the CLI imports this module for its error class
+
     try:
         module = wasmtime.Module(wasmtime.Engine(), wasm)
     except wasmtime.WasmtimeError as e:

@@ -14,12 +14,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 _MARKER = re.compile(r'^#\s*(?:line\s+)?(\d+)\s+"((?:[^"\\]|\\.)*)"([\s\d]*)$', re.MULTILINE)
-_ESCAPE = re.compile(r"\\(.)")
+_ESCAPE = re.compile(rb"\\([0-7]{3}|.)", re.S)
 
 
 def unescape(raw: str) -> str:
-    """The path a line marker's quoted file name stands for."""
-    return _ESCAPE.sub(r"\1", raw)
+    """The path a line marker's quoted file name stands for.
+
+    clang escapes `\\` and `"` with a backslash and writes every byte outside printable
+    ASCII as three octal digits (`é` in UTF-8 is `\\303\\251`).
+    """
+
+    def byte(m: re.Match[bytes]) -> bytes:
+        esc = m[1]
+        return bytes([int(esc, 8) & 0xFF]) if len(esc) == 3 else esc
+
+    return os.fsdecode(_ESCAPE.sub(byte, os.fsencode(raw)))
 
 
 class FileTable:

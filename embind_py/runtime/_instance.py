@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import hashlib
+import os
 import struct
 import sys
 import threading
@@ -99,7 +100,15 @@ def wasm_bytes(module_name: str, module_file: str | None, wasm_name: str) -> byt
         return importlib.resources.files(package).joinpath(wasm_name).read_bytes()
     if module_file is None:
         raise WasmLinkError(f"cannot locate {wasm_name}: module {module_name} has no __file__")
-    return Path(module_file).with_name(wasm_name).read_bytes()
+    path = os.path.join(os.path.dirname(module_file), wasm_name)
+    # A top-level module has no package for importlib.resources; its loader reads files
+    # beside it wherever it came from (a folder, or a zip on sys.path through zipimport).
+    get_data = getattr(getattr(sys.modules.get(module_name), "__loader__", None), "get_data", None)
+    if get_data is not None:
+        data = get_data(path)
+        if isinstance(data, bytes):
+            return data
+    return Path(path).read_bytes()
 
 
 # ---------------------------------------------------------------------------

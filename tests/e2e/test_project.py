@@ -7,12 +7,15 @@ once per module; tests that edit inputs work on their own copies.
 from __future__ import annotations
 
 import hashlib
+import os
+import shlex
 import shutil
 import site
 import stat
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -172,11 +175,86 @@ def test_full_cycle(tmp_path: Path, counting_emcc: tuple[Path, Path]) -> None:
     assert res.exit_code == 1 and "src/geompkg/geom.wasm does not exist" in res.output
 
 
+def test_committed_sample_is_what_a_build_writes(built: Path) -> None:
+    """The bindings committed in samples/project are byte for byte what this embind-py builds.
+
+    `check` cannot see a change to embind-py itself (the version is the same during
+    development), so this is what keeps the sample current. On failure, run
+    `embind-py build --force --project samples/project` and commit the result.
+    """
+    for path in (MODULE, WASM):
+        assert (SAMPLE / path).read_bytes() == (built / path).read_bytes(), f"samples/project/{path} is stale"
+
+
 def test_reproducible_in_other_folders(tmp_path: Path, built: Path) -> None:
-    other = copy_project(tmp_path / "somewhere" / "else" / "proj")
-    ok("build", "--project", other, "--force")
-    assert (other / MODULE).read_bytes() == (built / MODULE).read_bytes()
-    assert (other / WASM).read_bytes() == (built / WASM).read_bytes()
+    """Another folder (spaces, non-ASCII), another umask, locale, TZ and hash seed: same bytes.
+
+    The C uses `assert`, whose message holds `__FILE__`: without path mapping the wasm
+    would carry the build folder.
+    """
+    asserting = (
+        '#include <assert.h>\nint geom_checked(int x) { assert(x < 1000000 && "x is too big"); return x; }\n'
+    )
+    projects = []
+    for i, where in enumerate(("a", "some where/élsewhere/proj ü")):
+        proj = copy_project(tmp_path / where / "project")
+        with (proj / "csrc/geom.c").open("a") as f:
+            f.write(asserting)
+        header = proj / "csrc/geom.h"
+        header.write_text(header.read_text().replace("#endif", "int geom_checked(int x);\n\n#endif"))
+        env = {"LC_ALL": "C", "TZ": "Asia/Kolkata", "PYTHONHASHSEED": "1234"} if i else {}
+        umask = 0o077 if i else 0o022
+        # A subprocess, so the environment and umask apply to all of embind-py and emcc.
+        cli = Path(sys.executable).with_name("embind-py")
+        cmd = f"umask {umask:03o} && exec {shlex.quote(str(cli))} build --force"
+        proc = subprocess.run(
+            ["sh", "-c", cmd], cwd=proj / "csrc", env={**os.environ, **env}, text=True, capture_output=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        projects.append(proj)
+    first, second = projects
+    assert "GEOM_UNITS_PER_METER: Final[int] = 1000" in (second / MODULE).read_text()
+    assert (first / MODULE).read_bytes() == (second / MODULE).read_bytes()
+    assert (first / WASM).read_bytes() == (second / WASM).read_bytes()
+    assert b"csrc/geom.c" in (first / WASM).read_bytes()  # __FILE__, relative to the project
+    for proj in projects:
+        assert str(proj).encode() not in (proj / WASM).read_bytes()
+    # Files get the mode any new file gets (not mkstemp's 0600), so an installed copy is readable.
+    assert stat.S_IMODE((first / MODULE).stat().st_mode) == 0o644
+    assert stat.S_IMODE((first / WASM).stat().st_mode) == 0o644
+    assert stat.S_IMODE((second / MODULE).stat().st_mode) == 0o600
+
+
+def test_odd_file_names(tmp_path: Path) -> None:
+    """An included header whose name has a space, `#`, `$` and non-ASCII letters (escaped by
+    emcc in make rules and line markers): recorded, checked, its macros bound."""
+    proj = copy_project(tmp_path / "x=y" / "p")  # `=` in the folder: it cannot be path-mapped
+    odd = "u#n$its é.h"
+    (proj / "csrc/units.h").rename(proj / "csrc" / odd)
+    header = proj / "csrc/geom.h"
+    header.write_text(header.read_text().replace('"units.h"', f'"{odd}"'))
+    ok("build", "--project", proj)
+    text = (proj / MODULE).read_text()
+    assert f" csrc/{odd}\n" in text and "GEOM_UNITS_PER_METER: Final[int] = 1000" in text
+    assert ok("check", "--project", proj).strip() == "geom: up to date"
+    with (proj / "csrc" / odd).open("a") as f:
+        f.write("#define GEOM_MORE 2\n")
+    res = run_cli("check", "--project", proj)
+    assert res.exit_code == 1 and f"input csrc/{odd} changed" in res.output
+
+
+def test_crlf_inputs_hash_as_lf(tmp_path: Path, built: Path) -> None:
+    """Sources checked out with CRLF line ends (git on Windows) leave the bindings current:
+    the compiler reads both alike, so the hash does too."""
+    proj = copy_project(tmp_path / "p")
+    for path in (MODULE, WASM):
+        shutil.copy(built / path, proj / path)
+    for src in (proj / "csrc").iterdir():
+        src.write_bytes(src.read_bytes().replace(b"\n", b"\r\n"))
+    assert ok("check", "--project", proj).strip() == "geom: up to date"
+    ok("build", "--project", proj, "--force")
+    assert (proj / MODULE).read_bytes() == (built / MODULE).read_bytes()
+    assert (proj / WASM).read_bytes() == (built / WASM).read_bytes()
 
 
 def test_generate_from_existing_wasm(tmp_path: Path, built: Path) -> None:
@@ -251,3 +329,20 @@ def test_wheel_installs_and_finds_its_wasm(tmp_path: Path, built: Path) -> None:
     code = "import geompkg, geompkg.geom as g; print(g.__file__, geompkg.geom_dist(0.0, 0.0, 6.0, 8.0))"
     where, value = sh(py, "-c", code, cwd=tmp_path).split()
     assert Path(where).is_relative_to(venv) and value == "10.0"
+
+
+def test_imports_from_a_zip(tmp_path: Path, built: Path) -> None:
+    """The module finds its wasm inside a zip on sys.path (zipimport): in a package, and at top level."""
+    archive = tmp_path / "bindings.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in ("__init__.py", "geom.py", "geom.wasm"):
+            z.write(built / "src/geompkg" / f, f"geompkg/{f}")
+        for f in ("geom.py", "geom.wasm"):
+            z.write(built / "src/geompkg" / f, f)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import geom, geompkg.geom\n"
+        "print(geom.__file__, geom.geom_manhattan(0, 0, 1, 2), geompkg.geom.geom_manhattan(0, 0, 2, 2))\n"
+    )
+    where, top, packaged = sh(sys.executable, "-c", code, archive, cwd=tmp_path).split()
+    assert where == str(archive / "geom.py") and (top, packaged) == ("3", "4")

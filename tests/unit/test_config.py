@@ -77,6 +77,7 @@ def test_upward_search_skips_pyprojects_without_targets(tmp_path: Path) -> None:
         (('name = "geom"', 'name = "class"'), "is a Python keyword"),
         (('name = "geom"', 'name = "typing"'), "already imports"),
         (('name = "geom"', "name = 3"), "must be a Python identifier"),
+        (('name = "geom"', ""), "name is missing"),
         (('sources = ["csrc/geom.c"]', "sources = []"), "sources must list at least one C file"),
         (('sources = ["csrc/geom.c"]', 'sources = ["csrc"]'), "sources: csrc: no such file"),
         (('sources = ["csrc/geom.c"]', 'sources = ["csrc/geom.c", 3]'), "sources must be a list of strings"),
@@ -103,6 +104,9 @@ def test_duplicate_and_unknown_section_keys(tmp_path: Path) -> None:
         load_project(make(tmp_path, GOOD + target))
     with pytest.raises(ConfigError, match="unknown key 'targets'"):
         load_project(make(tmp_path, GOOD + "\n[tool.embind-py.targets]\nx = 1\n"))
+    single = GOOD.replace("[[tool.embind-py.target]]", "[tool.embind-py.target]")
+    with pytest.raises(ConfigError, match=r"is a single table: write \[\[tool.embind-py.target\]\]"):
+        load_project(make(tmp_path, single))
 
 
 def test_bad_toml_is_an_error(tmp_path: Path) -> None:

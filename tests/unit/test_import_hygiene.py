@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,3 +29,34 @@ def test_generated_module_needs_only_the_runtime() -> None:
     assert proc.returncode == 0, proc.stderr
     loaded = eval(proc.stdout)
     assert all(m == "embind_py" or m.startswith("embind_py.runtime") for m in loaded), loaded
+
+
+CHECK = """
+import sys
+from embind_py import cli
+sys.argv = ["embind-py", *sys.argv[1:]]
+try:
+    cli.run()
+except SystemExit as e:
+    assert not e.code, e.code
+heavy = ("pycparser", "jinja2", "wasmtime", "embind_py.pipeline", "embind_py.runtime")
+print(sorted(k for k in sys.modules if k.split(".")[0] in heavy or k in heavy))
+"""
+
+
+def test_check_and_noop_build_stay_light() -> None:
+    """`check` of current bindings and a no-op `build` load neither the parser, the renderer nor
+    wasmtime, and start in well under a second (a pre-commit hook runs on every commit)."""
+    project = ROOT / "samples" / "project"
+    for command in ("check", "build"):
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", CHECK, command, "--project", str(project)],
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - t0
+        assert proc.returncode == 0, proc.stderr
+        last = proc.stdout.strip().splitlines()[-1]
+        assert last == "[]", proc.stdout
+        assert elapsed < 1.0
