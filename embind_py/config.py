@@ -229,8 +229,8 @@ def find_project(start: Path | None = None, project: Path | None = None) -> Proj
             if _has_targets(data):
                 return load_project(path, data)
     raise ConfigError(
-        f"no C sources given and no pyproject.toml with [[tool.embind-py.target]] found in {here} "
-        "or above: pass SRC.c ..., or --project PATH"
+        f"no pyproject.toml with [[tool.embind-py.target]] found in {here} or above: "
+        "pass --project PATH (build and generate also take SRC.c ...)"
     )
 
 

@@ -124,3 +124,13 @@ def test_cli_reports_config_errors_with_exit_2(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "has no such target (targets: geom)" in res.output
     res = run_cli("check", "--project", tmp_path / "missing")
     assert res.exit_code == 2 and "no pyproject.toml there" in res.output
+
+
+def test_no_project_found_names_what_each_command_takes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for cmd in ("build", "check", "generate"):
+        res = run_cli(cmd)
+        assert res.exit_code == 2, res.output
+        # `check` takes no sources: the message must not tell it to pass some.
+        assert "no pyproject.toml with [[tool.embind-py.target]] found" in res.output
+        assert "no C sources given" not in res.output and "--project PATH" in res.output
