@@ -126,7 +126,9 @@ def test_cli_reports_config_errors_with_exit_2(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no pyproject.toml there" in res.output
 
 
-def test_no_project_found_names_what_each_command_takes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_project_found_names_what_each_command_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     for cmd in ("build", "check", "generate"):
         res = run_cli(cmd)
