@@ -271,6 +271,12 @@ class FFI(EmscriptenHelpers):
             return
         inst = self._inst
         addr = self._addr(ptr, "ffi.free")
+        if isinstance(ptr, Pointer) and ptr._owner is not None:
+            # Freeing it here would free it twice (again when its last Pointer dies).
+            raise ValueError(
+                "ffi.free(): this memory comes from ffi.new and is freed when its last Pointer "
+                "is gone; drop the Pointer instead (ffi.free is for ffi.malloc and C's malloc)"
+            )
         with inst._lock:
             inst.free(addr)
 

@@ -196,6 +196,11 @@ def test_ffi_helpers(lib: ModuleType) -> None:
     raw = ffi.malloc(16)
     assert raw > 0
     ffi.free(raw)
+    # ffi.new memory is freed with its last Pointer: freeing it by hand would free it twice.
+    for owned in (s, s + 1, ffi.new("counter_t[]", 2)):
+        with pytest.raises(ValueError, match=r"comes from ffi\.new"):
+            ffi.free(owned)
+    ffi.free(ffi.cast("char *", ffi.malloc(4)))  # a Pointer to malloc'd memory frees fine
     assert ffi.memory_size() >= 16 * 1024 * 1024
     with pytest.raises(ValueError, match="unknown C type"):
         ffi.new("nosuch_t *")
