@@ -98,7 +98,7 @@ def build(
     include: Annotated[list[Path] | None, typer.Option("-I", help="Add an include directory.")] = None,
     define: Annotated[list[str] | None, typer.Option("-D", help="Define MACRO or MACRO=VALUE.")] = None,
     opt: Annotated[
-        str | None, typer.Option("-O", help="Optimisation level: 0, 1, 2, 3, s, z [default: 2].")
+        str | None, typer.Option("-O", help="Optimisation level: 0, 1, 2, 3, s, z, g [default: 2].")
     ] = None,
     emcc: EmccOpt = None,
     cflag: Annotated[list[str] | None, typer.Option("--cflag", help="Extra flag passed to emcc.")] = None,

@@ -109,7 +109,9 @@ def _ambiguous_names_noqa(
         for code, names in (("E741", variables), ("E742", classes), ("E743", functions))
         if names & typemap.AMBIGUOUS
     ]
-    return f"# ruff: noqa: {', '.join(codes)}" if codes else ""
+    # RUF100 too: where the user's ruff config does not enable E741-E743 (ruff's defaults do
+    # not), RUF100 would call the directive unused.
+    return f"# ruff: noqa: {', '.join(codes)}, RUF100" if codes else ""
 
 
 LINE_LENGTH = 110  # ruff's line-length for this project and for generated modules
