@@ -190,7 +190,7 @@ def test_generated_module_is_lint_and_type_clean(mod: ModuleType, tmp_path: Path
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # The project's rule set, and ruff's defaults (which leave E741 off, so without care
-    # RUF100 calls the module's `# ruff: noqa: E741` unused).
+    # RUF100 calls the module's file-level noqa for E741 unused).
     for rules in (["--select", "E,F,I,B,UP,RUF"], []):
         proc = subprocess.run(
             [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "110",
