@@ -489,7 +489,8 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
             )
         )
     sp = _scalar_path(rec, lib)
-    scalar = "None" if sp is None else f"({sp[0]}, {ctype_expr(sp[1], lib)})"
+    # Names stripped as for fields: record descriptors are defined before `_TYPES` exists.
+    scalar = "None" if sp is None else f"({sp[0]}, {ctype_expr(_strip_names(sp[1]), lib)})"
     return RecordSpec(
         f"{rec.kind} {rec.name}", cls, f"_R_{rec.name}", rec.kind, rec.size, rec.align, False,
         tuple(fields), scalar, tuple(names),

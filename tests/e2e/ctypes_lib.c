@@ -9,6 +9,8 @@ void vscale(Vec2 *v, double k) { v->x *= k; v->y *= k; }
 Vec2 *vnew(double x, double y) { Vec2 *v = malloc(sizeof *v); v->x = x; v->y = y; return v; }
 Vec2 *vnull(void) { return NULL; }
 Wrap wrap_twice(Wrap w) { w.w *= 2; return w; }
+Cursor cursor_of(Wrap *w) { Cursor c = {w}; return c; }
+float cursor_get(Cursor c) { return c.pWrap->w; }
 size_t mixed_size(void) { return sizeof(Mixed); }
 size_t mixed_off(int which) {
   switch (which) { case 0: return offsetof(Mixed, c); case 1: return offsetof(Mixed, i); case 2: return offsetof(Mixed, s);

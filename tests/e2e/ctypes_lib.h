@@ -26,6 +26,11 @@ void vscale(Vec2 *v, double k);
 Vec2 *vnew(double x, double y);
 Vec2 *vnull(void);
 Wrap wrap_twice(Wrap w);
+/* a single-pointer struct whose pointee is named by a typedef (sqlite3_vtab_cursor's shape) */
+typedef struct Cursor Cursor;
+struct Cursor { Wrap *pWrap; };
+Cursor cursor_of(Wrap *w);
+float cursor_get(Cursor c);
 size_t mixed_size(void);
 size_t mixed_off(int which);
 Mixed mixed_make(int seed);
