@@ -50,6 +50,9 @@ int box_run(const OpBox *b, int x);
 binop get_op(int which);
 void store_op(binop f);
 int call_stored(int a, int b);
+/* a kept function pointer with no typedef (SQLite's sqlite3_create_function xFunc) */
+void store_raw(long (*fn)(void *, const char *), void *ud);
+long call_raw(const char *s);
 uLong total(const uLongf *xs, uLong n);
 int sj_run(int x);
 double vp_x(Vec2p p);
