@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from embind_py.render import wrap_lines
 
 
@@ -56,3 +58,30 @@ def test_long_assignment_without_brackets_is_parenthesized() -> None:
         "    ZSTD_ErrorCode.ZSTD_error_parameter_unsupported",
         ")",
     ]
+
+
+def test_long_strings_continue_at_commas() -> None:
+    # SQLite's function-pointer spellings (FuncPtrType names, `_TYPES` keys) and its
+    # SQLITE_SOURCE_ID used to stay on lines of up to 140 characters.
+    key = '_TYPES["int (*)(sqlite3_vtab *, int, const char *, void **)"] = _F59'
+    assert wrap_lines(key, 50).splitlines() == [
+        "_TYPES[",
+        '    "int (*)(sqlite3_vtab *, int, const char *, "',
+        '    "void **)"',
+        "] = _F59",
+    ]
+    item = '    "int (*)(Fts5Context *, const char *, int, void *)",'
+    assert wrap_lines(item, 45).splitlines() == [
+        '    "int (*)(Fts5Context *, const char *, "',
+        '    "int, void *)",',
+    ]
+    const = "SQLITE_SOURCE_ID: Final[str] = '2025-05-07 10:39:52 17144570b0d96ae6 \\'x'"
+    assert wrap_lines(const, 60).splitlines() == [
+        "SQLITE_SOURCE_ID: Final[str] = (",
+        "    '2025-05-07 10:39:52 17144570b0d96ae6 \\'x'",
+        ")",
+    ]
+    assert ast.literal_eval(f"(\n{wrap_lines(item, 30)}\n)") == ast.literal_eval(f"({item})")
+    assert wrap_lines(item.rstrip(","), 30) == item.rstrip(",")  # a bare string statement stays
+    raise_ = '        raise TypeError(f"{x}: expected a, b or c, got {y}") from None'
+    assert wrap_lines(raise_, 200) == raise_
