@@ -800,7 +800,8 @@ def result_spec(t: CType, lib: Library) -> tuple[str, str]:
     if isinstance(s, m.PointerType):
         tgt = m.strip(s.target)
         if _is_char(s.target):
-            return "str | None", "self._ret_str(_s0.i32)"
+            # A non-const `char *` may be the caller's to free: its `address` is typed too.
+            return ("str" if s.const else "_rt.CStr") + " | None", "self._ret_str(_s0.i32)"
         if isinstance(tgt, m.VoidType):
             return "int | None", "(_s0.i32 & 0xFFFFFFFF) or None"
         if isinstance(tgt, m.FunctionType):
