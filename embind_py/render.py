@@ -148,6 +148,12 @@ def _wrap(line: str, limit: int) -> list[str]:
     if eq and "," in target and not any(c in target for c in "()[]{}'\""):
         # `a, b = f(x)`: parenthesize the targets, which ruff format splits first.
         return _wrap(f"{indent}({target}) = {value}", limit)
+    cond = _CONDITION.fullmatch(line.strip())
+    if cond and " or " in cond["cond"] and not any(c in cond["cond"] for c in "()[]{}'\""):
+        # A range check on a long parameter name: one operand per line, as ruff format does.
+        first, *rest = cond["cond"].split(" or ")
+        inner = indent + "    "
+        return [f"{indent}{cond['kw']} (", inner + first, *(f"{inner}or {x}" for x in rest), indent + "):"]
     split = _split_string(line, indent, limit)
     if split is not None:
         return split
@@ -169,6 +175,7 @@ def _wrap(line: str, limit: int) -> list[str]:
     return lines
 
 
+_CONDITION = re.compile(r"(?P<kw>if|elif|while) (?P<cond>.+):")
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
 _LONG_STRING = re.compile(r'(?P<head>[^"]*?[\[(]?)(?P<lit>"(?:[^"\\]|\\.)*")(?P<tail>[\])]?.*)')
 
@@ -207,7 +214,7 @@ def _fill(text: str, sep: str, width: int) -> list[str]:
     cur = ""
     for part in text.split(sep):
         piece = part if not cur else f"{cur}{sep}{part}"
-        if cur and len(piece) > width:
+        if cur and len(piece) + len(keep) > width:  # the line ends with `keep` unless it is the last
             lines.append(cur + keep)
             cur = part
         else:
