@@ -66,8 +66,17 @@ class PointerType:
     const: bool = False
 
     def c_name(self) -> str:
-        if isinstance(self.target, FunctionType):
-            return self.target.c_name_with("(*)")
+        levels: list[PointerType] = [self]  # outermost first
+        fn = self.target
+        while isinstance(fn, PointerType):
+            levels.append(fn)
+            fn = fn.target
+        if isinstance(fn, FunctionType):
+            # `void (**)(int)`, `void (*const *)(int)`: every level goes inside the parentheses.
+            stars = "*"
+            for outer in reversed(levels[:-1]):
+                stars += ("const " if outer.const else "") + "*"
+            return fn.c_name_with(f"({stars})")
         if isinstance(self.target, PointerType | ArrayType):
             # `const` after a pointer qualifies the pointer (`const char *const *`, `char **`);
             # a pointer to an array is spelled `double (*)[3]`.

@@ -10,6 +10,7 @@ May import: jinja2, `embind_py.model`, `embind_py.typemap`, stdlib.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -149,10 +150,19 @@ def _wrap(line: str, limit: int) -> list[str]:
     if eq and "," in target and not any(c in target for c in "()[]{}'\""):
         # `a, b = f(x)`: parenthesize the targets, which ruff format splits first.
         return _wrap(f"{indent}({target}) = {value}", limit)
+    cond = _CONDITION.fullmatch(line.strip())
+    if cond and " or " in cond["cond"] and not any(c in cond["cond"] for c in "()[]{}'\""):
+        # A range check on a long parameter name: one operand per line, as ruff format does.
+        first, *rest = cond["cond"].split(" or ")
+        inner = indent + "    "
+        return [f"{indent}{cond['kw']} (", inner + first, *(f"{inner}or {x}" for x in rest), indent + "):"]
+    split = _split_string(line, indent, limit)
+    if split is not None:
+        return split
     span = _outer_brackets(line)
     if span is None:
-        if eq and value and not any(c in value for c in "()[]{}'\"#"):
-            # `NAME: Final = Enum.MEMBER`: ruff format parenthesizes the value.
+        if eq and value and (not any(c in value for c in "()[]{}'\"#") or _STRING.fullmatch(value)):
+            # `NAME: Final = Enum.MEMBER` or a long string: ruff format parenthesizes the value.
             return [f"{indent}{target} = (", f"{indent}    {value}", f"{indent})"]
         return [line]
     start, end = span
@@ -165,6 +175,31 @@ def _wrap(line: str, limit: int) -> list[str]:
         lines.extend(_wrap(f"{inner}{item},", limit))
     lines.append(indent + line[end:])
     return lines
+
+
+_CONDITION = re.compile(r"(?P<kw>if|elif|while) (?P<cond>.+):")
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+_LONG_STRING = re.compile(r'(?P<head>[^"]*?[\[(]?)(?P<lit>"(?:[^"\\]|\\.)*")(?P<tail>[\])]?.*)')
+
+
+def _split_string(line: str, indent: str, limit: int) -> list[str] | None:
+    """A long C spelling in a string (a function-pointer type's name) continued as adjacent
+    literals at its commas: alone on its line (`"int (*)(…)",`) or alone in a subscript
+    (`_TYPES["int (*)(…)"] = _F3`). None when the line is not one of those."""
+    m = _LONG_STRING.fullmatch(line.strip())
+    if m is None or ", " not in m["lit"]:
+        return None
+    head, lit, tail = m["head"], m["lit"], m["tail"]
+    if head and not (head.endswith(("[", "(")) and tail[:1] and tail[0] in ")]"):
+        return None
+    if not head and tail != ",":  # an item of a bracketed list, where literals may continue
+        return None
+    inner = indent + "    " if head else indent
+    parts = _fill(lit[1:-1], ", ", limit - len(inner) - 3 - (0 if head else len(tail)))
+    pieces = [f'{inner}"{p} "' for p in parts[:-1]] + [f'{inner}"{parts[-1]}"']
+    if head:
+        return [indent + head, *pieces, indent + tail]
+    return [*pieces[:-1], pieces[-1] + tail]
 
 
 def _wrap_doc(line: str, indent: str, limit: int) -> list[str]:
@@ -181,7 +216,7 @@ def _fill(text: str, sep: str, width: int) -> list[str]:
     cur = ""
     for part in text.split(sep):
         piece = part if not cur else f"{cur}{sep}{part}"
-        if cur and len(piece) > width:
+        if cur and len(piece) + len(keep) > width:  # the line ends with `keep` unless it is the last
             lines.append(cur + keep)
             cur = part
         else:

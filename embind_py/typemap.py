@@ -241,6 +241,8 @@ ENUM_RESERVED = frozenset({"name", "value", "mro"})
 
 # Function-pointer descriptors used by the module being mapped: expression -> variable.
 _fn_types: dict[str, str] = {}
+# Their C spellings: name -> variable (the first descriptor spelled so).
+_fn_names: dict[str, str] = {}
 
 
 def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
@@ -259,12 +261,20 @@ def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
     var = _fn_types.get(expr)
     if var is None:
         var = _fn_types[expr] = f"_F{len(_fn_types)}"
+        _fn_names.setdefault(name, var)
     return var
 
 
 def fn_types() -> list[dict[str, str]]:
     """The function-pointer descriptors collected since `map_library` began, in first-use order."""
     return [{"var": v, "expr": e} for e, v in _fn_types.items()]
+
+
+def fn_type_names() -> list[dict[str, str]]:
+    """The C spellings of those descriptors (`void (*)(void *)`), as `_TYPES` entries: a
+    callback for a parameter declared without a typedef (SQLite's `xFunc`) can then be made
+    with `ffi.callback`, and `ffi.cast` reaches them too."""
+    return [{"name": n, "expr": v} for n, v in _fn_names.items()]
 
 
 def _cb_expr(t: CType, lib: Library) -> str:
@@ -489,7 +499,8 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
             )
         )
     sp = _scalar_path(rec, lib)
-    scalar = "None" if sp is None else f"({sp[0]}, {ctype_expr(sp[1], lib)})"
+    # Names stripped as for fields: record descriptors are defined before `_TYPES` exists.
+    scalar = "None" if sp is None else f"({sp[0]}, {ctype_expr(_strip_names(sp[1]), lib)})"
     return RecordSpec(
         f"{rec.kind} {rec.name}", cls, f"_R_{rec.name}", rec.kind, rec.size, rec.align, False,
         tuple(fields), scalar, tuple(names),
@@ -789,7 +800,8 @@ def result_spec(t: CType, lib: Library) -> tuple[str, str]:
     if isinstance(s, m.PointerType):
         tgt = m.strip(s.target)
         if _is_char(s.target):
-            return "str | None", "self._ret_str(_s0.i32)"
+            # A non-const `char *` may be the caller's to free: its `address` is typed too.
+            return ("str" if s.const else "_rt.CStr") + " | None", "self._ret_str(_s0.i32)"
         if isinstance(tgt, m.VoidType):
             return "int | None", "(_s0.i32 & 0xFFFFFFFF) or None"
         if isinstance(tgt, m.FunctionType):
@@ -834,6 +846,7 @@ def map_library(lib: Library) -> Mapped:
     """Map every function; the ones that cannot be bound become warnings."""
     out = Mapped()
     _fn_types.clear()
+    _fn_names.clear()
     _function_names.clear()
     _function_names.update(f.name for f in lib.functions)
     # A renamed function must not take the name of another C function (`ffi` -> `ffi_` vs `ffi_`).
@@ -893,6 +906,7 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     # Names for ffi.new / ffi.sizeof beyond the typedefs: `struct X`, `enum X`.
     extra = [{"name": r.c_name, "expr": r.var} for r in records]
     extra += [{"name": e.c_name, "expr": e.var} for e in enums]
+    extra += fn_type_names()
     news = [r for r in records if not r.opaque]
     anns = [p.annotation for f in mapped.functions for p in f.params] + [f.returns for f in mapped.functions]
     anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.value_annotation)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import operator
+import re
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,19 @@ from ._types import (
 
 if TYPE_CHECKING:
     from ._instance import Instance
+
+
+def _spelling(spec: str) -> str:
+    """`spec` with blanks only between two words: one key for every way of spacing a C type."""
+    out: list[str] = []
+    for tok in re.findall(r"\w+|\S", spec):
+        if out and _WORD.match(out[-1]) and _WORD.match(tok):
+            out.append(" ")
+        out.append(tok)
+    return "".join(out)
+
+
+_WORD = re.compile(r"\w")
 
 
 def _free_later(inst_ref: weakref.ref[Instance], store: Any, addr: int) -> None:
@@ -82,6 +96,9 @@ class FFI(EmscriptenHelpers):
         self._get = instance if callable(instance) and not hasattr(instance, "mem") else None
         self._instance = None if self._get is not None else instance
         self._types = dict(types or {})
+        # Function-pointer types by their spelling without blanks where C needs none, so
+        # "void(*)(void*)" finds the module's "void (*)(void *)".
+        self._fn_spellings = {_spelling(k): t for k, t in self._types.items() if "(" in k}
 
     @property
     def _inst(self) -> Instance:
@@ -103,7 +120,17 @@ class FFI(EmscriptenHelpers):
         raise TypeError(f"{what}: expected a pointer or an int address, got {type(ptr).__name__}")
 
     def typeof(self, spec: str) -> CType:
-        """The runtime type for a C type name (`"int"`, `"uLongf"`, `"Vec2 *"`)."""
+        """The runtime type for a C type name (`"int"`, `"uLongf"`, `"Vec2 *"`, or a
+        function-pointer type the library uses, `"int (*)(const void *, const void *)"`)."""
+        if "(" in spec:
+            t = self._fn_spellings.get(_spelling(spec))
+            if t is None:
+                raise ValueError(
+                    f"unknown C type {spec!r}: a function-pointer type must be one the library's "
+                    "declarations use, spelled as in its docstrings (parameter names left out), "
+                    "or a typedef name"
+                )
+            return t
         elem, length, is_array = parse_ctype(spec, self._types)
         if is_array:
             if elem is None or length is None:
@@ -289,8 +316,9 @@ class FFI(EmscriptenHelpers):
     def callback(self, spec: str | CType, fn: Callable[..., Any]) -> Callback:
         """A C function pointer calling `fn`, alive as long as the returned object.
 
-        `spec` is a function-pointer typedef name of the library (`"cmp_fn"`) or its
-        descriptor. Use it for C that keeps the pointer after the call returns.
+        `spec` is a function-pointer typedef name of the library (`"cmp_fn"`), the spelling
+        of a function-pointer type its declarations use (`"void (*)(void *)"`), or a descriptor.
+        Use it for C that keeps the pointer after the call returns.
         """
         t = self.typeof(spec) if isinstance(spec, str) else spec
         if not isinstance(t, FuncPtrType):

@@ -288,6 +288,14 @@ def _system(inst: Instance, name: str) -> Callable[..., Any]:
     return system
 
 
+@host("env", "_dlopen_js", "_dlsym_js")
+def _dlopen(inst: Instance, name: str) -> Callable[..., Any]:
+    # No dynamic linking in a standalone module: dlopen() and dlsym() return NULL, as for a
+    # file that is not there (SQLite's sqlite3_load_extension then reports an error), where
+    # Emscripten's JS would abort.
+    return lambda *args: 0
+
+
 @host("env", "_emscripten_system")
 def _emscripten_system(inst: Instance, name: str) -> Callable[..., Any]:
     # Newer Emscripten implements system() in C over this import, which

@@ -29,7 +29,7 @@ import wasmtime
 from . import _cache, _fastcall, _host, _limits
 from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
 from ._memory import Memory
-from ._types import CType, Pointer, PointerTo
+from ._types import CStr, CType, Pointer, PointerTo
 
 ARENA_SIZE = 64 * 1024  # per-instance scratch space for call temporaries
 _WASM_TYPES = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
@@ -576,10 +576,11 @@ class Instance:
             raise TypeError(f"{what}: pointer belongs to another wasm instance")
         return p.address
 
-    def _ret_str(self, addr: int) -> str | None:
+    def _ret_str(self, addr: int) -> CStr | None:
+        addr &= 0xFFFFFFFF
         if not addr:
             return None
-        return self.mem.read_cstring(addr & 0xFFFFFFFF).decode("utf-8", "replace")
+        return CStr(self.mem.read_cstring(addr).decode("utf-8", "replace"), addr)
 
     def _ret_ptr(self, addr: int, ctype: CType | None) -> Any:
         addr &= 0xFFFFFFFF

@@ -732,6 +732,22 @@ class Handle(Pointer[Any]):
         return f"<{type(self).__name__} handle at {self.address:#x}>"
 
 
+class CStr(str):
+    """The `str` a function's `char *` result gives, with the C `address` it was read from:
+    memory the C library allocated for the caller (`cJSON_Print`, `strdup`) is freed with its
+    own function, `lib.cJSON_free(s.address)`, as nothing else keeps the pointer."""
+
+    address: int
+
+    def __new__(cls, value: str, address: int) -> CStr:
+        self = super().__new__(cls, value)
+        self.address = address
+        return self
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (str(self),)  # the address means nothing outside this instance
+
+
 class CString(CType):
     """`const char *` in a callback's arguments: arrives as str (UTF-8) or None."""
 

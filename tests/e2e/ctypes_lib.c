@@ -9,6 +9,8 @@ void vscale(Vec2 *v, double k) { v->x *= k; v->y *= k; }
 Vec2 *vnew(double x, double y) { Vec2 *v = malloc(sizeof *v); v->x = x; v->y = y; return v; }
 Vec2 *vnull(void) { return NULL; }
 Wrap wrap_twice(Wrap w) { w.w *= 2; return w; }
+Cursor cursor_of(Wrap *w) { Cursor c = {w}; return c; }
+float cursor_get(Cursor c) { return c.pWrap->w; }
 size_t mixed_size(void) { return sizeof(Mixed); }
 size_t mixed_off(int which) {
   switch (which) { case 0: return offsetof(Mixed, c); case 1: return offsetof(Mixed, i); case 2: return offsetof(Mixed, s);
@@ -34,6 +36,10 @@ binop get_op(int which) { return which == 0 ? add : which == 1 ? mul : NULL; }
 static binop stored;
 void store_op(binop f) { stored = f; }
 int call_stored(int a, int b) { return stored(a, b); }
+static long (*raw_fn)(void *, const char *);
+static void *raw_ud;
+void store_raw(long (*fn)(void *, const char *), void *ud) { raw_fn = fn; raw_ud = ud; }
+long call_raw(const char *s) { return raw_fn(raw_ud, s); }
 uLong total(const uLongf *xs, uLong n) { uLong t = 0; for (uLong i = 0; i < n; i++) t += xs[i]; return t; }
 static jmp_buf jb;
 static void deep(int x) { if (x > 2) longjmp(jb, x); }

@@ -26,6 +26,11 @@ void vscale(Vec2 *v, double k);
 Vec2 *vnew(double x, double y);
 Vec2 *vnull(void);
 Wrap wrap_twice(Wrap w);
+/* a single-pointer struct whose pointee is named by a typedef (sqlite3_vtab_cursor's shape) */
+typedef struct Cursor Cursor;
+struct Cursor { Wrap *pWrap; };
+Cursor cursor_of(Wrap *w);
+float cursor_get(Cursor c);
 size_t mixed_size(void);
 size_t mixed_off(int which);
 Mixed mixed_make(int seed);
@@ -45,6 +50,9 @@ int box_run(const OpBox *b, int x);
 binop get_op(int which);
 void store_op(binop f);
 int call_stored(int a, int b);
+/* a kept function pointer with no typedef (SQLite's sqlite3_create_function xFunc) */
+void store_raw(long (*fn)(void *, const char *), void *ud);
+long call_raw(const char *s);
 uLong total(const uLongf *xs, uLong n);
 int sj_run(int x);
 double vp_x(Vec2p p);

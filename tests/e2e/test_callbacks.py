@@ -88,6 +88,18 @@ def test_ffi_callback_lives_with_its_object(lib: Any) -> None:
     assert lib.call_stored(3, 1) == 10 and cb(2, 1) == 5
 
 
+def test_ffi_callback_by_the_spelling_of_its_type(lib: Any) -> None:
+    # A kept pointer declared without a typedef: its C spelling, spaced any way, names it.
+    h = lib.ffi.new_handle([])
+    cb = lib.ffi.callback("long(*)( void*,const char * )", lambda u, s: lib.ffi.from_handle(u).append(s) or 7)
+    lib.store_raw(cb, h)
+    assert lib.call_raw("hi") == 7 and lib.ffi.from_handle(h) == ["hi"]
+    assert lib.ffi.typeof("long (*)(void *, const char *)") is cb.ctype
+    assert int(lib.ffi.cast("long (*)(void *, const char *)", -1)) == 0xFFFFFFFF  # SQLITE_TRANSIENT
+    with pytest.raises(ValueError, match=r"unknown C type 'int \(\*\)\(double\)'.*typedef"):
+        lib.ffi.callback("int (*)(double)", lambda d: 0)
+
+
 def test_function_pointers_from_c(mod: ModuleType, lib: Any) -> None:
     add, mul = lib.get_op(0), lib.get_op(1)
     assert isinstance(add, FuncPtr) and add(6, 7) == 13 and mul(6, 7) == 42

@@ -17,6 +17,7 @@ from types import ModuleType
 
 import pytest
 
+from embind_py.runtime import CStr
 from tests.conftest import BuildFn
 
 HEADER = r"""
@@ -34,6 +35,7 @@ RW_API int rw_total_length_of_every_argument(int argument_count, const char *con
 RW_API int rw_uppercase_first_letters(int argc, char **argv);
 RW_API int rw_error_message(int code, char **out_message);
 RW_API void rw_free(void *p);
+RW_API char *rw_print(int n);  /* the caller frees the result (cJSON_Print's shape) */
 RW_API void rw_scale_matrix_in_place(double matrix[3][3], double factor);
 RW_API float rw_sum_of_points(const rw_point_with_a_long_name *points, size_t count);
 RW_API const char *const *rw_names(void);
@@ -71,6 +73,12 @@ int rw_error_message(int code, char **out) {
     return code;
 }
 void rw_free(void *p) { free(p); }
+char *rw_print(int n) {
+    char *s = malloc((size_t)n + 1);
+    memset(s, '*', (size_t)n);
+    s[n] = 0;
+    return s;
+}
 void rw_scale_matrix_in_place(double m[3][3], double k) {
     for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) m[i][j] *= k * (i == j ? 1 : -1);
 }
@@ -101,6 +109,9 @@ import rw
 n: int = rw.rw_total_length_of_every_argument(2, ["ab", b"c"])
 out = rw.ffi.new("char **")
 rw.rw_error_message(1, out)
+printed = rw.rw_print(3)
+if printed is not None:
+    rw.rw_free(printed.address)
 pts = rw.ffi.new("rw_point_with_a_long_name[]", 2)
 pts[1] = rw.rw_point_with_a_long_name(x=1.0, y=2.0)
 total: float = rw.rw_sum_of_points(pts, 2)
@@ -137,6 +148,17 @@ def test_out_params_and_pointer_spelling(mod: ModuleType) -> None:
     assert mod.ffi.string(out[0]) == b"failed"
     mod.rw_free(out[0])
     assert repr(out).startswith("<Pointer char ** at ")
+    # A `char *` result is a str that keeps C's address, so memory C allocated for the caller
+    # can be freed (it used to leak: cJSON_Print's text could never be given to cJSON_free).
+    lib = mod.load()
+    s = lib.rw_print(3)
+    assert isinstance(s, CStr) and s == "***" and lib.ffi.string(s.address) == b"***"
+    lib.rw_free(s.address)
+    lib.rw_free(lib.rw_print(1 << 20).address)
+    before = lib.ffi.memory_size()
+    for _ in range(200):
+        lib.rw_free(lib.rw_print(1 << 20).address)
+    assert lib.ffi.memory_size() == before
     names = mod.rw_names()
     assert [mod.ffi.string(names[i]) for i in range(2)] == [b"alpha", b"beta"] and names[2] is None
 

@@ -321,18 +321,24 @@ def test_timeout_while_other_thread_calls(sb: Any) -> None:
 
 LIBC_H = """
 int run_cmd(const char *cmd);
+int load_lib(const char *path);
 int sig_count(int sig);
 int sig_jump(int sig);
 int sig_trap(int sig);
 """
 
 LIBC_C = r"""
+#include <dlfcn.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include "libc_host.h"
 int run_cmd(const char *cmd) { errno = 0; int r = system(cmd); return r < 0 ? -errno : r; }
+int load_lib(const char *path) {
+    void *h = dlopen(path, RTLD_NOW);
+    return h ? 1 + (dlsym(h, "f") != 0) : dlsym(RTLD_DEFAULT, "f") != 0 ? -1 : 0;
+}
 static volatile int caught;
 static void on_sig(int s) { caught += s; }
 int sig_count(int sig) { caught = 0; signal(sig, on_sig); raise(sig); raise(sig); return caught; }
@@ -355,6 +361,8 @@ def test_system_and_signal_handlers(build_c: BuildFn) -> None:
     lib: Any = build_c("libc_host", LIBC_C, LIBC_H).load()
     assert lib.run_cmd(None) == 0  # "no shell available"
     assert lib.run_cmd("ls") == -52  # -1 with errno ENOSYS
+    # dlopen() finds no library (SQLite's load_extension): it was a WasmLinkError
+    assert lib.load_lib("/usr/lib/libm.so") == 0
     # raise() with a handler calls it through the function table
     assert lib.sig_count(10) == 20
     assert lib.sig_jump(12) == 1012  # a handler may longjmp out

@@ -2,6 +2,9 @@
 at test time with pip, cached for offline runs), bound and exercised:
 
 - lz4 1.9.4 from the `lz4` sdist: one source, buffers, opaque streams;
+- SQLite 3.49.2 from the `better-sqlite3` npm tarball (the amalgamation, one 9 MB source built
+  in about 30 s): `:memory:` databases, `sqlite3_exec` with a Python callback given `char **`
+  rows, prepared statements, out-parameters, user functions C keeps;
 - Lua 5.4.8 from the `lupa` sdist: 32 sources, `setjmp`/`longjmp` for every Lua error
   (also through Python callbacks), coroutines, the sandbox limits, and a generated module
   that passes `mypy --strict` and ruff.
@@ -30,6 +33,9 @@ from tests.conftest import import_file, run_cli
 
 LZ4_SDIST = "lz4==4.3.3"
 LZ4_FILES = ("lz4.c", "lz4.h")
+
+SQLITE_NPM = "better-sqlite3@11.10.0"  # bundles the SQLite 3.49.2 amalgamation in deps/sqlite3/
+SQLITE_FILES = ("sqlite3.c", "sqlite3.h")
 
 LUA_SDIST = "lupa==2.8"  # bundles Lua 5.4.8 in third-party/lua54/
 LUA_DIR = "/third-party/lua54/"
@@ -82,6 +88,43 @@ def sdist_sources(
     done.write_text(spec + "\n")
     shutil.rmtree(dl, ignore_errors=True)
     return cache
+
+
+def npm_sources(spec: str, name: str, keep: Callable[[str], bool]) -> Path:
+    """The members of the npm package `spec` (`pkg@version`) for which `keep(member path)` is
+    true, flattened into the cache folder `name` (downloaded once with `npm pack`)."""
+    cache = _cache(name)
+    done = cache / ".complete"
+    if done.is_file():
+        return cache
+    npm = shutil.which("npm")
+    assert npm is not None, f"npm is needed once to fetch {spec} (then the cache {cache} is used)"
+    dl = cache.with_name(cache.name + ".download")
+    shutil.rmtree(dl, ignore_errors=True)
+    dl.mkdir(parents=True)
+    proc = subprocess.run(
+        [npm, "pack", spec, "--pack-destination", str(dl)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"npm pack {spec} failed:\n{proc.stdout}{proc.stderr}"
+    (tgz,) = dl.glob("*.tgz")
+    cache.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tgz) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and keep(member.name):
+                f = tar.extractfile(member)
+                assert f is not None
+                (cache / Path(member.name).name).write_bytes(f.read())
+    done.write_text(spec + "\n")
+    shutil.rmtree(dl, ignore_errors=True)
+    return cache
+
+
+def sqlite_sources() -> Path:
+    """sqlite3.c/sqlite3.h (the amalgamation) from the better-sqlite3 package on npm."""
+    return npm_sources(
+        SQLITE_NPM, "sqlite-3.49.2-better-sqlite3-11.10.0", lambda m: m.startswith("package/deps/sqlite3/")
+        and Path(m).name in SQLITE_FILES,
+    )
 
 
 def lz4_sources() -> Path:
@@ -160,6 +203,108 @@ def test_lz4_streaming_with_struct_pointers(lz4: ModuleType) -> None:
 
 
 # -- Lua 5.4 -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sqlite(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    src = sqlite_sources()
+    d = tmp_path_factory.mktemp("sqlite")
+    for f in SQLITE_FILES:
+        shutil.copy(src / f, d / f)
+    res = run_cli(
+        "build", d / "sqlite3.c", "-H", d / "sqlite3.h", "-n", "sqlite", "-o", d,
+        "-D", "SQLITE_THREADSAFE=0", "-D", "SQLITE_OMIT_LOAD_EXTENSION",
+    )
+    assert res.exit_code == 0, res.output
+    return import_file(d / "sqlite.py")
+
+
+def test_sqlite_exec_with_a_python_callback(sqlite: ModuleType) -> None:
+    lib: Any = sqlite.load()
+    ffi = lib.ffi
+    pdb = ffi.new("sqlite3 **")
+    assert lib.sqlite3_open(":memory:", pdb) == sqlite.SQLITE_OK
+    db = pdb[0]
+    assert isinstance(db, sqlite.sqlite3) and lib.sqlite3_libversion() == "3.49.2"
+    sql = "CREATE TABLE t(a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'one'), (2, NULL), (3, 'thrée');"
+    assert lib.sqlite3_exec(db, sql, None, None, None) == sqlite.SQLITE_OK
+    rows: list[dict[bytes, bytes | None]] = []
+
+    def row(ud: int | None, n: int, argv: Any, names: Any) -> int:
+        assert ud is None
+        rows.append({ffi.string(names[i]): argv[i] and ffi.string(argv[i]) for i in range(n)})
+        return 0
+
+    assert lib.sqlite3_exec(db, "SELECT a, b FROM t ORDER BY a", row, None, None) == sqlite.SQLITE_OK
+    thr = "thrée".encode()
+    assert rows == [{b"a": b"1", b"b": b"one"}, {b"a": b"2", b"b": None}, {b"a": b"3", b"b": thr}]
+    assert lib.sqlite3_exec(db, "SELECT 1", lambda *a: 1, None, None) == sqlite.SQLITE_ABORT
+    err = ffi.new("char **")  # an out-parameter: C allocates the message
+    assert lib.sqlite3_exec(db, "SELECT * FROM nope", None, None, err) == sqlite.SQLITE_ERROR
+    assert ffi.string(err[0]) == b"no such table: nope" == lib.sqlite3_errmsg(db).encode()
+    lib.sqlite3_free(err[0])
+    assert lib.sqlite3_close(db) == sqlite.SQLITE_OK
+
+
+def test_sqlite_prepared_statements_and_user_functions(sqlite: ModuleType) -> None:
+    lib: Any = sqlite.load()
+    ffi = lib.ffi
+    pdb, pst = ffi.new("sqlite3 **"), ffi.new("sqlite3_stmt **")
+    assert lib.sqlite3_open_v2(":memory:", pdb, sqlite.SQLITE_OPEN_READWRITE, None) == sqlite.SQLITE_OK
+    db = pdb[0]
+    assert lib.sqlite3_exec(db, "CREATE TABLE t(a INTEGER, b TEXT, c BLOB)", None, None, None) == 0
+    transient = ffi.cast("sqlite3_destructor_type", -1)  # SQLITE_TRANSIENT: SQLite copies
+    assert lib.sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, ?, ?)", -1, pst, None) == 0
+    st = pst[0]
+    for i, text in enumerate(["héllo", None]):
+        assert lib.sqlite3_bind_int64(st, 1, 2**40 + i) == 0
+        bound = lib.sqlite3_bind_text(st, 2, text, -1, transient) if text else lib.sqlite3_bind_null(st, 2)
+        assert bound == 0
+        assert lib.sqlite3_bind_blob(st, 3, b"\0\1\2", 3, transient) == 0
+        assert lib.sqlite3_step(st) == sqlite.SQLITE_DONE
+        assert lib.sqlite3_reset(st) == 0
+    assert lib.sqlite3_finalize(st) == 0
+
+    def rep(ctx: Any, argc: int, argv: Any) -> None:  # C keeps it: made with ffi.callback
+        n, s = lib.sqlite3_value_int(argv[0]), lib.sqlite3_value_text(argv[1])
+        if s is None:
+            lib.sqlite3_result_null(ctx)
+        else:
+            lib.sqlite3_result_text(ctx, ffi.string(s) * n, -1, transient)
+
+    xfunc = ffi.callback("void (*)(sqlite3_context *, int, sqlite3_value **)", rep)  # no typedef in C
+    assert lib.sqlite3_create_function(db, "rep", 2, sqlite.SQLITE_UTF8, None, xfunc, None, None) == 0
+    assert lib.sqlite3_prepare_v2(db, "SELECT a, b, c, rep(2, b) FROM t ORDER BY a", -1, pst, None) == 0
+    st, got = pst[0], []
+    while lib.sqlite3_step(st) == sqlite.SQLITE_ROW:
+        text = lib.sqlite3_column_text(st, 1)  # const unsigned char *: a pointer, NULL for NULL
+        blob = bytes(ffi.buffer(lib.sqlite3_column_blob(st, 2), lib.sqlite3_column_bytes(st, 2)))
+        twice = lib.sqlite3_column_text(st, 3)
+        got.append((lib.sqlite3_column_int64(st, 0), text and ffi.string(text).decode(), blob,
+                    twice and ffi.string(twice).decode()))
+    assert lib.sqlite3_finalize(st) == 0
+    assert got == [(2**40, "héllo", b"\0\1\2", "héllohéllo"), (2**40 + 1, None, b"\0\1\2", None)]
+    assert lib.sqlite3_prepare_v2(db, "SELEC 1", -1, pst, None) == sqlite.SQLITE_ERROR and pst[0] is None
+    assert lib.sqlite3_errmsg(db) == 'near "SELEC": syntax error'
+    assert lib.sqlite3_close(db) == sqlite.SQLITE_OK
+
+
+def test_sqlite_module_passes_mypy_strict_and_ruff(sqlite: ModuleType, tmp_path: Path) -> None:
+    # Its nested function-pointer spellings and SQLITE_SOURCE_ID gave lines of up to 140 characters.
+    (tmp_path / "sqlite.py").write_text(Path(sqlite.__file__ or "").read_text())
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
+         "sqlite.py"],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(root)},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "110",
+         "--select", "E,F,I,B,UP,RUF", "sqlite.py"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,11 @@ def test_struct_by_value_abi(mod: ModuleType, lib: object) -> None:
     assert mod._EXPORTS["vadd"] == ("iii", "")  # sret + two indirect aggregates
     assert mod._EXPORTS["wrap_twice"] == ("f", "f")  # single-scalar struct
     assert L.wrap_twice(mod.Wrap(w=1.25)) == mod.Wrap(w=2.5)  # type: ignore[attr-defined]
+    # one pointer to a typedef'd struct (SQLite's sqlite3_vtab_cursor): the module used to
+    # fail on import, naming `_TYPES` before it was defined
+    assert mod._EXPORTS["cursor_get"] == ("i", "f")
+    w = L.ffi.new("Wrap *", {"w": 1.5})  # type: ignore[attr-defined]
+    assert L.cursor_get(L.cursor_of(w)) == 1.5  # type: ignore[attr-defined]
     assert L.tagged_total(mod.Tagged(kind=1, d=2.5, lo=3, hi=4)) == 10.5  # type: ignore[attr-defined]
     with pytest.raises(TypeError):
         L.vadd(1, 2)  # type: ignore[attr-defined]

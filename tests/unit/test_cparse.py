@@ -103,6 +103,7 @@ int apply(binop op, int (*cb)(void *ctx, const char *), int f(int));
 void noargs(void);
 void unnamed(int, char *);
 const char **ptrs(const char **pp, char *const cp, int *const *ipp);
+int fnpp(void (**out)(int), void (*const *ro)(int));
 float fl(float f, double d);
 struct Mixed by_value(struct Mixed m, Vec2 v);
 Vec2 *make(const Vec2 *src);
@@ -227,6 +228,8 @@ def test_pointers_and_const(parsed: Parsed) -> None:
     assert cp == PointerType(model.CHAR)  # the pointer itself is const, not the pointee
     assert ipp == PointerType(PointerType(model.INT), const=True)
     assert _fn(lib, "ptrs").result == pp
+    # a pointer to a function pointer is spelled as C declares it (SQLite's xFindFunction)
+    assert [t.c_name() for t in _params(lib, "fnpp")] == ["void (**)(int)", "void (*const *)(int)"]
     vec2 = NamedType("Vec2", RecordRef("struct", "Vec2"))
     assert _fn(lib, "make") == FunctionType(
         PointerType(vec2), (Param("src", PointerType(vec2, const=True)),)

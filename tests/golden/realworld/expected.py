@@ -142,6 +142,7 @@ _TYPES: Final[dict[str, _rt.CType]] = {}
 _TYPES["rw_configuration_options"] = _R_rw_configuration_options
 _TYPES["rw_visit_callback_function"] = _F0
 _TYPES["struct rw_configuration_options"] = _R_rw_configuration_options
+_TYPES["int (*)(void *, const char *const *, int)"] = _F0
 
 # Constants (#define)
 RW_VERSION: Final[str] = '1.2'

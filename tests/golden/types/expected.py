@@ -723,6 +723,7 @@ _TYPES["struct Order2"] = _R_Order2
 _TYPES["struct Order10"] = _R_Order10
 _TYPES["struct Ell"] = _R_Ell
 _TYPES["enum Color"] = _E_Color
+_TYPES["int (*)(int, int)"] = _F0
 
 # Constants (#define)
 TYPES_LIMIT: Final[int] = 16
