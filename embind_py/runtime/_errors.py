@@ -27,13 +27,22 @@ class WasmTrap(WasmError):
 
     `code` is the trap kind (e.g. "unreachable", "memory out of bounds",
     "integer divide by zero", "interrupt", "out of fuel") or None; `frames`
-    lists the C functions on the wasm stack, innermost first.
+    lists the C functions on the wasm stack, innermost first; `locations` gives
+    each frame's "file:line:column" when the module carries DWARF line tables
+    (built with `--cflag=-g`; inlined calls are frames of their own then), else None.
     """
 
-    def __init__(self, message: str, code: str | None = None, frames: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        frames: tuple[str, ...] = (),
+        locations: tuple[str | None, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.frames = frames
+        self.locations = locations or (None,) * len(frames)
 
     @property
     def function(self) -> str | None:

@@ -16,6 +16,7 @@ import atexit
 import ctypes
 import hashlib
 import os
+import re
 import struct
 import sys
 import threading
@@ -36,6 +37,7 @@ _WASM_TYPES = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
 _memmove = ctypes.memmove
 _SIG = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
 _str_new = str.__new__
+_BACKTRACE_DETAILS = "WASMTIME_BACKTRACE_DETAILS"
 
 # ---------------------------------------------------------------------------
 # Engines and compiled modules, shared per process
@@ -64,15 +66,25 @@ def engine(epoch: bool = False, fuel: bool = False) -> wasmtime.Engine:
     with _lock:
         eng = _engines.get(key)
         if eng is None:
-            cfg = wasmtime.Config()
-            cfg.epoch_interruption = epoch
-            cfg.consume_fuel = fuel
-            if sys.maxsize > 2**32:
-                # Linear memory never moves (wasmtime reserves 4 GiB of address space for
-                # it), so `ffi.buffer` views and cached base addresses stay valid across
-                # memory growth.
-                cfg.memory_may_move = False
-            eng = _engines[key] = wasmtime.Engine(cfg)
+            # wasmtime names file:line in trap backtraces (from DWARF, for modules built
+            # with -g; others pay nothing) only when this variable is set as the engine is
+            # made. Set it for that moment, unless the user chose otherwise.
+            chosen = _BACKTRACE_DETAILS in os.environ
+            if not chosen:
+                os.environ[_BACKTRACE_DETAILS] = "1"
+            try:
+                cfg = wasmtime.Config()
+                cfg.epoch_interruption = epoch
+                cfg.consume_fuel = fuel
+                if sys.maxsize > 2**32:
+                    # Linear memory never moves (wasmtime reserves 4 GiB of address space for
+                    # it), so `ffi.buffer` views and cached base addresses stay valid across
+                    # memory growth.
+                    cfg.memory_may_move = False
+                eng = _engines[key] = wasmtime.Engine(cfg)
+            finally:
+                if not chosen:
+                    del os.environ[_BACKTRACE_DETAILS]
         return eng
 
 
@@ -88,8 +100,29 @@ def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> wasm
     return mod
 
 
+# wasmtime's backtrace lines, with WASMTIME_BACKTRACE_DETAILS: a frame (`0: 0x1ae - name`, or
+# `- name` for a call inlined into the next frame) and, when DWARF knows it, `at file:line:col`.
+_FRAME_LINE = re.compile(r"^\s*(?:\d+:\s+0x[0-9a-f]+\s+)?-\s+(.+?)\s*$")
+_AT_LINE = re.compile(r"^\s*at\s+(.+?)\s*$")
+
+
+def _backtrace(message: str) -> list[tuple[str, str | None]]:
+    """(function, "file:line:col" or None) per frame of a trap message, innermost first."""
+    frames: list[tuple[str, str | None]] = []
+    for line in message.split("Caused by:")[0].splitlines():
+        m = _FRAME_LINE.match(line)
+        if m:
+            frames.append((m[1], None))
+            continue
+        m = _AT_LINE.match(line)
+        if m and frames and frames[-1][1] is None:
+            frames[-1] = (frames[-1][0], m[1].removeprefix("./"))
+    return frames
+
+
 def _settings(epoch: bool, fuel: bool) -> str:
-    return f"epoch={int(epoch)} fuel={int(fuel)} fixed-memory={int(sys.maxsize > 2**32)}"
+    details = os.environ.get(_BACKTRACE_DETAILS, "1")
+    return f"epoch={int(epoch)} fuel={int(fuel)} fixed-memory={int(sys.maxsize > 2**32)} details={details}"
 
 
 def wasm_bytes(module_name: str, module_file: str | None, wasm_name: str) -> bytes:
@@ -424,16 +457,25 @@ class Instance:
             fault = next((c for c in causes if c.startswith("memory fault at ")), None)
             if fault:
                 text += f" ({fault})"
+            locations: tuple[str | None, ...] = ()
+            detailed = _backtrace(exc.message or "")
+            if any(loc for _, loc in detailed):
+                frames = tuple(name for name, _ in detailed)
+                locations = tuple(loc for _, loc in detailed)
             where = f" in C function {frames[0]}()" if frames else ""
+            if locations and locations[0]:
+                where += f" at {locations[0]}"
             msg = f"wasm trap{where}: {text}"
             lim = self._limits
             if code == wasmtime.TrapCode.INTERRUPT:
                 t = f"timeout={lim.timeout} s" if lim is not None else "timeout"
-                return WasmTimeout(f"wasm call{where} ran past its {t} and was stopped", "interrupt", frames)
+                msg = f"wasm call{where} ran past its {t} and was stopped"
+                return WasmTimeout(msg, "interrupt", frames, locations)
             if code == wasmtime.TrapCode.OUT_OF_FUEL:
                 f = f"fuel={lim.fuel}" if lim is not None else "fuel"
-                return WasmOutOfFuel(f"wasm call{where} used up its {f} budget", "out of fuel", frames)
-            return WasmTrap(msg, _code_name(code), frames)
+                msg = f"wasm call{where} used up its {f} budget"
+                return WasmOutOfFuel(msg, "out of fuel", frames, locations)
+            return WasmTrap(msg, _code_name(code), frames, locations)
         return WasmTrap(f"wasm call failed: {exc}")
 
     # -- memory and temporaries -------------------------------------------

@@ -570,3 +570,32 @@ def test_dropped_ffi_callbacks_give_their_slot_back(sb: Any) -> None:
     assert len(_func.FUNCTIONS.handles) == before
     with pytest.raises(WasmTrap, match="after the call"):
         lib.call_kept(1)  # C kept a pointer whose Callback is gone
+
+
+DBG_H = """
+int dbg_divide(int a, int b);
+int dbg_outer(int a, int b);
+"""
+
+DBG_C = """
+#include "dbg.h"
+int dbg_divide(int a, int b) {
+    return a / b;
+}
+int dbg_outer(int a, int b) { return dbg_divide(a, b) + 1; }
+"""
+
+
+def test_traps_name_file_and_line_when_built_with_g(build_c: BuildFn) -> None:
+    """With DWARF (-g), a trap gives file:line:col per frame, inlined calls included."""
+    lib: Any = build_c("dbg", DBG_C, DBG_H, "-O", "1", "--cflag=-g").load()
+    with pytest.raises(WasmTrap) as ei:
+        lib.dbg_outer(1, 0)
+    e = ei.value
+    assert e.code == "integer division by zero"
+    assert e.frames[:2] == ("dbg_divide", "dbg_outer")  # dbg_divide is inlined at -O1
+    inner, outer = e.locations[:2]
+    assert inner is not None and inner.endswith("dbg.c:4:14")
+    assert outer is not None and outer.endswith("dbg.c:6:38")
+    assert f"in C function dbg_divide() at {inner}: integer divide by zero" in str(e)
+    assert lib.dbg_outer(6, 3) == 3
