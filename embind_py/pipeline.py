@@ -153,21 +153,19 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
         if target.is_dir():
             raise ConfigError(f"cannot write {target}: it is a directory")
     cfg.out.mkdir(parents=True, exist_ok=True)
+    job = toolchain.Job(
+        sources=cfg.sources,
+        exports=rendered.functions,
+        include_dirs=cfg.include_dirs,
+        defines=cfg.defines,
+        opt=cfg.opt,
+        cflags=cfg.cflags,
+        has_main=has_main,
+        root=cfg.root,
+    )
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         tmp_wasm = Path(tmp) / f"{cfg.name}.wasm"
-        toolchain.compile_wasm(
-            emcc,
-            cfg.sources,
-            tmp_wasm,
-            rendered.functions,
-            cfg.include_dirs,
-            cfg.defines,
-            cfg.opt,
-            cfg.cflags,
-            has_main,
-            cmd_echo,
-            cfg.root,
-        )
+        toolchain.compile_wasm(emcc, job, tmp_wasm, cmd_echo)
         wasm_bytes = tmp_wasm.read_bytes()
         # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
         # a source that does not include its header): such a function would make the module
@@ -181,19 +179,7 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
     js_path = None
     if js:
         js_path = cfg.out / f"{cfg.name}.js"
-        toolchain.compile_js(
-            emcc,
-            cfg.sources,
-            js_path,
-            rendered.functions,
-            cfg.include_dirs,
-            cfg.defines,
-            cfg.opt,
-            cfg.cflags,
-            has_main,
-            cmd_echo,
-            cfg.root,
-        )
+        toolchain.compile_js(emcc, replace(job, exports=rendered.functions), js_path, cmd_echo)
     write_atomic(py_path, rendered.text.encode("utf-8"))
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics, js=js_path)
 

@@ -303,68 +303,64 @@ def _path_map_flags(root: Path | None) -> list[str]:
 _DEFINE = re.compile(r'^define\s+([^@]*)@"?([\w.$]+)"?\(')
 
 
-def wasm_argv(
-    emcc: Emcc,
-    sources: Sequence[Path],
-    out_wasm: Path,
-    exports: Sequence[str],
-    include_dirs: Sequence[Path] = (),
-    defines: Sequence[str] = (),
-    opt: str = "2",
-    cflags: Sequence[str] = (),
-    has_main: bool = False,
-    root: Path | None = None,
-) -> list[str]:
+@dataclass(frozen=True)
+class Job:
+    """What one compile-and-link step builds: the sources, the C functions to export, and
+    the options. `root` is the project folder that `_path_map_flags` keeps out of the wasm."""
+
+    sources: Sequence[Path]
+    exports: Sequence[str]
+    include_dirs: Sequence[Path] = ()
+    defines: Sequence[str] = ()
+    opt: str = "2"
+    cflags: Sequence[str] = ()
+    has_main: bool = False
+    root: Path | None = None
+
+
+def _link_argv(emcc: Emcc, job: Job, settings: list[str], exports: list[str], out: Path) -> list[str]:
+    """emcc [--no-entry] SRC... -O<opt> <settings> -sEXPORTED_FUNCTIONS=... <paths, -I/-D, cflags> -o OUT."""
+    argv = [
+        *emcc.command,
+        *([] if job.has_main else ["--no-entry"]),
+        *[str(s) for s in job.sources],
+        f"-O{job.opt}",
+        *settings,
+        "-sEXPORTED_FUNCTIONS=" + ",".join(dict.fromkeys(exports)),
+        *_path_map_flags(job.root),
+        *_cpp_flags(job.include_dirs, job.defines),
+        *job.cflags,
+        "-o",
+        str(out),
+    ]
+    return argv
+
+
+def wasm_argv(emcc: Emcc, job: Job, out_wasm: Path) -> list[str]:
     """The emcc command line that builds the standalone wasm (see `compile_wasm`).
 
     `___errno_location` lets the runtime set C's errno from a host function (`system`);
-    3.1.6 exports it by itself, versions since 3.1.52 only when asked. `root` is the
-    project folder that `_path_map_flags` keeps out of the wasm.
+    3.1.6 exports it by itself, versions since 3.1.52 only when asked.
     """
-    wanted = ["_" + e for e in exports]
+    wanted = ["_" + e for e in job.exports]
     wanted += ["_malloc", "_free", "_fflush", "___errno_location", *emcc.stack_exports()]
-    if has_main:
+    if job.has_main:
         # A command's static constructors otherwise run only from `_start`; exporting
         # them lets the runtime run them once at load and then call main (and the
         # library's functions) directly, as Emscripten's JS glue does.
         wanted += ["_main", "___wasm_call_ctors"]
-    unique = list(dict.fromkeys(wanted))
-    argv = [
-        *emcc.command,
-        *[str(s) for s in sources],
-        f"-O{opt}",
+    settings = [
         "-sSTANDALONE_WASM=1",
         "-sALLOW_MEMORY_GROWTH=1",
         "-sALLOW_TABLE_GROWTH=1",
-        "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
         "--profiling-funcs",
-        *_path_map_flags(root),
-        *_cpp_flags(include_dirs, defines),
-        *cflags,
-        "-o",
-        str(out_wasm),
     ]
-    if not has_main:
-        argv.insert(len(emcc.command), "--no-entry")
-    return argv
+    return _link_argv(emcc, job, settings, wanted, out_wasm)
 
 
-def compile_wasm(
-    emcc: Emcc,
-    sources: Sequence[Path],
-    out_wasm: Path,
-    exports: Sequence[str],
-    include_dirs: Sequence[Path] = (),
-    defines: Sequence[str] = (),
-    opt: str = "2",
-    cflags: Sequence[str] = (),
-    has_main: bool = False,
-    echo: Echo | None = None,
-    root: Path | None = None,
-) -> None:
+def compile_wasm(emcc: Emcc, job: Job, out_wasm: Path, echo: Echo | None = None) -> None:
     """Compile and link the sources to a standalone wasm module at `out_wasm`."""
-    argv = wasm_argv(emcc, sources, out_wasm, exports, include_dirs, defines, opt, cflags, has_main, root)
-    _run(argv, "emcc", echo)
+    _run(wasm_argv(emcc, job, out_wasm), "emcc", echo)
 
 
 # Emscripten before 3.1.12 made its Node.js loader `fetch` the .wasm by file path when
@@ -373,60 +369,24 @@ def compile_wasm(
 NODE_FETCH_FIXED = (3, 1, 12)
 
 
-def js_argv(
-    emcc: Emcc,
-    sources: Sequence[Path],
-    out_js: Path,
-    exports: Sequence[str],
-    include_dirs: Sequence[Path] = (),
-    defines: Sequence[str] = (),
-    opt: str = "2",
-    cflags: Sequence[str] = (),
-    has_main: bool = False,
-    root: Path | None = None,
-) -> list[str]:
+def js_argv(emcc: Emcc, job: Job, out_js: Path) -> list[str]:
     """The emcc command line that writes the JS glue `out_js` and its wasm (see `compile_js`)."""
-    wanted = ["_" + e for e in exports] + ["_malloc", "_free"]
-    if has_main:
+    wanted = ["_" + e for e in job.exports] + ["_malloc", "_free"]
+    if job.has_main:
         wanted.append("_main")
-    unique = list(dict.fromkeys(wanted))
-    extra = ["-sWASM_ASYNC_COMPILATION=0"] if emcc.version < NODE_FETCH_FIXED else []
-    argv = [
-        *emcc.command,
-        *[str(s) for s in sources],
-        f"-O{opt}",
+    settings = [
         "-sMODULARIZE=1",
         "-sALLOW_MEMORY_GROWTH=1",
         # With a main: run it on request (`M.callMain(args)`), as the Python module does,
         # rather than when the factory loads it.
-        "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap" + (",callMain" if has_main else ""),
-        "-sEXPORTED_FUNCTIONS=" + ",".join(unique),
-        *(["-sINVOKE_RUN=0"] if has_main else []),
-        *extra,
-        *_path_map_flags(root),
-        *_cpp_flags(include_dirs, defines),
-        *cflags,
-        "-o",
-        str(out_js),
+        "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap" + (",callMain" if job.has_main else ""),
+        *(["-sINVOKE_RUN=0"] if job.has_main else []),
+        *(["-sWASM_ASYNC_COMPILATION=0"] if emcc.version < NODE_FETCH_FIXED else []),
     ]
-    if not has_main:
-        argv.insert(len(emcc.command), "--no-entry")
-    return argv
+    return _link_argv(emcc, job, settings, wanted, out_js)
 
 
-def compile_js(
-    emcc: Emcc,
-    sources: Sequence[Path],
-    out_js: Path,
-    exports: Sequence[str],
-    include_dirs: Sequence[Path] = (),
-    defines: Sequence[str] = (),
-    opt: str = "2",
-    cflags: Sequence[str] = (),
-    has_main: bool = False,
-    echo: Echo | None = None,
-    root: Path | None = None,
-) -> Path:
+def compile_js(emcc: Emcc, job: Job, out_js: Path, echo: Echo | None = None) -> Path:
     """Compile the sources with Emscripten's JS glue: `out_js` plus `<out_js>.wasm` beside it.
 
     The glue is a MODULARIZE factory with `ccall`/`cwrap` (and `callMain`, when there
@@ -437,8 +397,7 @@ def compile_js(
     """
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         tmp_js = Path(tmp) / (out_js.name + ".js")
-        argv = js_argv(emcc, sources, tmp_js, exports, include_dirs, defines, opt, cflags, has_main, root)
-        _run(argv, "emcc (JS glue)", echo)
+        _run(js_argv(emcc, job, tmp_js), "emcc (JS glue)", echo)
         out_js.parent.mkdir(parents=True, exist_ok=True)
         out_wasm = out_js.with_name(out_js.name + ".wasm")
         shutil.move(str(tmp_js.with_suffix(".wasm")), out_wasm)
