@@ -149,14 +149,6 @@ def _parse(emcc: toolchain.Emcc, root: Path, header: Path) -> Library:
 
 
 @pytest.fixture(scope="module")
-def emcc() -> toolchain.Emcc:
-    try:
-        return toolchain.find_emcc()
-    except toolchain.ToolchainError as e:
-        pytest.skip(str(e))
-
-
-@pytest.fixture(scope="module")
 def parsed(emcc: toolchain.Emcc, tmp_path_factory: pytest.TempPathFactory) -> Parsed:
     root = tmp_path_factory.mktemp("cparse")
     (root / "sub").mkdir()
