@@ -22,7 +22,7 @@ import typer
 
 from . import __version__, stamp, toolchain, wasmcheck
 from . import project as project_mod
-from .config import BuildError, ConfigError, make_config
+from .config import BuildError, Config, ConfigError, make_config
 
 if TYPE_CHECKING:
     from . import pipeline
@@ -83,6 +83,42 @@ def main(
     """embind-py: one command from a C file to an importable, typed Python module."""
 
 
+def _configs(
+    sources: list[Path] | None,
+    project: Path | None,
+    target: str | None,
+    headers: list[Path] | None,
+    name: str | None,
+    out: Path | None,
+    include_dirs: list[Path] | None,
+    defines: list[str] | None,
+    opt: str | None,
+    cflags: list[str] | None,
+    emcc: str | None,
+    verbose: bool,
+) -> list[Config]:
+    """One config from the command line's sources, else the project's targets with the
+    command line's options laid over their own (`opt` None: the config's, else -O2)."""
+    if sources:
+        cfg = make_config(
+            sources, headers, name, out, include_dirs, defines, opt or "2", cflags, emcc, verbose
+        )
+        return [cfg]
+    return project_mod.configs(
+        project,
+        target,
+        headers=headers,
+        name=name,
+        out=out,
+        include_dirs=include_dirs,
+        defines=defines,
+        opt=opt,
+        cflags=cflags,
+        emcc=emcc,
+        verbose=verbose,
+    )
+
+
 @app.command()
 def build(
     sources: Annotated[
@@ -119,35 +155,9 @@ def build(
     override the config). Skips a target whose recorded inputs are unchanged.
     """
     with _reporting():
-        if sources:
-            cfgs = [
-                make_config(
-                    sources=sources,
-                    headers=header,
-                    name=name,
-                    out=out,
-                    include_dirs=include,
-                    defines=define,
-                    opt=opt or "2",
-                    cflags=cflag,
-                    emcc=emcc,
-                    verbose=verbose,
-                )
-            ]
-        else:
-            cfgs = project_mod.configs(
-                project,
-                target,
-                headers=header,
-                name=name,
-                out=out,
-                include_dirs=include,
-                defines=define,
-                opt=opt,
-                cflags=cflag,
-                emcc=emcc,
-                verbose=verbose,
-            )
+        cfgs = _configs(
+            sources, project, target, header, name, out, include, define, opt, cflag, emcc, verbose
+        )
         for cfg in cfgs:
             if not force and stamp.is_current(cfg, js):  # decided before the pipeline is imported
                 typer.echo(f"{cfg.name} is up to date")
@@ -260,33 +270,9 @@ def generate(
     with _reporting():
         from . import pipeline
 
-        if sources:
-            cfgs = [
-                make_config(
-                    sources=sources,
-                    headers=header,
-                    name=name,
-                    out=out,
-                    include_dirs=include,
-                    defines=define,
-                    cflags=cflag,
-                    emcc=emcc,
-                    verbose=verbose,
-                )
-            ]
-        else:
-            cfgs = project_mod.configs(
-                project,
-                target,
-                headers=header,
-                name=name,
-                out=out,
-                include_dirs=include,
-                defines=define,
-                cflags=cflag,
-                emcc=emcc,
-                verbose=verbose,
-            )
+        cfgs = _configs(
+            sources, project, target, header, name, out, include, define, None, cflag, emcc, verbose
+        )
         if wasm is not None and len(cfgs) > 1:
             raise ConfigError("--wasm names one module's wasm: add --target NAME")
         for cfg in cfgs:
