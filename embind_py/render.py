@@ -11,7 +11,7 @@ May import: jinja2, `embind_py.model`, `embind_py.typemap`, stdlib.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,42 +225,11 @@ def _fill(text: str, sep: str, width: int) -> list[str]:
     return lines
 
 
-def _outer_brackets(line: str) -> tuple[int, int] | None:
-    """(open, close) of the first top-level bracket pair that holds a comma, outside strings."""
-    depth = 0
-    start = -1
-    quote = ""
-    i = 0
-    has_comma = False
-    while i < len(line):
-        c = line[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c in "([{":
-            if depth == 0:
-                start, has_comma = i, False
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth == 0 and has_comma:
-                return start, i
-        elif c == "," and depth == 1:
-            has_comma = True
-        i += 1
-    return None
-
-
-def _split_commas(s: str) -> list[str]:
-    """The top-level, comma-separated items of `s` (outside brackets and strings), stripped."""
-    items: list[str] = []
+def _scan(s: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth before it) of each character of `s` outside string
+    literals: what both splitters below walk."""
     depth = 0
     quote = ""
-    cur = 0
     i = 0
     while i < len(s):
         c = s[i]
@@ -271,14 +240,37 @@ def _split_commas(s: str) -> list[str]:
                 quote = ""
         elif c in "'\"":
             quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == "," and depth == 0:
+        else:
+            yield i, c, depth
+            if c in "([{":
+                depth += 1
+            elif c in ")]}":
+                depth -= 1
+        i += 1
+
+
+def _outer_brackets(line: str) -> tuple[int, int] | None:
+    """(open, close) of the first top-level bracket pair that holds a comma, outside strings."""
+    start = -1
+    has_comma = False
+    for i, c, depth in _scan(line):
+        if c in "([{" and depth == 0:
+            start, has_comma = i, False
+        elif c in ")]}" and depth == 1 and has_comma:
+            return start, i
+        elif c == "," and depth == 1:
+            has_comma = True
+    return None
+
+
+def _split_commas(s: str) -> list[str]:
+    """The top-level, comma-separated items of `s` (outside brackets and strings), stripped."""
+    items: list[str] = []
+    cur = 0
+    for i, c, depth in _scan(s):
+        if c == "," and depth == 0:
             items.append(s[cur:i].strip())
             cur = i + 1
-        i += 1
     last = s[cur:].strip()
     if last:
         items.append(last)
