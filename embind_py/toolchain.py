@@ -9,16 +9,21 @@ May import: the standard library and `embind_py.model`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import objcache, wasmcheck
 
 INSTALL_HINT = "scripts/install_emsdk.sh"
 
@@ -151,17 +156,38 @@ def _version(command: tuple[str, ...], source: str) -> tuple[int, int, int]:
     return int(m[1]), int(m[2]), int(m[3])
 
 
-def _env() -> dict[str, str]:
+def _env(scratch: str) -> dict[str, str]:
     env = dict(os.environ)
     # Debian's emcc finds acorn (for its JS optimizer) only in Debian's node path.
     if Path("/usr/share/nodejs").is_dir():
         paths = [p for p in env.get("NODE_PATH", "").split(os.pathsep) if p]
         if "/usr/share/nodejs" not in paths:
             env["NODE_PATH"] = os.pathsep.join([*paths, "/usr/share/nodejs"])
+    # emcc's own temporary files go to a folder of ours, removed whatever happens to emcc
+    # (stopped by Ctrl-C or SIGTERM, it leaves them behind).
+    env["TMPDIR"] = env["EMCC_TEMP_DIR"] = scratch
     return env
 
 
 Echo = Callable[[str], None]
+
+# Every emcc running, so that an interrupted build can stop them (`stop_children`).
+_children: set[subprocess.Popen[str]] = set()
+_children_lock = threading.Lock()
+
+
+def stop_children() -> None:
+    """Stop every emcc this process still runs (a build interrupted or failed elsewhere)."""
+    with _children_lock:
+        procs = list(_children)
+    for p in procs:
+        with contextlib.suppress(OSError):
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def _spawn(
@@ -180,13 +206,33 @@ def _spawn(
             f.write(shlex.join(argv[1:]))  # emcc reads it back with shlex.split
         run = [argv[0], "@" + rsp]
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(run, capture_output=True, text=True, env=_env(), errors="replace")
-    except OSError as e:
-        raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
+    with tempfile.TemporaryDirectory(prefix="embind-py-emcc-") as scratch:
+        try:
+            proc = subprocess.Popen(
+                run,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                errors="replace",
+                env=_env(scratch),
+            )
+        except OSError as e:
+            raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
+        with _children_lock:
+            _children.add(proc)
+        try:
+            out, err = proc.communicate()  # as long as the compile takes: stopped by stop_children
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            with _children_lock:
+                _children.discard(proc)
     if echo:
         echo(f"$ {shlex.join(argv)}  ({time.perf_counter() - start:.2f} s)")
-    return proc
+    return subprocess.CompletedProcess(run, proc.returncode, out, err)
 
 
 def _run(argv: list[str], what: str, echo: Echo | None, rsp_dir: Path | None = None) -> str:
@@ -270,43 +316,6 @@ def dump_macros(
     return _run_on_headers(emcc, flags, headers, "listing the headers' macros", echo)
 
 
-def defined_symbols(
-    emcc: Emcc,
-    sources: Sequence[Path],
-    include_dirs: Sequence[Path] = (),
-    defines: Sequence[str] = (),
-    cflags: Sequence[str] = (),
-    echo: Echo | None = None,
-) -> set[str]:
-    """The external functions the sources define, read from their LLVM IR.
-
-    emcc -S -emit-llvm is quick and works in every version; `define` lines name
-    what the sources provide, so headers' declarations without a body can be left
-    out of EXPORTED_FUNCTIONS instead of failing the link.
-    """
-    names: set[str] = set()
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        for i, src in enumerate(sources):
-            out = Path(tmp) / f"{i}.ll"
-            argv = [
-                *emcc.command,
-                "-S",
-                "-emit-llvm",
-                "-O0",
-                *_cpp_flags(include_dirs, defines),
-                *cflags,
-                str(src),
-                "-o",
-                str(out),
-            ]
-            _run(argv, f"compiling {src.name}", echo)
-            for line in out.read_text(errors="replace").splitlines():
-                m = _DEFINE.match(line)
-                if m and not re.search(r"\b(internal|private|available_externally)\b", m[1]):
-                    names.add(m[2])
-    return names
-
-
 def _path_map_flags(root: Path | None) -> list[str]:
     """Flags that keep the build folder out of the wasm: `__FILE__` (in every `assert`) and
     DWARF paths under `root` become relative to it, and DWARF's compilation folder is `.`,
@@ -324,8 +333,9 @@ _DEFINE = re.compile(r'^define\s+([^@]*)@"?([\w.$]+)"?\(')
 
 @dataclass(frozen=True)
 class Job:
-    """What one compile-and-link step builds: the sources, the C functions to export, and
-    the options. `root` is the project folder that `_path_map_flags` keeps out of the wasm."""
+    """What one build compiles and links: the sources, the C functions to export, and the
+    options. `root` is the project folder that `_path_map_flags` keeps out of the wasm;
+    `objects` are the compiled sources (`compile_objects`), which the link reads."""
 
     sources: Sequence[Path]
     exports: Sequence[str]
@@ -335,19 +345,38 @@ class Job:
     cflags: Sequence[str] = ()
     has_main: bool = False
     root: Path | None = None
+    objects: Sequence[Path] = ()
+
+
+def compile_argv(emcc: Emcc, job: Job, source: Path, obj: Path, depfile: Path) -> list[str]:
+    """emcc -c SRC -o OBJ -MD -MF DEP -O<opt> <paths, -I/-D, cflags>: one source to an object,
+    and the list of every file it read (system headers too: the object depends on them)."""
+    return [
+        *emcc.command,
+        "-c",
+        str(source),
+        "-o",
+        str(obj),
+        "-MD",
+        "-MF",
+        str(depfile),
+        f"-O{job.opt}",
+        *_path_map_flags(job.root),
+        *_cpp_flags(job.include_dirs, job.defines),
+        *job.cflags,
+    ]
 
 
 def _link_argv(emcc: Emcc, job: Job, settings: list[str], exports: list[str], out: Path) -> list[str]:
-    """emcc [--no-entry] SRC... -O<opt> <settings> -sEXPORTED_FUNCTIONS=... <paths, -I/-D, cflags> -o OUT."""
+    """emcc [--no-entry] OBJ... -O<opt> <settings> -sEXPORTED_FUNCTIONS=... <paths, cflags> -o OUT."""
     argv = [
         *emcc.command,
         *([] if job.has_main else ["--no-entry"]),
-        *[str(s) for s in job.sources],
+        *[str(s) for s in job.objects],
         f"-O{job.opt}",
         *settings,
         "-sEXPORTED_FUNCTIONS=" + ",".join(dict.fromkeys(exports)),
         *_path_map_flags(job.root),
-        *_cpp_flags(job.include_dirs, job.defines),
         *job.cflags,
         "-o",
         str(out),
@@ -425,6 +454,197 @@ def compile_js(emcc: Emcc, job: Job, out_js: Path, echo: Echo | None = None) -> 
     return out_wasm
 
 
+# ---------------------------------------------------------------------------
+# Objects: each source compiled once, in parallel, through the object cache; what the build
+# must know of the sources (the functions they define, `main`) is read from the objects.
+
+MAIN_SYMBOLS = frozenset({"main", "__main_argc_argv", "__main_void", "__original_main"})
+Progress = Callable[[int, int], None]  # (objects done, total)
+
+
+@dataclass(frozen=True)
+class Object:
+    """One compiled source: its object file, the external functions it defines, and every
+    file its compile read (the source first, system headers included)."""
+
+    source: Path
+    path: Path
+    functions: frozenset[str]
+    deps: tuple[str, ...]
+    cached: bool
+
+
+def default_jobs() -> int:
+    """Parallel compiles by default: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+class ObjectBuild:
+    """Compiles `job.sources` to objects in worker threads (one emcc each, `jobs` at a time)
+    while the caller goes on (parsing the headers); `results()` waits for them. Used as a
+    context manager: leaving it early (an error, Ctrl-C, SIGTERM) stops the compiles."""
+
+    def __init__(
+        self,
+        emcc: Emcc,
+        job: Job,
+        workdir: Path,
+        *,
+        jobs: int | None = None,
+        cache: objcache.ObjectCache | None = None,
+        echo: Echo | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self._emcc, self._job, self._dir, self._cache = emcc, job, workdir, cache
+        self._echo, self._progress = echo, progress
+        self._hashes = objcache.FileHashes()
+        self._done = 0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=jobs or default_jobs(), thread_name_prefix="embind-py-cc")
+        self._futures = [self._pool.submit(self._compile, i, src) for i, src in enumerate(job.sources)]
+
+    def __enter__(self) -> ObjectBuild:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            for f in self._futures:
+                f.cancel()
+            stop_children()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def results(self) -> list[Object]:
+        """Every object, in source order; the first failing compile's CompileError (in source
+        order) once the others have stopped."""
+        out: list[Object] = []
+        for f in self._futures:
+            try:
+                out.append(f.result())
+            except BaseException:
+                for g in self._futures:
+                    g.cancel()
+                raise
+        return out
+
+    def _compile(self, i: int, source: Path) -> Object:
+        obj, dep = self._dir / f"{i}.o", self._dir / f"{i}.d"
+        argv = compile_argv(self._emcc, self._job, source, obj, dep)
+        key = ""
+        if self._cache is not None:
+            # The key leaves out the output paths (temporary); the source and flags are in it.
+            stable = [a for a in argv if a not in (str(obj), str(dep))]
+            src_sha = self._hashes.get(str(source)) or ""
+            key = objcache.command_key(stable, f"{self._emcc.version_str} {self._emcc.command}", src_sha)
+            hit = self._cache.lookup(key, self._hashes)
+            if hit is not None:
+                if self._echo:
+                    self._echo(f"cached: {source.name} ({hit.path.name})")
+                return self._finish(Object(source, hit.path, self._functions(hit.path, hit.data), hit.deps, True))
+        start = time.time_ns()
+        _run(argv, f"compiling {source.name}", self._echo)
+        data = obj.read_bytes()
+        deps = tuple(_depfile_paths(dep.read_text(encoding="utf-8", errors="surrogateescape")))
+        path = obj
+        if self._cache is not None:
+            pairs = [(d, self._hashes.get(d)) for d in deps]
+            if all(sha is not None and not _changed_since(d, start) for d, sha in pairs):
+                path = self._cache.store(key, data, [(d, sha) for d, sha in pairs if sha is not None])
+        return self._finish(Object(source, path, self._functions(path, data), deps, False))
+
+    def _finish(self, obj: Object) -> Object:
+        with self._lock:
+            self._done += 1
+            done = self._done
+        if self._progress:
+            self._progress(done, len(self._futures))
+        return obj
+
+    def _functions(self, path: Path, data: bytes) -> frozenset[str]:
+        try:
+            found = wasmcheck.object_functions(data)
+        except wasmcheck.WasmFileError as e:
+            raise ToolchainError(f"{path}: {e}") from None
+        return found if found is not None else _nm_functions(self._emcc, path, self._echo)
+
+
+def _changed_since(path: str, start_ns: int) -> bool:
+    """Whether `path` was written after the compile that read it began (its object may hold
+    the old text or the new: it is then not cached)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    return max(st.st_mtime_ns, st.st_ctime_ns) >= start_ns
+
+
+def _nm_functions(emcc: Emcc, path: Path, echo: Echo | None) -> frozenset[str]:
+    """The functions an LLVM bitcode object (from -flto) defines, listed by emnm (llvm-nm)."""
+    emnm = Path(emcc.command[-1]).with_name("emnm")
+    if not emnm.exists():
+        emnm = Path(emcc.command[-1]).resolve().with_name("emnm")
+    out = _run([str(emnm), "--defined-only", "--extern-only", str(path)], f"listing {path.name}", echo)
+    names = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[-2] in ("T", "W"):
+            names.add(parts[-1])
+    return frozenset(names)
+
+
+def _depfile_paths(text: str) -> list[str]:
+    """The prerequisites of a make rule as clang writes it (-MD, -MM): continuations joined,
+    clang's escapes undone (`\\ ` for a space, `\\#` for `#`, `$$` for `$`)."""
+    found: list[str] = []
+    seen: set[str] = set()
+    for line in text.replace("\\\n", " ").splitlines():
+        _, sep, deps = line.partition(": ")
+        if not sep:
+            continue
+        for word in re.findall(r"(?:\\ |[^\s])+", deps):
+            p = _make_unescape(word)
+            if p not in seen:
+                seen.add(p)
+                found.append(p)
+    return found
+
+
+def system_dirs(emcc: Emcc, cflags: Sequence[str] = ()) -> tuple[str, ...]:
+    """Folders whose headers are the toolchain's, not the user's: emcc's install (with its
+    sysroot), `$EM_CACHE`, and `-isystem`/`--sysroot` folders in the flags."""
+    dirs = [str(Path(emcc.command[-1]).resolve().parent)]
+    if os.environ.get("EM_CACHE"):
+        dirs.append(os.environ["EM_CACHE"])
+    for i, flag in enumerate(cflags):
+        for opt in ("-isystem", "--sysroot=", "--sysroot", "-idirafter"):
+            if flag.startswith(opt):
+                value = flag[len(opt) :] or (cflags[i + 1] if i + 1 < len(cflags) else "")
+                if value:
+                    dirs.append(value)
+    return tuple(os.path.realpath(d) + os.sep for d in dirs)
+
+
+_RESOURCE_DIR = re.compile(r"[/\\]lib[/\\]clang[/\\][^/\\]+[/\\]include[/\\]")
+
+
+def user_files(paths: Sequence[str], system: Sequence[str]) -> list[Path]:
+    """`paths` (files compiles read), without the system headers (under `system`, or in
+    clang's resource folder), resolved and without duplicates."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        real = os.path.realpath(raw)
+        if real.startswith(tuple(system)) or _RESOURCE_DIR.search(real):
+            continue
+        p = Path(real)
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
 def quick_version(explicit: str | None = None) -> str | None:
     """The version of the emcc `find_emcc` would pick, without running it, or None.
 
@@ -475,19 +695,7 @@ def dependencies(
         *[str(f) for f in files],
     ]
     out = _run(argv, "listing the included files", echo)
-    text = out.replace("\\\n", " ")
-    found: list[Path] = []
-    seen: set[Path] = set()
-    for line in text.splitlines():
-        _, sep, deps = line.partition(": ")
-        if not sep:
-            continue
-        for word in re.findall(r"(?:\\ |[^\s])+", deps):
-            p = Path(_make_unescape(word)).resolve()
-            if p not in seen:
-                seen.add(p)
-                found.append(p)
-    return found
+    return list(dict.fromkeys(Path(p).resolve() for p in _depfile_paths(out)))
 
 
 def _make_unescape(word: str) -> str:
