@@ -112,7 +112,9 @@ def main() -> int:
     bench = import_file(tmp / "bench.py", "bench")
     native_so = tmp / "bench_native.so"
     subprocess.run(
-        ["gcc", "-O2", "-shared", "-fPIC", "-o", str(native_so), str(HERE / "bench.c")], check=True
+        ["gcc", "-O2", "-shared", "-fPIC", "-o", str(native_so), str(HERE / "bench.c")],
+        check=True,
+        timeout=120,
     )
     native = ctypes.CDLL(str(native_so))
     native.add.argtypes = (ctypes.c_int, ctypes.c_int)

@@ -262,7 +262,7 @@ def test_generated_module_and_user_script_pass_mypy_strict(mod: ModuleType, tmp_
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
          str(tmp_path / "ctypes_lib.py"), str(tmp_path / "user.py")],
-        capture_output=True, text=True, cwd=tmp_path, env=env,
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bad = textwrap.dedent(USER_SCRIPT) + "\nz: str = lib.vlen2(v)\n"
@@ -270,7 +270,7 @@ def test_generated_module_and_user_script_pass_mypy_strict(mod: ModuleType, tmp_
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
          str(tmp_path / "ctypes_lib.py"), str(tmp_path / "user.py")],
-        capture_output=True, text=True, cwd=root,
+        capture_output=True, text=True, cwd=root, timeout=600,
     )
     assert proc.returncode == 1 and "user.py" in proc.stdout, proc.stdout
 

@@ -309,7 +309,7 @@ def test_layout_matches_emcc(parsed: Parsed) -> None:
     probe = parsed.root / "probe.c"
     probe.write_text("\n".join(lines) + "\n")
     proc = subprocess.run(
-        [*parsed.emcc.command, "-fsyntax-only", str(probe)], capture_output=True, text=True
+        [*parsed.emcc.command, "-fsyntax-only", str(probe)], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
 
