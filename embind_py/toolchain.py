@@ -277,31 +277,23 @@ def preprocess(
     return _run_on_headers(emcc, flags, headers, "preprocessing the headers", echo)
 
 
-_LAYOUT_TAG = "embind-py-layout:"
-_LAYOUT_FAIL = re.compile(r"error:.*static.assert.*" + _LAYOUT_TAG + r"([A-Za-z0-9_$]+)")
-
-
-def layout_mismatches(
+def record_layouts(
     emcc: Emcc,
     headers: Sequence[Path],
-    checks: dict[str, str],
+    probe: str,
     include_dirs: Sequence[Path] = (),
     defines: Sequence[str] = (),
     echo: Echo | None = None,
-) -> frozenset[str]:
-    """The names in `checks` (record name -> C expression) whose expression clang finds false,
-    compiling the headers as they really are (no GNU extension blanked)."""
-    if not checks:
-        return frozenset()
-    asserts = "".join(f'_Static_assert({expr}, "{_LAYOUT_TAG}{name}");\n' for name, expr in checks.items())
-    flags = ["-fsyntax-only", "-w", "-ferror-limit=0", "-fno-caret-diagnostics", "-fno-color-diagnostics"]
+) -> str:
+    """clang's record layouts (`-Xclang -fdump-record-layouts`) of the headers as they really
+    are (no GNU extension blanked), with `probe` (C declarations) after them. A record the
+    probe cannot name is an error clang reports and goes past: its layout is just absent."""
+    flags = ["-fsyntax-only", "-w", "-ferror-limit=0", "-Xclang", "-fdump-record-layouts"]
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        probe = Path(tmp) / "embind_py_layouts.c"
-        probe.write_text(_umbrella(headers) + asserts)
-        argv = [*emcc.command, *flags, "-x", "c", *_cpp_flags(include_dirs, defines), str(probe)]
-        proc = _spawn(argv, echo)
-    # Other errors (a record we cannot name in C) leave its assertion unevaluated: not a mismatch.
-    return frozenset(m[1] for m in _LAYOUT_FAIL.finditer(proc.stderr))
+        src = Path(tmp) / "embind_py_layouts.c"
+        src.write_text(_umbrella(headers) + probe)
+        argv = [*emcc.command, *flags, "-x", "c", *_cpp_flags(include_dirs, defines), str(src)]
+        return _spawn(argv, echo).stdout
 
 
 def dump_macros(

@@ -400,7 +400,7 @@ def test_unbindable_declarations_warn_once(parsed: Parsed) -> None:
     assert any(
         w.startswith(f"types.h:{_line('KEYWORD')}: warning: macro KEYWORD") for w in warnings
     )
-    assert "sub/extra.h:3: warning: #pragma pack is ignored" in "\n".join(warnings)
+    assert "pragma" not in "\n".join(warnings)  # its layouts come from clang (tests/e2e/test_c_extras.py)
     assert not any("EMPTY" in w or "TYPES_H" in w or " FN " in w for w in warnings)
 
 
