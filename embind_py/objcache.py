@@ -1,13 +1,15 @@
 """The object cache: compiled `.o` files, found again by what went into them.
 
-Owns: where objects are kept (`$EMBIND_PY_CACHE/objects`, else
-`$XDG_CACHE_HOME/embind-py/objects`, else `~/.cache/embind-py/objects`; `EMBIND_PY_CACHE=off`
+Owns: where objects are kept (`$EMBIND_PY_CACHE/build`, else
+`$XDG_CACHE_HOME/embind-py/build`, else `~/.cache/embind-py/build`; `EMBIND_PY_CACHE=off`
 turns it off, as for the runtime's cache of compiled modules), the keys, and reading and
 writing entries safely. It starts no process: `toolchain` compiles and asks here first.
 
 An object depends on its command line (flags, emcc and its version, emcc's environment),
 the source's bytes and the bytes of every file it included, which are known only once it is
-compiled (emcc's `-MD` list). So a lookup is in two steps, as ccache's direct mode does:
+compiled (emcc's `-MMD` list; the toolchain's own headers are covered by emcc's identity,
+and a compile that adds system include folders is not cached). So a lookup is in two steps,
+as ccache's direct mode does:
 `manifests/<K>.json`, K the hash of the command line and the source, lists the included files
 of earlier compiles with their hashes and the object they gave; an entry whose files all
 still hash the same names `objects/<sha256 of the object>.o`. Every file is written to a
@@ -38,9 +40,9 @@ def cache_root() -> Path | None:
     which the build side may not import: it loads wasmtime)."""
     env = os.environ.get("EMBIND_PY_CACHE")
     if env is not None:
-        return None if env.lower() in ("", "0", "off", "false", "no") else Path(env) / "objects"
+        return None if env.lower() in ("", "0", "off", "false", "no") else Path(env) / "build"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "embind-py" / "objects"
+    return Path(base) / "embind-py" / "build"
 
 
 class FileHashes:
@@ -96,7 +98,11 @@ class ObjectCache:
             data = json.loads(self._manifest(key).read_text(encoding="utf-8"))
         except (OSError, ValueError):  # missing, or damaged: a miss
             return []
-        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), list):
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != FORMAT
+            or not isinstance(data.get("entries"), list)
+        ):
             return []
         return [e for e in data["entries"] if isinstance(e, dict)]
 

@@ -57,11 +57,21 @@ class ToolchainError(Exception):
 class CompileError(Exception):
     """emcc ran and failed; `output` is what it printed."""
 
+    def located(self) -> list[tuple[str, int, str]]:
+        """(file, line, message) of each error clang reports in `output`, in order, once each."""
+        seen: dict[tuple[str, int, str], None] = {}
+        for m in _CLANG_ERROR.finditer(self.output):
+            seen.setdefault((m[1], int(m[2]), m[3].strip()), None)
+        return list(seen)
+
     def __init__(self, what: str, output: str, returncode: int) -> None:
         super().__init__(f"{what} failed (exit {returncode})")
         self.what = what
         self.output = output
         self.returncode = returncode
+
+
+_CLANG_ERROR = re.compile(r"^(.+?):(\d+):\d+: (?:fatal )?error: (.*)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -138,9 +148,7 @@ def find_emcc(explicit: str | None = None) -> Emcc:
 
 def _version(command: tuple[str, ...], source: str) -> tuple[int, int, int]:
     try:
-        proc = subprocess.run(
-            [*command, "-dumpversion"], capture_output=True, text=True, timeout=120
-        )
+        proc = subprocess.run([*command, "-dumpversion"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ToolchainError(
             f"emcc from {source} ({command[0]}) could not be run: {e}. "
@@ -235,11 +243,18 @@ def _spawn(
     return subprocess.CompletedProcess(run, proc.returncode, out, err)
 
 
+# emcc's last line when clang fails: clang's whole command line, which says nothing to the user.
+_EMCC_FAILED = re.compile(r"^emcc: error: '.*' failed \(returned \d+\)$", re.M | re.S)
+
+
 def _run(argv: list[str], what: str, echo: Echo | None, rsp_dir: Path | None = None) -> str:
     proc = _spawn(argv, echo, rsp_dir)
     if proc.returncode != 0:
         # stdout is the product (preprocessed text, a macro dump), not a message.
-        raise CompileError(what, (proc.stderr.strip() or proc.stdout).strip(), proc.returncode)
+        text = (proc.stderr.strip() or proc.stdout).strip()
+        if not echo:  # --verbose shows it, with the other commands
+            text = _EMCC_FAILED.sub("", text).strip() or text
+        raise CompileError(what, text, proc.returncode)
     if proc.stderr.strip() and echo:
         echo(proc.stderr.rstrip())
     return proc.stdout
@@ -275,6 +290,24 @@ def preprocess(
     """Preprocess the headers together (line markers kept) for pycparser."""
     flags = ["-E", "-x", "c", *PYCPARSER_DEFINES, *_cpp_flags(include_dirs, defines)]
     return _run_on_headers(emcc, flags, headers, "preprocessing the headers", echo)
+
+
+def preprocess_and_macros(
+    emcc: Emcc,
+    headers: Sequence[Path],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    echo: Echo | None = None,
+) -> tuple[str, str]:
+    """`preprocess` and `dump_macros` of the headers, the two emcc runs at once."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="embind-py-pp") as pool:
+        macros = pool.submit(dump_macros, emcc, headers, include_dirs, defines, echo)
+        try:
+            pre = preprocess(emcc, headers, include_dirs, defines, echo)
+        except BaseException:
+            macros.cancel()
+            raise
+        return pre, macros.result()
 
 
 def record_layouts(
@@ -341,15 +374,15 @@ class Job:
 
 
 def compile_argv(emcc: Emcc, job: Job, source: Path, obj: Path, depfile: Path) -> list[str]:
-    """emcc -c SRC -o OBJ -MD -MF DEP -O<opt> <paths, -I/-D, cflags>: one source to an object,
-    and the list of every file it read (system headers too: the object depends on them)."""
+    """emcc -c SRC -o OBJ -MMD -MF DEP -O<opt> <paths, -I/-D, cflags>: one source to an object,
+    and the list of the user's files it read (system headers left out, as `-MM` does)."""
     return [
         *emcc.command,
         "-c",
         str(source),
         "-o",
         str(obj),
-        "-MD",
+        "-MMD",
         "-MF",
         str(depfile),
         f"-O{job.opt}",
@@ -456,8 +489,8 @@ Progress = Callable[[int, int], None]  # (objects done, total)
 
 @dataclass(frozen=True)
 class Object:
-    """One compiled source: its object file, the external functions it defines, and every
-    file its compile read (the source first, system headers included)."""
+    """One compiled source: its object file, the external functions it defines, and the
+    user's files its compile read (the source first; system headers are not listed)."""
 
     source: Path
     path: Path
@@ -490,7 +523,8 @@ class ObjectBuild:
         echo: Echo | None = None,
         progress: Progress | None = None,
     ) -> None:
-        self._emcc, self._job, self._dir, self._cache = emcc, job, workdir, cache
+        self._emcc, self._job, self._dir = emcc, job, workdir
+        self._cache = cache if cache is not None and cacheable(job) else None
         self._echo, self._progress = echo, progress
         self._hashes = objcache.FileHashes()
         self._done = 0
@@ -534,7 +568,9 @@ class ObjectBuild:
             if hit is not None:
                 if self._echo:
                     self._echo(f"cached: {source.name} ({hit.path.name})")
-                return self._finish(Object(source, hit.path, self._functions(hit.path, hit.data), hit.deps, True))
+                return self._finish(
+                    Object(source, hit.path, self._functions(hit.path, hit.data), hit.deps, True)
+                )
         start = time.time_ns()
         _run(argv, f"compiling {source.name}", self._echo)
         data = obj.read_bytes()
@@ -603,38 +639,29 @@ def _depfile_paths(text: str) -> list[str]:
     return found
 
 
-def system_dirs(emcc: Emcc, cflags: Sequence[str] = ()) -> tuple[str, ...]:
-    """Folders whose headers are the toolchain's, not the user's: emcc's install (with its
-    sysroot), `$EM_CACHE`, and `-isystem`/`--sysroot` folders in the flags."""
-    dirs = [str(Path(emcc.command[-1]).resolve().parent)]
-    if os.environ.get("EM_CACHE"):
-        dirs.append(os.environ["EM_CACHE"])
-    for i, flag in enumerate(cflags):
-        for opt in ("-isystem", "--sysroot=", "--sysroot", "-idirafter"):
-            if flag.startswith(opt):
-                value = flag[len(opt) :] or (cflags[i + 1] if i + 1 < len(cflags) else "")
-                if value:
-                    dirs.append(value)
-    return tuple(os.path.realpath(d) + os.sep for d in dirs)
+# Flags that add system include folders: -MMD leaves their headers out of the files a compile
+# read, so an object built with them is never cached (a change there would go unseen). The
+# toolchain's own headers are covered by emcc's identity in the cache key.
+_SYSTEM_INCLUDE_FLAGS = (
+    "-isystem",
+    "-idirafter",
+    "--sysroot",
+    "-isysroot",
+    "-iwithsysroot",
+    "-Xclang",
+    "-nostdinc",
+)
 
 
-_RESOURCE_DIR = re.compile(r"[/\\]lib[/\\]clang[/\\][^/\\]+[/\\]include[/\\]")
+def cacheable(job: Job) -> bool:
+    """Whether objects of `job` may go to the object cache (see `_SYSTEM_INCLUDE_FLAGS`)."""
+    flags = [*job.cflags, *os.environ.get("EMCC_CFLAGS", "").split()]
+    return not any(f.startswith(_SYSTEM_INCLUDE_FLAGS) for f in flags)
 
 
-def user_files(paths: Sequence[str], system: Sequence[str]) -> list[Path]:
-    """`paths` (files compiles read), without the system headers (under `system`, or in
-    clang's resource folder), resolved and without duplicates."""
-    out: list[Path] = []
-    seen: set[Path] = set()
-    for raw in paths:
-        real = os.path.realpath(raw)
-        if real.startswith(tuple(system)) or _RESOURCE_DIR.search(real):
-            continue
-        p = Path(real)
-        if p not in seen:
-            seen.add(p)
-            out.append(p)
-    return out
+def user_files(paths: Sequence[str]) -> list[Path]:
+    """`paths` (the user's files compiles and the parse read), resolved, without duplicates."""
+    return list(dict.fromkeys(Path(os.path.realpath(p)) for p in paths))
 
 
 def quick_version(explicit: str | None = None) -> str | None:

@@ -53,9 +53,7 @@ def mismatches(
         if got is None:
             problems.append((name, "the wasm does not export it"))
         elif got != want:
-            problems.append(
-                (name, f"the wasm exports it as {_show(got)} but the header gives {_show(want)}")
-            )
+            problems.append((name, f"the wasm exports it as {_show(got)} but the header gives {_show(want)}"))
     return problems
 
 
