@@ -9,7 +9,6 @@ May import: the standard library and the runtime's own modules.
 
 from __future__ import annotations
 
-import ctypes
 import operator
 import re
 import weakref
@@ -254,11 +253,8 @@ class FFI(EmscriptenHelpers):
             else:
                 raise TypeError("ffi.buffer(ptr) needs a size for a pointer of unknown length")
         inst = self._inst
-        host = inst.mem.check(addr, operator.index(size))
-        arr = (ctypes.c_char * size).from_address(host)
         # The view must keep the store (which owns the memory) alive, or it would dangle.
-        arr._keep = (inst.store, inst.memory)  # type: ignore[attr-defined]
-        return memoryview(arr).cast("B")
+        return inst.mem.host_view(addr, operator.index(size), (inst.store, inst.memory))
 
     def from_buffer(self, data: Any) -> Pointer[Any]:
         """A new `unsigned char[]` holding a copy of `data`."""

@@ -10,7 +10,8 @@ becomes a function that raises `WasmLinkError` naming it if C ever calls it.
 Every host function records a Python exception on its instance before letting
 wasmtime turn it into a trap, so the instance re-raises the original exception.
 
-May import: wasmtime, the standard library, the runtime's own modules.
+May import: the standard library, the runtime's own modules (the engine only through the
+instance's backend session).
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import struct
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-
-import wasmtime
 
 from ._errors import WasmExit, WasmLinkError, WasmTrap
 
@@ -310,27 +309,21 @@ def import_params(inst: Instance, module: str, name: str) -> list[str]:
     passed by pointer, as a BigInt i64, or split into two i32 halves) pick their form
     from it rather than guessing from the values.
     """
-    for imp in inst.module.imports:
-        ty = imp.type
-        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
-            return [str(t) for t in ty.params]
-    return []
+    sig = inst._be.import_signature(module, name)
+    return [_TYPE_NAMES[c] for c in sig[0]] if sig else []
 
 
 def import_results(inst: Instance, module: str, name: str) -> list[str]:
     """The wasm result types of the module's import `module.name` (see `import_params`)."""
-    for imp in inst.module.imports:
-        ty = imp.type
-        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
-            return [str(t) for t in ty.results]
-    return []
+    sig = inst._be.import_signature(module, name)
+    return [_TYPE_NAMES[c] for c in sig[1]] if sig else []
 
 
 def set_errno(inst: Instance, code: int) -> None:
     """Set C's `errno`, when the module exports `__errno_location` (emcc 3.1.6 does by itself)."""
-    loc = inst.exports.get("__errno_location")
-    if isinstance(loc, wasmtime.Func):
-        inst.mem.write(loc(inst.store), struct.pack("<i", code))
+    loc = inst._be.func("__errno_location")
+    if loc is not None:
+        inst.mem.write(inst._be.call(loc, ()), struct.pack("<i", code))
 
 
 def unknown(module: str, name: str) -> Callable[..., Any]:
@@ -342,7 +335,7 @@ def unknown(module: str, name: str) -> Callable[..., Any]:
     return missing
 
 
-def wasi_stdio(wasi: wasmtime.WasiConfig, stdout: Stream, stderr: Stream, stdin: Any) -> None:
+def wasi_stdio(wasi: Any, stdout: Stream, stderr: Stream, stdin: Any) -> None:
     """Route stdio through wasmtime's own WASI (used when folders are preopened).
 
     Output still reaches the instance's streams; a file-like `stdin` is read up
@@ -364,22 +357,28 @@ def wasi_stdio(wasi: wasmtime.WasiConfig, stdout: Stream, stderr: Stream, stdin:
 
 
 _WASI_STDIO = frozenset({"fd_read", "fd_write"})
+_TYPE_NAMES = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
 
 
-def define_imports(inst: Instance, linker: wasmtime.Linker, module: wasmtime.Module) -> None:
-    """Define every import of `module` that wasmtime's WASI does not cover (or that we shadow)."""
-    store = inst.store
-    for imp in module.imports:
-        ty = imp.type
-        if not isinstance(ty, wasmtime.FuncType) or imp.name is None:
-            continue
-        if imp.module == WASI and imp.name in _WASI_STDIO and getattr(inst, "_wasi_stdio", False):
+Define = Callable[[str, str, str, str, Callable[..., Any]], None]
+
+
+def define_imports(
+    inst: Instance, imports: Iterable[tuple[str, str, str, str]], define: Define, engine_wasi: bool
+) -> None:
+    """Answer each function import `(module, name, params, results)` with `define(..., fn)`.
+
+    With `engine_wasi`, WASI calls the runtime does not implement itself are left to the
+    engine's own WASI (wasmtime's); otherwise they too raise `WasmLinkError` when called.
+    """
+    for module, name, params, results in imports:
+        if module == WASI and name in _WASI_STDIO and inst._wasi_stdio:
             continue  # wasmtime's WASI serves stdio and the preopened files alike
-        factory = lookup(imp.module, imp.name)
+        factory = lookup(module, name)
         if factory is not None:
-            fn = factory(inst, imp.name)
-        elif imp.module == WASI:
+            fn = factory(inst, name)
+        elif module == WASI and engine_wasi:
             continue  # wasmtime's WASI implementation
         else:
-            fn = unknown(imp.module, imp.name)
-        linker.define(store, imp.module, imp.name, wasmtime.Func(store, ty, inst.guard(fn)))
+            fn = unknown(module, name)
+        define(module, name, params, results, inst.guard(fn))
