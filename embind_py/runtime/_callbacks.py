@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import _backend, _host
+from . import _backend
 from ._errors import WasmTrap as WasmTrapError
 from ._types import (
     CString,
@@ -456,77 +456,3 @@ def from_handle(inst: Instance, p: Any) -> Any:
 
 def is_struct(value: object) -> bool:
     return isinstance(value, Struct)
-
-
-@_host.host("env", "__call_sighandler")
-def _call_sighandler(inst: Instance, name: str) -> Callable[..., Any]:
-    # `raise(sig)` with a handler installed by `signal()`: call it, as the JS glue does.
-    def call_sighandler(fp: int, sig: int) -> None:
-        st = _state(inst)
-        func = st.be.table_get(fp)
-        if func is None:
-            raise WasmTrapError(f"raise({sig}): signal handler {fp} is not a function")
-        try:
-            st.be.call(func, (sig,), "i")
-        except _backend.TRAPS as e:
-            if inst._pending is None:  # the handler trapped: a WasmTrap, not wasmtime's
-                raise inst._translate(e) from None
-            raise  # a longjmp out of the handler, or a Python callback's exception
-
-    return call_sighandler
-
-
-# ---------------------------------------------------------------------------
-# setjmp/longjmp, Emscripten's default (JS-exception-based) scheme
-#
-# C code calling a function that may longjmp goes through `invoke_<sig>(index,
-# args...)`; `longjmp` ends in `_emscripten_throw_longjmp`, which unwinds to the
-# nearest invoke, which tells the C side with `setThrew(1, 0)` (what the JS glue does).
-
-
-class _LongJmp(Exception):
-    """Unwinds wasm frames from `longjmp` to the nearest `invoke_*` (never seen by users)."""
-
-
-@_host.host("env", "_emscripten_throw_longjmp", "emscripten_longjmp_jmpbuf")
-def _throw_longjmp(inst: Instance, name: str) -> Callable[..., Any]:
-    def throw(*args: Any) -> None:
-        raise _LongJmp()
-
-    return throw
-
-
-@_host.prefix_host("env", "invoke_")
-def _invoke(inst: Instance, name: str) -> Callable[..., Any]:
-    returns = name[len("invoke_") :][:1] != "v"
-    sig = inst._be.import_signature("env", name)
-    params = sig[0][1:] if sig else None  # after the table index
-    set_threw: list[Any] = []
-
-    def invoke(index: int, *args: Any) -> Any:
-        st = _state(inst)
-        func = st.be.table_get(index)
-        if func is None:
-            raise WasmTrapError(f"invoke: function table entry {index} is not a function")
-        sp = inst.stack_save()
-        try:
-            return st.be.call(func, args, params)
-        except _LongJmp:
-            inst._pending = None
-            st.be.clear_host_exception()
-        except _backend.TRAPS as e:
-            if inst._pending is None:
-                raise inst._translate(e) from None
-            if not isinstance(inst._pending, _LongJmp):
-                raise
-            inst._pending = None
-            st.be.clear_host_exception()
-        inst.stack_restore(sp)
-        if not set_threw:
-            set_threw.append(inst._caller("setThrew", "ii", ""))
-        call, v = set_threw[0]
-        v[0].i32, v[1].i32 = 1, 0
-        call()
-        return 0 if returns else None
-
-    return invoke

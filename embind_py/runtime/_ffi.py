@@ -47,10 +47,10 @@ def _spelling(spec: str) -> str:
 _WORD = re.compile(r"\w")
 
 
-def _free_later(inst_ref: weakref.ref[Instance], store: Any, addr: int) -> None:
+def _free_later(inst_ref: weakref.ref[Instance], session: Any, addr: int) -> None:
     inst = inst_ref()
-    # After inst.reset() the address belongs to a new heap: never free it there.
-    if inst is None or inst.store is not store:
+    # After inst.reset() (a new backend session) the address belongs to a new heap: never free it there.
+    if inst is None or inst._be is not session:
         return
     # A finalizer runs on whatever thread the garbage collector interrupted, maybe one that
     # holds another instance's lock: waiting here for this one could deadlock two threads.
@@ -81,7 +81,7 @@ class _Owner:
 
     def __init__(self, inst: Instance, address: int) -> None:
         self.address = address
-        weakref.finalize(self, _free_later, weakref.ref(inst), inst.store, address)
+        weakref.finalize(self, _free_later, weakref.ref(inst), inst._be, address)
 
 
 class FFI(EmscriptenHelpers):

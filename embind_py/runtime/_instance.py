@@ -1,7 +1,7 @@
 """One isolated instance of a wasm module, and what generated wrappers call on it.
 
 Owns: the instance's lifecycle (a `_backend` session: engine, store, imports answered
-by `_host`), `_initialize`, binding exports to the backend's specialized callers,
+by the `host` package), `_initialize`, binding exports to the backend's specialized callers,
 per-call temporaries (a scratch arena inside wasm memory, malloc for large ones),
 argument/result helpers for strings and buffers, and turning traps and exits into
 the runtime's exceptions with the wasm stack pointer restored.
@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _backend, _host, _limits
+from . import _backend, _limits
+from . import host as _host
 from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
 from ._types import CStr, CType, Pointer, PointerTo
 

@@ -31,7 +31,7 @@ import js
 from pyodide.code import run_js
 from pyodide.ffi import JsException, create_proxy, to_js
 
-from .. import _host
+from .. import host as _host
 from .._errors import WasmError, WasmLinkError
 from .._memory import Memory
 from . import Failure, _binary

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
-from .. import _cache, _fastcall, _host, _limits
+from .. import _cache, _fastcall, _limits
+from .. import host as _host
 from .._errors import WasmLinkError
 from .._memory import Memory
 from . import Failure
