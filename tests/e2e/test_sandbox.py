@@ -264,7 +264,7 @@ def test_one_instance_shared_by_threads_is_serialized(sb: Any) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
     assert not errors, errors[0]
 
 
@@ -274,7 +274,7 @@ def test_module_functions_from_threads(sb: Any) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
     assert sorted(results) == list(range(1, 9))
 
 
@@ -293,7 +293,7 @@ def test_separate_instances_run_in_parallel(sb: Any) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
     assert len(caught) == 3
     assert time.perf_counter() - t0 < 0.4 * 3 * 0.8  # overlapping, not one after another
 
@@ -313,7 +313,7 @@ def test_timeout_while_other_thread_calls(sb: Any) -> None:
     t.start()
     time.sleep(0.05)
     assert lib.add(2, 2) == 4  # waits for the spinner to time out, then runs
-    t.join()
+    t.join(timeout=60)
     assert len(out) == 1
 
 
@@ -546,7 +546,7 @@ def test_pointer_finalizer_never_waits_for_a_busy_instance(sb: Any) -> None:
         assert lib._deferred_frees == [addr]
     finally:
         release.set()
-        t.join()
+        t.join(timeout=60)
     again = lib.ffi.new("int[]", 1000)  # frees the deferred block first, then reuses it
     assert lib._deferred_frees == []
     assert again.address == addr

@@ -51,8 +51,12 @@ class Stream:
                 target.write(text)
         else:
             target.write(data)
-        if isinstance(target, io.TextIOBase | io.BufferedIOBase) and target.isatty():
-            target.flush()  # a prompt without a newline must show before C waits for input
+        # C writes only when its own buffer is flushed (fflush, a full buffer, a newline when
+        # line-buffered): pass that on, or the bytes would wait in Python's buffer (`python -m
+        # NAME | cat` would show nothing while C runs, a prompt would not show before C reads).
+        flush = getattr(target, "flush", None)
+        if flush is not None:
+            flush()
 
 
 class _Default:
