@@ -282,11 +282,16 @@ def _add(inst: Instance, st: _State, func: Any) -> int:
 
 def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Any:
     """A wasm function with the C signature `ft` that calls the Python `fn`."""
+    return inst._be.new_func(ft.wparams, ft.wresults, inst.guard(trampoline(inst, ft, fn)))
+
+
+def trampoline(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` called with wasm values of the C signature `ft`: converted both ways as callbacks are."""
     params = ft.params
     result = ft.result
     sret = ft.sret
 
-    def trampoline(*raw: Any) -> Any:
+    def call(*raw: Any) -> Any:
         sp = inst.stack_save() if inst._stack_get is not None else 0
         inst._sp_stack.append(sp)
         # A nested frame's mark must be above every entry the interrupted call registered
@@ -313,7 +318,7 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Any:
             inst._top = outer
             inst._sp_stack.pop()
 
-    return inst._be.new_func(ft.wparams, ft.wresults, inst.guard(trampoline))
+    return call
 
 
 # ---------------------------------------------------------------------------

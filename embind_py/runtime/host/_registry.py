@@ -1,9 +1,7 @@
-"""The one registry of the imports the runtime answers, and linking them.
+"""The one registry of the imports the runtime answers.
 
 Owns: `host(module, *names)` / `prefix_host(module, prefix)` (register a factory that
-makes one instance's Python implementation of an import), `lookup`, `define_imports`
-(every function import of a module handed to the engine's backend, through
-`Instance.guard` so a Python exception reaches the caller of C), the stand-in for an
+makes one instance's Python implementation of an import), `lookup`, the stand-in for an
 import nobody provides (`WasmLinkError` naming it when C calls it), and small shared
 helpers of host functions: errno values, `set_errno`, the wasm signature of an import,
 Emscripten's UTF-8 encoding of strings.
@@ -18,7 +16,7 @@ this package); the engine only through the instance's backend session.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import WasmLinkError
@@ -97,6 +95,9 @@ def set_errno(inst: Instance, code: int) -> None:
         inst.mem.write(inst._be.call(loc, ()), struct.pack("<i", code))
 
 
+_TYPE_NAMES = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
+
+
 def unknown(module: str, name: str) -> Callable[..., Any]:
     """The stand-in for an import nobody provides: calling it raises `WasmLinkError`."""
 
@@ -119,33 +120,3 @@ def js_utf8(s: str) -> bytes:
             .decode("utf-16-le", "surrogatepass")
             .encode("utf-8", "surrogatepass")
         )
-
-
-_WASI_STDIO = frozenset({"fd_read", "fd_write"})
-_TYPE_NAMES = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
-
-
-Define = Callable[[str, str, str, str, Callable[..., Any]], None]
-
-
-def define_imports(
-    inst: Instance, imports: Iterable[tuple[str, str, str, str]], define: Define, engine_wasi: bool
-) -> None:
-    """Answer each function import `(module, name, params, results)` with `define(..., fn)`.
-
-    The backend passes the imports with their signatures (letters i I f d) and a `define`
-    that makes `fn` the engine's function. With `engine_wasi`, WASI calls the runtime does
-    not implement itself are left to the engine's own WASI (wasmtime's); otherwise they too
-    raise `WasmLinkError` when called.
-    """
-    for module, name, params, results in imports:
-        if module == WASI and name in _WASI_STDIO and inst._wasi_stdio:
-            continue  # wasmtime's WASI serves stdio and the preopened files alike
-        factory = lookup(module, name)
-        if factory is not None:
-            fn = factory(inst, name)
-        elif module == WASI and engine_wasi:
-            continue  # wasmtime's WASI implementation
-        else:
-            fn = unknown(module, name)
-        define(module, name, params, results, inst.guard(fn))
