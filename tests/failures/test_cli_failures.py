@@ -82,7 +82,9 @@ CASES: dict[str, Case] = {
     ),
     "stray_pragma": Case(0, ("pair_default skipped",), {"pair_sum": ((None,), 3)}),
     "pragma_mid_declaration": Case(2, ("lib.h:3", "syntax error: invalid declaration")),
-    "undefined_decl": Case(0, ("not_here() is declared but no source defines it",), {"here": ((), 1)}),
+    "undefined_decl": Case(
+        0, ("not_here() is declared but no source defines or calls it",), {"here": ((), 1)}
+    ),
 }
 
 
