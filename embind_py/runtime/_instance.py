@@ -31,7 +31,7 @@ from . import _cache, _fastcall, _limits
 from . import host as _host
 from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
 from ._memory import Memory
-from ._types import CStr, CType, Pointer, PointerTo
+from ._types import ArrayOf, CStr, CType, Pointer, PointerTo, live
 
 ARENA_SIZE = 64 * 1024  # per-instance scratch space for call temporaries
 _WASM_TYPES = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
@@ -334,6 +334,37 @@ class Instance:
     def _bind(self, name: str) -> tuple[Callable[[], None], tuple[Any, ...]]:
         params, results = self._signatures[name]
         return self._caller(name, params, results)
+
+    def _bind_vars(self, table: Mapping[str, CType]) -> None:
+        """Find the C globals the bindings use: a data symbol in EXPORTED_FUNCTIONS is a wasm
+        global holding its address (`_counter` gives the global `counter`)."""
+        self._vars: dict[str, tuple[int, CType]] = {}
+        for name, t in table.items():
+            g = self.exports.get(name)
+            if not isinstance(g, wasmtime.Global):
+                raise WasmLinkError(f"the wasm module does not export the C global {name}")
+            self._vars[name] = (int(g.value(self.store)) & 0xFFFFFFFF, t)
+
+    def _var(self, name: str, copy: bool = False) -> Any:
+        """The C global `name` as Python reads it: a value, or a live view of a record or array
+        (a copy of the record when `copy`: a const one)."""
+        addr, t = self._vars[name]
+        return t.load(self, addr) if copy else live(self, addr, t, chars=True)
+
+    def _set_var(self, name: str, value: Any) -> None:
+        addr, t = self._vars[name]
+        with self._lock:
+            t.store(self, addr, value, name)
+
+    def address_of_var(self, name: str) -> Pointer[Any]:
+        """A `Pointer` to the C global `name` (`ffi.addressof`)."""
+        entry = getattr(self, "_vars", {}).get(name)
+        if entry is None:
+            raise AttributeError(f"the library has no C global {name!r}")
+        addr, t = entry
+        if isinstance(t, ArrayOf):
+            return Pointer(self, addr, t.elem, t.length or None)
+        return Pointer(self, addr, t)
 
     def has_export(self, name: str) -> bool:
         return name in self.exports
