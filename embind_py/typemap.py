@@ -628,6 +628,19 @@ class Mapped:
     functions: list[FuncSpec] = field(default_factory=list)
     variables: list[VarSpec] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    hosts: list[HostSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """A host function: the C function `c_name` the wasm imports, implemented in Python.
+    `var` is its function-pointer descriptor (callback conversions), `annotation` the
+    `Callable[...]` an implementation must have."""
+
+    c_name: str
+    var: str
+    annotation: str
+    doc: str
 
 
 def _int_checks(pname: str, t: m.IntType, what: str) -> tuple[str, ...]:
@@ -928,6 +941,14 @@ def map_library(lib: Library) -> Mapped:
             msg = f"variable {v.name} is bound as {name} ({v.name} is a name the module uses)"
             out.diagnostics.append(Diagnostic(v.file, v.line, msg, "warning"))
         out.variables.append(replace(spec_v, name=name))
+    for f in lib.host_functions:
+        try:
+            host = HostSpec(f.name, fn_type_var(f.type, lib), callable_annotation(f.type, lib), f.prototype)
+        except (Unsupported, m.LayoutError) as e:
+            msg = f"host function {f.name}() is called with raw wasm values: {e}"
+            out.diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
+            continue
+        out.hosts.append(host)
     return out
 
 
@@ -973,9 +994,12 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     anns = [p.annotation for f in mapped.functions for p in f.params] + [f.returns for f in mapped.functions]
     anns += [a for v in mapped.variables for a in (v.annotation, v.set_annotation or "")]
     anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.value_annotation)]
+    anns += [h.annotation for h in mapped.hosts]
     text = " ".join(anns)
     abc = [n for n in ("Callable", "Sequence") if f"{n}[" in text]
-    typing = ", Literal, overload" if news else ""
+    # isort's order: classes, then functions
+    names = ["Literal"] * bool(news) + ["TypedDict"] * bool(mapped.hosts) + ["overload"] * bool(news)
+    typing = "".join(", " + n for n in names)
     exported = {e.name for e in enums} | {c for e in enums for c, _ in e.constants}
     exported |= {r.name for r in records} | {r.ptr_name for r in records if not r.opaque}
     return {

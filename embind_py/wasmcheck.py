@@ -1,7 +1,8 @@
 """Reading a compiled .wasm's function and global exports, to check bindings against it.
 
 Owns: the wasm signature (letters i I f d, as in generated `_EXPORTS`) of every
-function a module exports, the globals it exports (C global variables), and the
+function a module exports, the globals it exports (C global variables), the names
+of the functions it imports, and the
 comparison with what bindings expect.
 Used by `pipeline.generate`, which regenerates a module for an existing .wasm.
 
@@ -52,6 +53,17 @@ def function_exports(wasm: bytes) -> dict[str, tuple[str, str]]:
             results = "".join(_LETTER.get(str(t), "?") for t in ty.results)
             out[exp.name] = (params, results)
     return out
+
+
+def function_imports(wasm: bytes, module: str) -> set[str]:
+    """The names of the functions the wasm imports from `module` (e.g. "env")."""
+    import wasmtime
+
+    return {
+        imp.name
+        for imp in _module(wasm).imports
+        if imp.module == module and imp.name is not None and isinstance(imp.type, wasmtime.FuncType)
+    }
 
 
 def _show(sig: tuple[str, str]) -> str:
