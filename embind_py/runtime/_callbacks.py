@@ -13,7 +13,8 @@ wasm stack pointer in effect is pushed on `inst._sp_stack` while one runs, so a
 trap in a nested call restores the right value, and an exception raised in the
 callback is recorded with `inst.guard` and re-raised to the caller of C.
 
-May import: wasmtime, the standard library and the runtime's own modules.
+May import: the standard library and the runtime's own modules (the engine only through
+the instance's backend session).
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import wasmtime
-
-from . import _fastcall
+from . import _backend
 from ._errors import WasmTrap as WasmTrapError
 from ._types import (
     CString,
@@ -46,12 +45,6 @@ from ._types import (
 if TYPE_CHECKING:
     from ._instance import Instance
 
-_VALTYPE = {
-    "i": wasmtime.ValType.i32(),
-    "I": wasmtime.ValType.i64(),
-    "f": wasmtime.ValType.f32(),
-    "d": wasmtime.ValType.f64(),
-}
 _RAW: dict[str, Any] = {"i": ctypes.c_int32, "I": ctypes.c_int64, "f": ctypes.c_float, "d": ctypes.c_double}
 
 
@@ -59,9 +52,7 @@ class _State:
     """Per-instance (per-store) table slots and object handles."""
 
     def __init__(self, inst: Instance) -> None:
-        self.store = inst.store
-        table = inst.exports.get("__indirect_function_table")
-        self.table = table if isinstance(table, wasmtime.Table) else None
+        self.be = inst._be  # the backend session: tables, functions and calls
         # Slots for plain callables, by C signature: a slot keeps its wasm function and only
         # its box changes, because wasmtime frees a Func only with its store.
         self.idle: dict[FuncPtrType, list[tuple[int, _Box]]] = {}
@@ -74,7 +65,7 @@ _states: weakref.WeakKeyDictionary[Any, _State] = weakref.WeakKeyDictionary()
 
 def _state(inst: Instance) -> _State:
     st = _states.get(inst)
-    if st is None or st.store is not inst.store:  # new, or reset()
+    if st is None or st.be is not inst._be:  # new, or reset()
         st = _states[inst] = _State(inst)
     return st
 
@@ -114,7 +105,7 @@ def from_wasm(inst: Instance, t: CType, raw: Any) -> Any:
             addr = inst._tmp(t.size, t.align)
             inst.mem.zero(addr, t.size)
             off, st = t.scalar
-            _RAW[_letter(st)].from_address(inst.mem.check(addr + off, st.size)).value = raw
+            inst.mem.store(_RAW[_letter(st)], addr + off, raw)
             return t.load(inst, addr)
         return t.load(inst, raw & 0xFFFFFFFF)
     if isinstance(t, OpaqueType):
@@ -191,7 +182,7 @@ def arg_byval(inst: Instance, value: Any, what: str, rt: RecordType) -> Any:
     if rt.scalar is None:
         return addr
     off, st = rt.scalar
-    return _RAW[_letter(st)].from_address(inst.mem.check(addr + off, st.size)).value
+    return inst.mem.load(_RAW[_letter(st)], addr + off)
 
 
 def ret_byval(inst: Instance, raw: Any, rt: RecordType) -> Any:
@@ -278,25 +269,29 @@ class _Box:
         return str(getattr(self.fn, "__name__", "callback"))
 
 
-def _add(inst: Instance, st: _State, func: wasmtime.Func) -> int:
-    if st.table is None:
+def _add(inst: Instance, st: _State, func: Any) -> int:
+    if st.be.table is None:
         raise TypeError("the wasm module exports no function table: it cannot take callbacks")
     try:
-        return int(st.table.grow(st.store, 1, func))
-    except wasmtime.WasmtimeError as e:
+        return st.be.table_grow(func)
+    except ValueError as e:
         raise TypeError(
             f"cannot add a callback to the wasm function table ({e}); build with -sALLOW_TABLE_GROWTH"
         ) from None
 
 
-def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmtime.Func:
+def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Any:
     """A wasm function with the C signature `ft` that calls the Python `fn`."""
-    ty = wasmtime.FuncType([_VALTYPE[c] for c in ft.wparams], [_VALTYPE[c] for c in ft.wresults])
+    return inst._be.new_func(ft.wparams, ft.wresults, inst.guard(trampoline(inst, ft, fn)))
+
+
+def trampoline(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` called with wasm values of the C signature `ft`: converted both ways as callbacks are."""
     params = ft.params
     result = ft.result
     sret = ft.sret
 
-    def trampoline(*raw: Any) -> Any:
+    def call(*raw: Any) -> Any:
         sp = inst.stack_save() if inst._stack_get is not None else 0
         inst._sp_stack.append(sp)
         # A nested frame's mark must be above every entry the interrupted call registered
@@ -323,7 +318,7 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmti
             inst._top = outer
             inst._sp_stack.pop()
 
-    return wasmtime.Func(inst.store, ty, inst.guard(trampoline))
+    return call
 
 
 # ---------------------------------------------------------------------------
@@ -349,10 +344,10 @@ class FuncPtr:
             raise TypeError(f"{ft.name} takes {len(ft.params)} arguments, got {len(args)}")
         with inst._lock:
             st = _state(inst)
-            if st.table is None:
+            if st.be.table is None:
                 raise TypeError("the wasm module exports no function table")
-            func = st.table.get(st.store, self.index)
-            if not isinstance(func, wasmtime.Func):
+            func = st.be.table_get(self.index)
+            if func is None:
                 raise ValueError(f"function pointer {self.index} is NULL or not a function")
             outer = inst._top
             inst._top = mark = outer + 1  # see make_func: keep the caller's entries
@@ -365,7 +360,7 @@ class FuncPtr:
                     raw.append(ret)
                 for i, (t, a) in enumerate(zip(ft.params, args, strict=True)):
                     raw.append(to_wasm(inst, t, a, f"{ft.name} argument {i + 1}"))
-                out = call_func(inst, func, raw)
+                out = call_func(inst, func, raw, ft.wparams, ft.wresults)
                 if ft.sret:
                     assert isinstance(ft.result, RecordType)
                     return ft.result.load(inst, ret)
@@ -394,16 +389,18 @@ class FuncPtr:
         return f"<FuncPtr {self.ctype.name} #{self.index}>"
 
 
-def call_func(inst: Instance, func: wasmtime.Func, args: list[Any]) -> Any:
-    """Call a wasm function through the public API, with the instance's failure handling."""
+def call_func(
+    inst: Instance, func: Any, args: list[Any], params: str | None = None, results: str | None = None
+) -> Any:
+    """Call a wasm function through the backend's plain call, with the instance's failure handling."""
     try:
-        return func(inst.store, *args)
-    except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
+        return inst._be.call(func, args, params, results)
+    except _backend.TRAPS as e:
         inst._on_fail(e)
     except BaseException:
-        # wasmtime-py re-raised a host function's exception itself: it is the pending one.
+        # The engine re-raised a host function's exception itself: it is the pending one.
         inst._pending = None
-        _fastcall.clear_last_exception()
+        inst._be.clear_host_exception()
         inst._recover()
         raise
     return None  # pragma: no cover - _on_fail always raises

@@ -119,11 +119,11 @@ class Scalar(CType):
         return to_int(value, what, self.lo, self.hi, self.name)
 
     def load(self, inst: Instance, addr: int) -> Any:
-        v = self.ct.from_address(inst.mem.check(addr, self.size)).value
+        v = inst.mem.load(self.ct, addr)
         return bool(v) if self.kind == "bool" else v
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
-        self.ct.from_address(inst.mem.check(addr, self.size)).value = self.convert(value, what)
+        inst.mem.store(self.ct, addr, self.convert(value, what))
 
 
 class BitField(Scalar):
@@ -178,7 +178,7 @@ class PointerTo(CType):
         self.name = name or _pointer_name(target, const)
 
     def load(self, inst: Instance, addr: int) -> Any:
-        p = ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value
+        p = inst.mem.load(ctypes.c_uint32, addr)
         return self.wrap(inst, p)
 
     def wrap(self, inst: Instance, address: int) -> Any:
@@ -203,7 +203,7 @@ class PointerTo(CType):
         raise TypeError(f"{what}: expected a pointer ({self.name}) or None, got {type(value).__name__}")
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
-        ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value = self.address_of(inst, value, what)
+        inst.mem.store(ctypes.c_uint32, addr, self.address_of(inst, value, what))
 
 
 class ArrayOf(CType):
@@ -799,7 +799,7 @@ class CString(CType):
     align = 4
 
     def load(self, inst: Instance, addr: int) -> Any:
-        return self.from_wasm(inst, ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value)
+        return self.from_wasm(inst, inst.mem.load(ctypes.c_uint32, addr))
 
     def from_wasm(self, inst: Instance, raw: int) -> Any:
         raw &= 0xFFFFFFFF
@@ -837,7 +837,7 @@ class FuncPtrType(CType):
         self.sret = sret
 
     def load(self, inst: Instance, addr: int) -> Any:
-        return self.wrap(inst, ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value)
+        return self.wrap(inst, inst.mem.load(ctypes.c_uint32, addr))
 
     def wrap(self, inst: Instance, index: int) -> Any:
         from ._callbacks import FuncPtr
@@ -847,7 +847,7 @@ class FuncPtrType(CType):
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
         from ._callbacks import fn_index
 
-        ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value = fn_index(inst, value, self, what, False)
+        inst.mem.store(ctypes.c_uint32, addr, fn_index(inst, value, self, what, False))
 
 
 # Pointer(...) builds the pointer class its target type asks for (struct pointer, handle).
