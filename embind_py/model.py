@@ -245,6 +245,19 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Variable:
+    """A global variable a user header declares (`extern int counter;`). `const` when the
+    object itself is const-qualified (`const int n`, `const char *const s`, `const T t[4]`)."""
+
+    name: str
+    type: CType
+    const: bool
+    prototype: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Constant:
     """An object-like `#define` with a literal (or constant-expression) value."""
 
@@ -273,6 +286,7 @@ class Library:
     """Everything the user's headers declare that the generator may bind."""
 
     functions: tuple[Function, ...] = ()
+    variables: tuple[Variable, ...] = ()
     records: dict[str, Record] = field(default_factory=dict)
     enums: dict[str, Enum] = field(default_factory=dict)
     typedefs: dict[str, NamedType] = field(default_factory=dict)

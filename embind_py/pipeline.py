@@ -11,13 +11,13 @@ May import: every embind_py module except the CLI.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import cparse, objcache, render, toolchain, typemap, wasmcheck
 from .config import BuildError, Config, ConfigError, regular_file
-from .model import Diagnostic, Library
+from .model import Diagnostic, Library, Variable
 from .objcache import write_atomic
 from .stamp import Echo, build_lock, is_current, read_stamp, rel, seal, stale_reasons, stamp, wasm_digest
 
@@ -171,12 +171,13 @@ def _build(
         objects = compiles.results()
     diagnostics = [d for d in lib.diagnostics if d.severity == "warning"]
 
-    defined = frozenset().union(*(o.functions for o in objects))
+    defined = frozenset().union(*(o.symbols for o in objects))
     kept = [f for f in lib.functions if f.name in defined]
     # Declared and defined by no source: the ones the sources call become host functions.
     undefined = [f for f in lib.functions if f.name not in defined]
     has_main = bool(defined & toolchain.MAIN_SYMBOLS)
-    lib = replace(lib, functions=tuple(kept), has_main=has_main)
+    variables = _defined_variables(lib, defined, "no source defines it", diagnostics)
+    lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main)
 
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
     read = [d for o in objects for d in o.deps] + [str(p) for p in header_files]
@@ -187,7 +188,7 @@ def _build(
 
     job = replace(
         job,
-        exports=rendered.functions,
+        exports=rendered.functions + rendered.variables,
         has_main=has_main,
         objects=[o.path for o in objects],
         host_functions=tuple(f.name for f in undefined),
@@ -213,7 +214,9 @@ def _build(
     js_files: list[tuple[Path, Path]] = []
     if js:
         tmp_js = tmp / "js" / f"{cfg.name}.js"
-        tmp_js_wasm = toolchain.compile_js(emcc, replace(job, exports=rendered.functions), tmp_js, cmd_echo)
+        tmp_js_wasm = toolchain.compile_js(
+            emcc, replace(job, exports=rendered.functions + rendered.variables), tmp_js, cmd_echo
+        )
         js_files = [(tmp_js_wasm, cfg.out / tmp_js_wasm.name), (tmp_js, cfg.out / tmp_js.name)]
     # Written last, each by a rename, NAME.py after the wasm it records: a reader sees the old
     # pair, or the new wasm with the old NAME.py (which no longer matches it: stale, and
@@ -225,6 +228,20 @@ def _build(
     write_atomic(py_path, seal(rendered.text).encode("utf-8"))
     js_path = js_files[-1][1] if js_files else None
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics, js=js_path)
+
+
+def _defined_variables(
+    lib: Library, defined: Set[str], why: str, diagnostics: list[Diagnostic]
+) -> tuple[Variable, ...]:
+    """The global variables in `defined`; one warning for each other one, left out."""
+    kept = []
+    for v in lib.variables:
+        if v.name in defined:
+            kept.append(v)
+        else:
+            msg = f"variable {v.name} is declared but {why}; left out"
+            diagnostics.append(Diagnostic(v.file, v.line, msg, "warning"))
+    return tuple(kept)
 
 
 def _signature_mismatches(lib: Library, wasm: bytes, diagnostics: list[Diagnostic]) -> set[str]:
@@ -283,7 +300,9 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
     has_main = any(n in exports for n in ("main", "__main_argc_argv"))
     hosts = tuple(f for f in lib.functions if f.name not in exports and f.name in imported)
-    lib = replace(lib, functions=tuple(kept), has_main=has_main, host_functions=hosts)
+    exported_data = wasmcheck.global_exports(data)
+    variables = _defined_variables(lib, exported_data, f"{src.name} does not export it", diagnostics)
+    lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main, host_functions=hosts)
     expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
     where = {f.name: f for f in lib.functions}
     for fname, problem in wasmcheck.mismatches(exports, expected):

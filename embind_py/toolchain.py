@@ -536,12 +536,13 @@ Progress = Callable[[int, int], None]  # (objects done, total)
 
 @dataclass(frozen=True)
 class Object:
-    """One compiled source: its object file, the external functions it defines, and the
+    """One compiled source: its object file, the external functions and variables it defines
+    (`symbols`), and the
     user's files its compile read (the source first; system headers are not listed)."""
 
     source: Path
     path: Path
-    functions: frozenset[str]
+    symbols: frozenset[str]
     deps: tuple[str, ...]
     cached: bool
 
@@ -616,7 +617,7 @@ class ObjectBuild:
                 if self._echo:
                     self._echo(f"cached: {source.name} ({hit.path.name})")
                 return self._finish(
-                    Object(source, hit.path, self._functions(hit.path, hit.data), hit.deps, True)
+                    Object(source, hit.path, self._symbols(hit.path, hit.data), hit.deps, True)
                 )
         start = time.time_ns()
         _run(argv, f"compiling {source.name}", self._echo)
@@ -627,7 +628,7 @@ class ObjectBuild:
             pairs = [(d, self._hashes.get(d)) for d in deps]
             if all(sha is not None and not _changed_since(d, start) for d, sha in pairs):
                 path = self._cache.store(key, data, [(d, sha) for d, sha in pairs if sha is not None])
-        return self._finish(Object(source, path, self._functions(path, data), deps, False))
+        return self._finish(Object(source, path, self._symbols(path, data), deps, False))
 
     def _finish(self, obj: Object) -> Object:
         with self._lock:
@@ -637,12 +638,12 @@ class ObjectBuild:
             self._progress(done, len(self._futures))
         return obj
 
-    def _functions(self, path: Path, data: bytes) -> frozenset[str]:
+    def _symbols(self, path: Path, data: bytes) -> frozenset[str]:
         try:
-            found = wasmcheck.object_functions(data)
+            found = wasmcheck.object_symbols(data)
         except wasmcheck.WasmFileError as e:
             raise ToolchainError(f"{path}: {e}") from None
-        return found if found is not None else _nm_functions(self._emcc, path, self._echo)
+        return found if found is not None else _nm_symbols(self._emcc, path, self._echo)
 
 
 def _changed_since(path: str, start_ns: int) -> bool:
@@ -655,8 +656,9 @@ def _changed_since(path: str, start_ns: int) -> bool:
     return max(st.st_mtime_ns, st.st_ctime_ns) >= start_ns
 
 
-def _nm_functions(emcc: Emcc, path: Path, echo: Echo | None) -> frozenset[str]:
-    """The functions an LLVM bitcode object (from -flto) defines, listed by emnm (llvm-nm)."""
+def _nm_symbols(emcc: Emcc, path: Path, echo: Echo | None) -> frozenset[str]:
+    """The functions and variables an LLVM bitcode object (from -flto) defines, listed by emnm
+    (llvm-nm)."""
     emnm = Path(emcc.command[-1]).with_name("emnm")
     if not emnm.exists():
         emnm = Path(emcc.command[-1]).resolve().with_name("emnm")
@@ -664,7 +666,7 @@ def _nm_functions(emcc: Emcc, path: Path, echo: Echo | None) -> frozenset[str]:
     names = set()
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) >= 2 and parts[-2] in ("T", "W"):
+        if len(parts) >= 2 and parts[-2] in ("T", "W", "D", "B", "R", "V"):
             names.add(parts[-1])
     return frozenset(names)
 

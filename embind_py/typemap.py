@@ -51,6 +51,7 @@ MODULE_RESERVED = frozenset(
         "_WASM",
         "_EXPORTS",
         "_TYPES",
+        "_VARS",
         "_FFI",
         "_default",
         "_default_lock",
@@ -523,6 +524,49 @@ def _field_expr(f: m.Field, lib: Library) -> str:
 
 
 @dataclass(frozen=True)
+class VarSpec:
+    """A C global variable as a typed property of `Library` (`lib.counter += 1`)."""
+
+    c_name: str
+    name: str  # the property
+    doc: str
+    annotation: str  # what reading it gives
+    set_annotation: str | None  # what assigning accepts; None when read-only
+    expr: str  # its runtime descriptor
+    copy: bool = False  # read as a copy (a const record), not a live view
+
+
+def variable_spec(v: m.Variable, lib: Library) -> VarSpec:
+    """A global reads as its value (a `const char *` as `str`), a record or an array as a live
+    view (`Pointer` of known length for any array); `const` ones and strings are read-only
+    (a const record reads as a copy)."""
+    s = m.strip(v.type)
+    name = func_name(v.name)
+    if isinstance(s, m.PointerType) and _is_char(s.target):
+        return VarSpec(v.name, name, v.prototype, "str | None", None, "_rt.CSTRING")
+    if isinstance(s, m.ArrayType):
+        elem_ann = load_annotation(s.elem, lib)
+        if isinstance(m.strip(s.elem), m.RecordRef):
+            ann = f"{elem_ann}Ptr"
+        else:
+            ann = f"_rt.Pointer[{_live_annotation(s.elem, elem_ann, lib)}]"
+        setter = None
+        if not v.const and s.length:
+            setter = "bytes | Sequence[int]" if elem_ann == "bytes" else f"Sequence[{elem_ann}]"
+            setter = f"{setter} | {ann}"
+        expr = f"_rt.ArrayOf({ctype_expr(_strip_names(s.elem), lib)}, {s.length or 0})"
+        return VarSpec(v.name, name, v.prototype, ann, setter, expr)
+    ann = load_annotation(v.type, lib)
+    expr = ctype_expr(_strip_names(v.type), lib)
+    if v.const:
+        return VarSpec(v.name, name, v.prototype, ann, None, expr, copy=isinstance(s, m.RecordRef))
+    value_ann = _field_value_annotation(v.type, ann)
+    live = _live_annotation(v.type, ann, lib)
+    setter = value_ann if live == ann else f"{value_ann} | {live}"
+    return VarSpec(v.name, name, v.prototype, live, setter, expr)
+
+
+@dataclass(frozen=True)
 class EnumSpec:
     c_name: str
     name: str
@@ -582,6 +626,7 @@ class FuncSpec:
 @dataclass
 class Mapped:
     functions: list[FuncSpec] = field(default_factory=list)
+    variables: list[VarSpec] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     hosts: list[HostSpec] = field(default_factory=list)
 
@@ -866,7 +911,7 @@ def map_library(lib: Library) -> Mapped:
     _function_names.clear()
     _function_names.update(f.name for f in lib.functions)
     # A renamed function must not take the name of another C function (`ffi` -> `ffi_` vs `ffi_`).
-    used = {f.name for f in lib.functions}
+    used = {f.name for f in lib.functions} | {v.name for v in lib.variables}
     for f in lib.functions:
         try:
             spec = function_spec(f, lib)
@@ -882,6 +927,20 @@ def map_library(lib: Library) -> Mapped:
             out.functions.append(spec)
         except (Unsupported, m.LayoutError) as e:
             out.diagnostics.append(Diagnostic(f.file, f.line, f"skipped {f.name}(): {e}", "warning"))
+    for v in lib.variables:
+        try:
+            spec_v = variable_spec(v, lib)
+        except (Unsupported, m.LayoutError) as e:
+            out.diagnostics.append(Diagnostic(v.file, v.line, f"skipped variable {v.name}: {e}", "warning"))
+            continue
+        name = spec_v.name
+        if name != v.name:
+            while name in used:
+                name += "_"
+            used.add(name)
+            msg = f"variable {v.name} is bound as {name} ({v.name} is a name the module uses)"
+            out.diagnostics.append(Diagnostic(v.file, v.line, msg, "warning"))
+        out.variables.append(replace(spec_v, name=name))
     for f in lib.host_functions:
         try:
             host = HostSpec(f.name, fn_type_var(f.type, lib), callable_annotation(f.type, lib), f.prototype)
@@ -933,6 +992,7 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     extra += fn_type_names()
     news = [r for r in records if not r.opaque]
     anns = [p.annotation for f in mapped.functions for p in f.params] + [f.returns for f in mapped.functions]
+    anns += [a for v in mapped.variables for a in (v.annotation, v.set_annotation or "")]
     anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.value_annotation)]
     anns += [h.annotation for h in mapped.hosts]
     text = " ".join(anns)

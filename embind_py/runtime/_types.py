@@ -716,6 +716,20 @@ def to_enum(cls: Any, v: int) -> Any:
 S_co = TypeVar("S_co", bound=Struct)
 
 
+def live(inst: Instance, addr: int, t: CType, owner: Any = None, chars: bool = False) -> Any:
+    """The C object of type `t` at `addr` as Python reads it in place (a struct field, a global).
+
+    Nested records and arrays are live views (a copy would swallow `p.inner.x = 5`); they
+    share `owner`, so `ffi.new` memory lives as long as any view. A `char` array is read as
+    bytes unless `chars` (a global's `Pointer` of known length). Anything else is its value.
+    """
+    if isinstance(t, RecordType):
+        return Pointer(inst, addr, t, None, owner)
+    if isinstance(t, ArrayOf) and (chars or not t.is_chars):
+        return Pointer(inst, addr, t.elem, t.length or None, owner)
+    return t.load(inst, addr)
+
+
 class StructPointer(Pointer[S_co]):
     """A `T *` to a struct or union: `p.field` reads and writes live wasm memory.
 
@@ -728,13 +742,7 @@ class StructPointer(Pointer[S_co]):
     def _get(self, i: int) -> Any:
         rt: RecordType = self.ctype  # type: ignore[assignment]
         _, off, t = rt.fields[i]
-        # Nested records and arrays are live views (a copy would swallow `p.inner.x = 5`);
-        # they share this pointer's owner, so `ffi.new` memory lives as long as any view.
-        if isinstance(t, RecordType):
-            return Pointer(self._inst, self.address + off, t, None, self._owner)
-        if isinstance(t, ArrayOf) and not t.is_chars:
-            return Pointer(self._inst, self.address + off, t.elem, t.length or None, self._owner)
-        return t.load(self._inst, self.address + off)
+        return live(self._inst, self.address + off, t, self._owner)
 
     def _set(self, i: int, value: Any) -> None:
         rt: RecordType = self.ctype  # type: ignore[assignment]
