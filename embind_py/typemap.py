@@ -208,6 +208,8 @@ def typedef_descriptor(name: str, t: CType, lib: Library) -> str | None:
     if isinstance(s, m.BoolType):
         return f'_rt.Scalar("{name}", "bool", 1, False)'
     if isinstance(s, m.FloatType):
+        if m.is_long_double(s):
+            return '_rt.BUILTINS["long double"]'
         return f'_rt.Scalar("{name}", "float", {s.size})'
     if isinstance(s, m.EnumRef):
         return f"_E_{s.name}" if s.name in lib.enums else f'_rt.Scalar("{name}", "int", 4, True)'
@@ -250,6 +252,8 @@ def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
     """The module-level variable holding the descriptor of a pointer to `ft` (made on first use)."""
     if ft.variadic:
         raise Unsupported("variadic function pointers cannot be called")
+    if any(m.is_long_double(t) for t in (ft.result, *(p.type for p in ft.params))):
+        raise Unsupported("function pointers taking or returning long double are not supported")
     wparams, wresults = m.wasm_signature(ft, lib.records)
     sret = m.is_indirect_aggregate(ft.result, lib.records)
     res = "None" if isinstance(m.strip(ft.result), m.VoidType) else _cb_expr(ft.result, lib)
@@ -699,6 +703,9 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
             False,
         )
     if isinstance(s, m.FloatType):
+        store = (f"{slot}.{_wfield(s)} = {name}",)
+        if m.is_long_double(s):  # two i64 words (slots index and index + 1)
+            store = (f"{slot}.i64, _s{index + 1}.i64 = _rt.f128_words({name})",)
         return ParamSpec(
             name,
             p.name,
@@ -707,7 +714,7 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
                 f"if {name}.__class__ is not float:",
                 f'    {name} = _rt.to_float({name}, "{what}", "{s.name}")',
             ),
-            (f"{slot}.{_wfield(s)} = {name}",),
+            store,
             False,
         )
     if isinstance(s, m.PointerType):
@@ -857,6 +864,8 @@ def result_spec(t: CType, lib: Library) -> tuple[str, str]:
     if isinstance(s, m.BoolType):
         return "bool", "(_s0.i32 & 0xFF) != 0"
     if isinstance(s, m.FloatType):
+        if m.is_long_double(s):  # returned through a hidden pointer (see function_spec)
+            return "float", "_rt.LONG_DOUBLE.load(self, _ret)"
         return "float", f"_s0.{_wfield(s)}"
     if isinstance(s, m.PointerType):
         tgt = m.strip(s.target)
@@ -882,12 +891,20 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
         raise Unsupported("variadic functions cannot be called through wasm exports")
     wparams, wresults = m.wasm_signature(f.type, lib.records)
     sret = m.is_indirect_aggregate(f.type.result, lib.records)
-    params = tuple(param_spec(p, i + sret, f.name, lib) for i, p in enumerate(f.type.params))
+    long_ret = m.is_long_double(f.type.result)
+    slot = int(sret or long_ret)
+    specs = []
+    for p in f.type.params:
+        specs.append(param_spec(p, slot, f.name, lib))
+        slot += 2 if m.is_long_double(p.type) else 1
+    params = tuple(specs)
     returns, result = result_spec(f.type.result, lib)
     prologue: tuple[str, ...] = ()
     rec = _rec(f.type.result, lib)
     if sret and rec is not None:
         prologue = (f"_ret = self._tmp({rec.size}, {rec.align})", "_s0.i32 = _ret")
+    elif long_ret:
+        prologue = ("_ret = self._tmp(16, 8)", "_s0.i32 = _ret")
     return FuncSpec(
         c_name=f.name,
         name=func_name(f.name),
@@ -898,7 +915,7 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
         wasm_params="".join(_SIG_LETTER[w] for w in wparams),
         wasm_results="".join(_SIG_LETTER[w] for w in wresults),
         slots=max(len(wparams), len(wresults), 1),
-        temporaries=any(p.temporaries for p in params) or rec is not None,
+        temporaries=any(p.temporaries for p in params) or rec is not None or long_ret,
         prologue=prologue,
     )
 

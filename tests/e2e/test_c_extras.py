@@ -274,19 +274,21 @@ bits: int = f.level + f.mode
 on: bool = f.on
 p = lay.ffi.new("struct Flags *", f)
 p.level = 3
+import ld
+half: float = ld.ld_half(1)
 """
 
 
 def test_generated_modules_pass_mypy_strict_and_ruff(
-    mod: ModuleType, gmod: ModuleType, tmp_path: Path
+    mod: ModuleType, gmod: ModuleType, ldmod: ModuleType, tmp_path: Path
 ) -> None:
-    for m in (mod, gmod):
+    for m in (mod, gmod, ldmod):
         src = Path(m.__file__ or "")
         (tmp_path / f"{src.stem}.py").write_text(src.read_text())
     (tmp_path / "user.py").write_text(textwrap.dedent(USER_SCRIPT))
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "MYPYPATH": str(root)}
-    files = [str(tmp_path / n) for n in ("layouts.py", "globals.py", "user.py")]
+    files = [str(tmp_path / n) for n in ("layouts.py", "globals.py", "ld.py", "user.py")]
     argv = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent", *files]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -295,6 +297,65 @@ def test_generated_modules_pass_mypy_strict_and_ruff(
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 1 and "limit" in proc.stdout, proc.stdout
     rules = ["--select", "E,F,I,B,UP,RUF", "--line-length", "110"]
-    ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", *rules, *files[:2]]
+    ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", *rules, *files[:-1]]
     proc = subprocess.run(ruff, capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+LD_H = r"""
+long double ld_half(long double x);
+double ld_to_d(long double x);
+long double d_to_ld(double x);
+long double ld_add(long double a, double b, long double c);
+long double third(void);
+long double ld_frac(int n);
+int ld_same(long double x, double d);
+typedef struct { long double v; int k; } LS;
+LS ls_make(double v, int k);
+long double ls_v(LS *p);
+extern long double ld_global;
+long double ld_global_get(void);
+long double ld_cb(long double (*f)(long double));
+"""
+
+LD_C = r"""
+#include "ld.h"
+long double ld_half(long double x) { return x / 2; }
+double ld_to_d(long double x) { return (double)x; }
+long double d_to_ld(double x) { return x; }
+long double ld_add(long double a, double b, long double c) { return a + b + c; }
+long double third(void) { return 1.0L / 3; }
+long double ld_frac(int n) { return 1.0L + n * 0x1p-53L; }
+int ld_same(long double x, double d) { return x == (long double)d; }
+LS ls_make(double v, int k) { LS s = {v, k}; s.v /= 3; return s; }
+long double ls_v(LS *p) { return p->v * 3; }
+long double ld_global = 2.5L;
+long double ld_global_get(void) { return ld_global; }
+long double ld_cb(long double (*f)(long double)) { return f(1.0L); }
+"""
+
+
+@pytest.fixture(scope="module")
+def ldmod(build_c: BuildFn) -> ModuleType:
+    return build_c("ld", LD_C, LD_H)
+
+
+def test_long_double_is_a_python_float(ldmod: ModuleType) -> None:
+    m = ldmod
+    lib = m.load()
+    assert m._EXPORTS["ld_add"] == ("iIIdII", "")  # sret, then each long double as two i64 words
+    assert lib.ld_half(5.0) == 2.5 and lib.ld_to_d(-0.1) == -0.1 and lib.d_to_ld(1e300) == 1e300
+    assert lib.ld_add(1.5, 2, -0.25) == 3.25 and lib.third() == 1 / 3
+    assert all(lib.ld_same(x, x) for x in (0.1, -0.0, 5e-324, 1.7976931348623157e308, float("inf")))
+    # results round to the nearest double, ties to even: the precision loss cffi has too
+    assert [lib.ld_frac(n) for n in (0, 1, 2, 3)] == [1.0, 1.0, 1 + 2**-52, 1 + 2**-51]
+    assert lib.ld_to_d(float("nan")) != lib.ld_to_d(float("nan"))
+    s = lib.ls_make(1.5, 7)
+    assert (s.v, s.k) == (0.5, 7) and m._R_LS.size == 24 and lib.ld_global_get() == 2.5
+    p = lib.ffi.new("LS *", s)
+    assert lib.ls_v(p) == 1.5
+    lib.ld_global = 0.75
+    assert lib.ld_global_get() == 0.75 and lib.ld_global == 0.75
+    with pytest.raises(TypeError):
+        lib.ld_half("1")
+    assert not hasattr(lib, "ld_cb")  # a long double callback: skipped with a warning

@@ -381,7 +381,6 @@ def test_unbindable_declarations_warn_once(parsed: Parsed) -> None:
     expected = {
         "logf_": "variadic",
         "vlog": "va_list",
-        "ld": "long double",
         "takes_bits": "bitfields",
         "wide": "__int128",
         "cb_variadic": "variadic",
