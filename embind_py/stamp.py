@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, toolchain
+from . import __version__, objcache, toolchain
 from .config import Config, ConfigError
 
 Echo = Callable[[str], None]
@@ -121,17 +121,19 @@ def _sealed(text: str) -> bool:
 @contextlib.contextmanager
 def build_lock(cfg: Config) -> Iterator[None]:
     """Hold the lock of `cfg`'s outputs (OUT/NAME): builds of one module run one at a time, so
-    two at once never mix one's NAME.py with the other's NAME.wasm. The lock files live in
-    the temporary folder (nothing is added to the output folder); without `fcntl` (Windows)
-    there is no lock."""
+    two at once never mix one's NAME.py with the other's NAME.wasm. The lock files live beside
+    the object cache (else in the temporary folder), never in the output folder; without
+    `fcntl` (Windows) there is no lock."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
     key = hashlib.sha256(str(cfg.out / cfg.name).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    folder = Path(tempfile.gettempdir()) / f"embind-py-locks-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    cache = objcache.cache_root()
+    tmp = Path(tempfile.gettempdir()) / f"embind-py-locks-{os.getuid()}"
+    folder = cache.parent / "locks" if cache else tmp
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(folder / f"{key}.lock", "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
