@@ -196,6 +196,9 @@ def _reporting() -> Iterator[None]:
     except OSError as e:
         _err(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
         raise typer.Exit(EXIT_INPUT) from None
+    except KeyboardInterrupt:  # the build stopped its compiles and removed its files on the way
+        _err("interrupted")
+        raise typer.Exit(130) from None
 
 
 def _report_build(result: pipeline.Result, verbose: bool, generated: bool = False) -> None:

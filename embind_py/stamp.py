@@ -81,6 +81,12 @@ def stamp(cfg: Config, emcc: toolchain.Emcc, read: Sequence[Path]) -> tuple[str,
     """(`sha256:<hex> emcc=<version>`, the `HASH PATH` file lines) for NAME.py's header:
     the sources, the headers and `read` (the user's files the compiles and the parse read)."""
     hashes = {rel(p, cfg.root): _sha256(p) for p in dict.fromkeys([*cfg.sources, *cfg.headers, *read])}
+    for r in hashes:
+        if "\n" in r or "\r" in r:
+            raise ConfigError(
+                f"{r!r}: a path with a line break cannot be recorded in {cfg.name}.py (its header names "
+                "every input relative to the project folder, one a line): build from inside that folder"
+            )
     files = [f"{hashes[r][:_SHORT]} {r}" for r in sorted(hashes)]
     return f"{input_digest(cfg, hashes)} emcc={emcc.version_str}", files
 

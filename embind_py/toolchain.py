@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -189,13 +190,21 @@ def stop_children() -> None:
     with _children_lock:
         procs = list(_children)
     for p in procs:
-        with contextlib.suppress(OSError):
-            p.terminate()
+        _signal_group(p, signal.SIGTERM)
     for p in procs:
         try:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            p.kill()
+            _signal_group(p, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
+    """Signal emcc and what it started (clang, wasm-ld, node): each emcc leads its own group."""
+    with contextlib.suppress(OSError):
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, sig)
+        else:  # pragma: no cover - Windows
+            proc.kill()
 
 
 def _spawn(
@@ -224,6 +233,9 @@ def _spawn(
                 text=True,
                 errors="replace",
                 env=_env(scratch),
+                # Its own process group, so that stopping a build stops clang too; Ctrl-C then
+                # reaches only us, and we stop the group (see stop_children).
+                start_new_session=hasattr(os, "killpg"),
             )
         except OSError as e:
             raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
@@ -232,7 +244,7 @@ def _spawn(
         try:
             out, err = proc.communicate()  # as long as the compile takes: stopped by stop_children
         except BaseException:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             proc.wait()
             raise
         finally:
