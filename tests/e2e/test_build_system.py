@@ -128,8 +128,9 @@ def test_damaged_cache_entries_are_compiled_again(tmp_path: Path, cache: Path, e
     manifests = list((cache / "build" / "manifests").rglob("*.json"))
     assert len(objects) == 3 and len(manifests) == 3
     objects[0].write_bytes(objects[0].read_bytes()[:100])  # truncated
-    objects[1].write_bytes(b"\0asm" + os.urandom(200))  # garbage under the right name
-    manifests[2].write_text("{not json")
+    for o in objects[1:]:
+        o.write_bytes(b"\0asm" + os.urandom(200))  # garbage under the right name
+    manifests[0].write_text("{not json")
     _, compiled, cached = _build(*common, "--force")
     assert len(compiled) == 3 and not cached
     assert (out / "lib.wasm").read_bytes() == wasm  # the same bytes as from a fresh cache
@@ -163,7 +164,7 @@ def test_concurrent_builds_of_one_output_never_mix_a_pair(tmp_path: Path, cache:
     env = {"EMBIND_PY_CACHE": str(cache)}
     with ThreadPoolExecutor(4) as pool:
         runs = [pool.submit(_cli, "build", d / "lib.c", "-o", out, env=env) for d in (v1, v2, v1, v2)]
-        results = [r.result() for r in runs]
+        results = [r.result(timeout=300) for r in runs]
     for r in results:
         assert r.returncode == 0, r.stderr
     st = stamp.read_stamp(out / "lib.py")
@@ -189,7 +190,7 @@ def test_twenty_thousand_functions(tmp_path: Path, cache: Path, emcc: object) ->
         )
         (d / f"part{p}.c").write_text(body)
         srcs.append(d / f"part{p}.c")
-    res = run_cli("build", *srcs, "-H", d / "big.h", "-n", "big", "-o", d)
+    res = run_cli("build", *srcs, "-H", d / "big.h", "-n", "big", "-o", d, "-O", "0")
     assert res.exit_code == 0, res.output[-3000:]
     assert f"{n} functions bound" in res.output
     mod = import_file(d / "big.py")
