@@ -2,8 +2,9 @@
 
 Public API: `Instance` (one isolated wasm instance; generated modules subclass
 it), `FFI` (cffi-style helpers), `Pointer`, the exception hierarchy rooted at
-`WasmError`, and the helpers generated wrappers call (`to_int`, `to_float`,
-`to_bool`, `wasm_bytes`). Everything else is private.
+`WasmError`, and the conversions generated wrappers call (`to_int`, `to_float`,
+`to_bool`, `address`, `arg_str`, `arg_buf`, ..., from `_convert`) and `wasm_bytes`.
+Everything else is private.
 
 May import: wasmtime and the standard library only (never jinja2, pycparser or
 typer), so generated modules work where only `wasmtime` is installed.
@@ -11,15 +12,24 @@ typer), so generated modules work where only `wasmtime` is installed.
 
 from __future__ import annotations
 
-from ._callbacks import (
-    Callback,
-    FuncPtr,
-    ObjectHandle,
+from ._callbacks import Callback, FuncPtr, ObjectHandle
+from ._convert import (
+    address,
+    arg_buf,
     arg_byval,
     arg_fn,
     arg_handle,
     arg_rec,
+    arg_str,
+    arg_strv,
+    read_bytes,
     ret_byval,
+    ret_fn,
+    ret_ptr,
+    ret_str,
+    to_bool,
+    to_float,
+    to_int,
 )
 from ._emscripten import HeapView, JsModule, call_main, load_wasm, run_main
 from ._errors import (
@@ -55,10 +65,7 @@ from ._types import (
     Struct,
     StructPointer,
     Union_,
-    to_bool,
     to_enum,
-    to_float,
-    to_int,
 )
 
 __all__ = [
@@ -97,15 +104,23 @@ __all__ = [
     "WasmOutOfFuel",
     "WasmTimeout",
     "WasmTrap",
+    "address",
+    "arg_buf",
     "arg_byval",
     "arg_fn",
     "arg_handle",
     "arg_rec",
+    "arg_str",
+    "arg_strv",
     "call_main",
     "compile_module",
     "engine",
     "load_wasm",
+    "read_bytes",
     "ret_byval",
+    "ret_fn",
+    "ret_ptr",
+    "ret_str",
     "run_main",
     "to_bool",
     "to_enum",
