@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from embind_py import runtime  # noqa: E402
-from embind_py.config import make_config  # noqa: E402
+from embind_py.config import Options, make_config  # noqa: E402
 from embind_py.pipeline import build  # noqa: E402
 
 
@@ -107,12 +107,14 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="embind-py-bench-"))
     os.environ["EMBIND_PY_CACHE"] = str(tmp / "cache")
     print(f"building in {tmp} ...", file=sys.stderr)
-    cfg = make_config(sources=[HERE / "bench.c"], headers=[HERE / "bench.h"], out=tmp, root=HERE)
+    cfg = make_config([HERE / "bench.c"], Options(headers=(HERE / "bench.h",), out=tmp), root=HERE)
     build(cfg)
     bench = import_file(tmp / "bench.py", "bench")
     native_so = tmp / "bench_native.so"
     subprocess.run(
-        ["gcc", "-O2", "-shared", "-fPIC", "-o", str(native_so), str(HERE / "bench.c")], check=True
+        ["gcc", "-O2", "-shared", "-fPIC", "-o", str(native_so), str(HERE / "bench.c")],
+        check=True,
+        timeout=120,
     )
     native = ctypes.CDLL(str(native_so))
     native.add.argtypes = (ctypes.c_int, ctypes.c_int)
@@ -225,7 +227,7 @@ def main() -> int:
     (big / "bigmod.c").write_text(big_c_source(6000))
     decls = "".join(f"uint32_t f{i}(uint32_t x, uint32_t y);\n" for i in range(6000))
     (big / "bigmod.h").write_text("#include <stdint.h>\n" + decls)
-    build(make_config(sources=[big / "bigmod.c"], out=big, root=big))
+    build(make_config([big / "bigmod.c"], Options(out=big), root=big))
     size = (big / "bigmod.wasm").stat().st_size
     wasm_bytes = (big / "bigmod.wasm").read_bytes()
     cold_runs, warm_runs = [], []

@@ -16,13 +16,13 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from . import __version__, stamp, toolchain, wasmcheck
 from . import project as project_mod
-from .config import BuildError, Config, ConfigError, make_config
+from .config import BuildError, Config, ConfigError, Options, make_config
 
 if TYPE_CHECKING:
     from . import pipeline
@@ -83,40 +83,18 @@ def main(
     """embind-py: one command from a C file to an importable, typed Python module."""
 
 
+def _tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
+
+
 def _configs(
-    sources: list[Path] | None,
-    project: Path | None,
-    target: str | None,
-    headers: list[Path] | None,
-    name: str | None,
-    out: Path | None,
-    include_dirs: list[Path] | None,
-    defines: list[str] | None,
-    opt: str | None,
-    cflags: list[str] | None,
-    emcc: str | None,
-    verbose: bool,
+    sources: list[Path] | None, project: Path | None, target: str | None, opts: Options
 ) -> list[Config]:
     """One config from the command line's sources, else the project's targets with the
-    command line's options laid over their own (`opt` None: the config's, else -O2)."""
+    command line's options laid over their own."""
     if sources:
-        cfg = make_config(
-            sources, headers, name, out, include_dirs, defines, opt or "2", cflags, emcc, verbose
-        )
-        return [cfg]
-    return project_mod.configs(
-        project,
-        target,
-        headers=headers,
-        name=name,
-        out=out,
-        include_dirs=include_dirs,
-        defines=defines,
-        opt=opt,
-        cflags=cflags,
-        emcc=emcc,
-        verbose=verbose,
-    )
+        return [make_config(sources, opts)]
+    return project_mod.configs(project, target, opts)
 
 
 @app.command()
@@ -148,6 +126,12 @@ def build(
         bool,
         typer.Option("--js", help="Also emit NAME.js + NAME.js.wasm (Emscripten's JS glue, ccall/cwrap)."),
     ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Parallel compiles [default: one per core].")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Compile every source afresh, without the object cache.")
+    ] = False,
 ) -> None:
     """Compile SRC.c ... to NAME.wasm and generate the Python module NAME.py.
 
@@ -155,10 +139,20 @@ def build(
     override the config). Skips a target whose recorded inputs are unchanged.
     """
     with _reporting():
-        cfgs = _configs(
-            sources, project, target, header, name, out, include, define, opt, cflag, emcc, verbose
+        opts = Options(
+            headers=_tuple(header),
+            name=name,
+            out=out,
+            include_dirs=_tuple(include),
+            defines=_tuple(define),
+            opt=opt,
+            cflags=_tuple(cflag),
+            emcc=emcc,
+            verbose=verbose,
+            jobs=jobs,
+            cache=not no_cache,
         )
-        for cfg in cfgs:
+        for cfg in _configs(sources, project, target, opts):
             if not force and stamp.is_current(cfg, js):  # decided before the pipeline is imported
                 typer.echo(f"{cfg.name} is up to date")
                 continue
@@ -232,7 +226,7 @@ def check(
     stale = 0
     with _reporting():
         version = project_mod.emcc_version_at_hand(emcc)
-        for cfg in project_mod.configs(project, target, emcc=emcc):
+        for cfg in project_mod.configs(project, target, Options(emcc=emcc)):
             reasons = stamp.stale_reasons(cfg, version)
             if not reasons:
                 typer.echo(f"{cfg.name}: up to date")
@@ -270,9 +264,17 @@ def generate(
     with _reporting():
         from . import pipeline
 
-        cfgs = _configs(
-            sources, project, target, header, name, out, include, define, None, cflag, emcc, verbose
+        opts = Options(
+            headers=_tuple(header),
+            name=name,
+            out=out,
+            include_dirs=_tuple(include),
+            defines=_tuple(define),
+            cflags=_tuple(cflag),
+            emcc=emcc,
+            verbose=verbose,
         )
+        cfgs = _configs(sources, project, target, opts)
         if wasm is not None and len(cfgs) > 1:
             raise ConfigError("--wasm names one module's wasm: add --target NAME")
         for cfg in cfgs:

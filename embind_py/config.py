@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import keyword
 import re
+import stat
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,13 +50,39 @@ def module_name_problem(name: object) -> str | None:
         return "the module name must be a Python identifier (letters, digits, _)"
     if keyword.iskeyword(name):
         return "the module name is a Python keyword, so `import` cannot name it"
-    if name in {"embind_py", "wasmtime"} or (name in sys.stdlib_module_names and name in sys.modules):
-        # A standard module this process (which holds the runtime) has imported: `import NAME`
-        # would find that one, or NAME.py would shadow it for the code next to it (math.py
-        # breaks `import random`, which the runtime's imports need).
-        return f"{name} is a module Python or embind-py's runtime already imports"
+    if name in _TAKEN_NAMES or name in sys.stdlib_module_names:
+        # A fixed list, not what this process happens to have imported: `import NAME` would find
+        # the standard module, or NAME.py would shadow it for the code next to it (math.py
+        # breaks `import random`, json.py whatever imports json).
+        return f"{name} is the name of a standard module or of one embind-py needs"
     return None
+
+
+_TAKEN_NAMES = frozenset({"embind_py", "wasmtime", "pycparser", "jinja2", "typer", "click", "tomli"})
 _OPT = re.compile(r"^(0|1|2|3|s|z|g)$")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line says about a build: each value given replaces the target's own
+    (None: not given). One value from the CLI through `project.configs` to `make_config`."""
+
+    headers: tuple[Path, ...] | None = None
+    name: str | None = None
+    out: Path | None = None
+    include_dirs: tuple[Path, ...] | None = None
+    defines: tuple[str, ...] | None = None
+    opt: str | None = None
+    cflags: tuple[str, ...] | None = None
+    emcc: str | None = None
+    verbose: bool = False
+    jobs: int | None = None  # parallel compiles (None: one per core)
+    cache: bool = True  # the object cache (see toolchain.ObjectCache)
+
+    def single_target_options(self) -> list[str]:
+        """The options given that name one module's files (--header, --name, --out)."""
+        given = (("--header", self.headers), ("--name", self.name), ("--out", self.out))
+        return [flag for flag, value in given if value]
 
 
 @dataclass(frozen=True)
@@ -72,55 +100,61 @@ class Config:
     cflags: tuple[str, ...] = ()
     emcc: str | None = None
     verbose: bool = False
+    jobs: int | None = None
+    cache: bool = True
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
 
-def make_config(
-    sources: list[Path],
-    headers: list[Path] | None = None,
-    name: str | None = None,
-    out: Path | None = None,
-    include_dirs: list[Path] | None = None,
-    defines: list[str] | None = None,
-    opt: str = "2",
-    cflags: list[str] | None = None,
-    emcc: str | None = None,
-    verbose: bool = False,
-    root: Path | None = None,
-) -> Config:
+def resolved(path: Path, what: str) -> Path:
+    """`path` made absolute with symlinks followed; ConfigError naming `what` for a symlink loop."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: "Symlink loop" before Python 3.13
+        raise ConfigError(f"{what} {path}: cannot be resolved ({e})") from None
+
+
+def regular_file(path: Path, what: str) -> Path:
+    """`path` resolved, when it is an existing regular file; else ConfigError naming `what`.
+
+    A FIFO would make emcc or the hashing wait forever and a device (/dev/zero, or a symlink
+    to it) read without end, so only regular files are inputs."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as e:
+        if not p.exists() and not p.is_symlink():
+            raise ConfigError(f"{what} {path}: no such file") from None
+        raise ConfigError(f"{what} {path}: cannot be read ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"{what} {path}: is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{what} {path}: not a regular file (a FIFO, a device or a socket)")
+    return resolved(p, what)
+
+
+def make_config(sources: Sequence[Path], options: Options | None = None, root: Path | None = None) -> Config:
     """Apply the defaults and check every value; raise ConfigError naming the bad one."""
+    o = options or Options()
     if not sources:
         raise ConfigError("no C sources given: pass at least one SRC.c")
-    srcs: list[Path] = []
-    for s in sources:
-        p = Path(s)
-        if not p.exists():
-            raise ConfigError(f"source {s}: no such file")
-        if p.is_dir():
-            raise ConfigError(f"source {s}: is a directory, not a C file")
-        if not p.is_file():  # a FIFO or a device (/dev/zero) would make emcc or the hashing hang
-            raise ConfigError(f"source {s}: not a regular file")
-        srcs.append(p.resolve())
+    srcs = [regular_file(s, "source") for s in sources]
     hdrs: list[Path] = []
-    if headers:
-        for h in headers:
-            p = Path(h)
-            if not p.is_file():
-                raise ConfigError(f"header {h}: no such file")
-            hdrs.append(p.resolve())
+    if o.headers:
+        hdrs = [regular_file(h, "header") for h in o.headers]
     else:
         for s in srcs:
             sib = s.with_suffix(".h")
             if sib.is_file():
                 hdrs.append(sib)
-    mod = name or srcs[0].stem
+    mod = o.name if o.name is not None else srcs[0].stem
     problem = module_name_problem(mod)
     if problem:
-        how = "" if name else f" (from the source {srcs[0].name}; choose another with --name)"
+        how = "" if o.name else f" (from the source {srcs[0].name}; choose another with --name)"
         raise ConfigError(f"--name {mod!r}: {problem}{how}")
-    o = (out or Path.cwd()).resolve()
-    if o.exists() and not o.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
+    out = resolved(o.out or Path.cwd(), "--out")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {o.out}: exists and is not a directory")
+    opt = o.opt if o.opt is not None else "2"
     if opt.startswith("-O"):
         opt = opt[2:]
     elif opt.startswith("O"):
@@ -131,27 +165,31 @@ def make_config(
     for h in hdrs:
         if h.parent not in incs:
             incs.append(h.parent)
-    for d in include_dirs or []:
+    for d in o.include_dirs or ():
         p = Path(d)
         if not p.is_dir():
             raise ConfigError(f"-I {d}: no such directory")
-        if p.resolve() not in incs:
-            incs.append(p.resolve())
-    for m in defines or []:
+        if resolved(p, "-I") not in incs:
+            incs.append(resolved(p, "-I"))
+    for m in o.defines or ():
         if not _IDENT.match(m.split("=", 1)[0]):
             raise ConfigError(f"-D {m!r}: expected MACRO or MACRO=VALUE")
+    if o.jobs is not None and o.jobs < 1:
+        raise ConfigError(f"-j {o.jobs}: expected a number of parallel compiles, at least 1")
     return Config(
         sources=tuple(srcs),
         headers=tuple(hdrs),
         name=mod,
-        out=o,
-        root=(root or Path.cwd()).resolve(),
+        out=out,
+        root=resolved(root or Path.cwd(), "project folder"),
         include_dirs=tuple(incs),
-        defines=tuple(defines or ()),
+        defines=tuple(o.defines or ()),
         opt=opt,
-        cflags=tuple(cflags or ()),
-        emcc=emcc,
-        verbose=verbose,
+        cflags=tuple(o.cflags or ()),
+        emcc=o.emcc,
+        verbose=o.verbose,
+        jobs=o.jobs,
+        cache=o.cache,
     )
 
 
@@ -206,6 +244,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 (byte {e.start}: {e.reason})") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
 
@@ -318,32 +358,22 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
     return Project(path, root, tuple(targets))
 
 
-def target_config(
-    project: Project,
-    target: Target,
-    *,
-    headers: list[Path] | None = None,
-    name: str | None = None,
-    out: Path | None = None,
-    include_dirs: list[Path] | None = None,
-    defines: list[str] | None = None,
-    opt: str | None = None,
-    cflags: list[str] | None = None,
-    emcc: str | None = None,
-    verbose: bool = False,
-) -> Config:
-    """The Config of `target`; any option given here (from the command line) replaces the config's."""
+def target_config(project: Project, target: Target, options: Options | None = None) -> Config:
+    """The Config of `target`; any option given in `options` (the command line) replaces the config's."""
+    o = options or Options()
     r = project.root
+    incs = o.include_dirs if o.include_dirs is not None else tuple(r / d for d in target.include_dirs)
     return make_config(
-        sources=[r / s for s in target.sources],
-        headers=headers if headers is not None else [r / h for h in target.headers] or None,
-        name=name or target.name,
-        out=out if out is not None else r / target.out,
-        include_dirs=include_dirs if include_dirs is not None else [r / d for d in target.include_dirs],
-        defines=defines if defines is not None else list(target.defines),
-        opt=opt or target.opt,
-        cflags=cflags if cflags is not None else list(target.cflags),
-        emcc=emcc,
-        verbose=verbose,
+        [r / s for s in target.sources],
+        replace(
+            o,
+            headers=o.headers if o.headers is not None else tuple(r / h for h in target.headers) or None,
+            name=o.name if o.name is not None else target.name,
+            out=o.out if o.out is not None else r / target.out,
+            include_dirs=incs,
+            defines=o.defines if o.defines is not None else target.defines,
+            opt=o.opt if o.opt is not None else target.opt,
+            cflags=o.cflags if o.cflags is not None else target.cflags,
+        ),
         root=r,
     )

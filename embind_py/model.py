@@ -10,7 +10,7 @@ into here: `cparse` converts them before they reach the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 # ---------------------------------------------------------------------------
@@ -198,11 +198,13 @@ POINTER_SIZE = 4
 
 @dataclass(frozen=True)
 class Field:
-    """A member of a record. `type` is None never; anonymous members are flattened."""
+    """A member of a record; anonymous members are flattened. A bitfield has `bits`:
+    (first bit within the byte at `offset`, width), as clang lays it out (little-endian)."""
 
     name: str
     type: CType
     offset: int
+    bits: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -358,7 +360,7 @@ def layout(
             inner = strip(t)
             assert isinstance(inner, RecordRef)
             for f in records[inner.name].fields:
-                fields.append(Field(f.name, f.type, at + f.offset))
+                fields.append(replace(f, offset=at + f.offset))
         else:
             fields.append(Field(name, t, at))
         if kind == "union":
@@ -386,7 +388,11 @@ def scalar_of(t: CType, records: dict[str, Record]) -> CType | None:
         rec = records.get(t.name)
         if rec is None or rec.opaque or len(rec.fields) != 1:
             return None
-        return scalar_of(rec.fields[0].type, records)
+        inner = scalar_of(rec.fields[0].type, records)
+        # clang's isSingleElementStruct: padding (`aligned(16)` around an int) makes it an aggregate.
+        if inner is None or sizeof(inner, records) != rec.size:
+            return None
+        return inner
     if isinstance(t, ArrayType):
         return scalar_of(t.elem, records) if t.length == 1 else None
     return t

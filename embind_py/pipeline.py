@@ -75,10 +75,14 @@ def _parse_files(
     lib = cparse.parse_library(pre, macros, list(files), cfg.root)
     if any(d.severity == "error" for d in lib.diagnostics):
         return lib
-    checks = cparse.layout_checks(lib)
-    bad = toolchain.layout_mismatches(emcc, files, checks, cfg.include_dirs, cfg.defines, echo)
-    if bad:  # clang lays some records out otherwise: bind those as opaque handles
-        lib = cparse.parse_library(pre, macros, list(files), cfg.root, bad)
+    spellings = cparse.layout_spellings(lib)
+    if not spellings:
+        return lib
+    probe = cparse.probe_source(spellings)
+    dump = toolchain.record_layouts(emcc, files, probe, cfg.include_dirs, cfg.defines, echo)
+    layouts = cparse.read_layouts(dump, spellings)
+    if cparse.layouts_differ(lib, layouts):  # packed, aligned, bitfields: lay out as clang does
+        lib = cparse.parse_library(pre, macros, list(files), cfg.root, layouts)
     return lib
 
 

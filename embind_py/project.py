@@ -14,53 +14,25 @@ import difflib
 from pathlib import Path
 
 from . import stamp, toolchain
-from .config import Config, ConfigError, find_project, target_config
+from .config import Config, ConfigError, Options, find_project, target_config
 
 
-def configs(
-    project: Path | None,
-    target: str | None,
-    *,
-    headers: list[Path] | None = None,
-    name: str | None = None,
-    out: Path | None = None,
-    include_dirs: list[Path] | None = None,
-    defines: list[str] | None = None,
-    opt: str | None = None,
-    cflags: list[str] | None = None,
-    emcc: str | None = None,
-    verbose: bool = False,
-) -> list[Config]:
+def configs(project: Path | None, target: str | None, options: Options | None = None) -> list[Config]:
     """One Config per selected target of the project found from the cwd (or `project`).
 
     Options given on the command line replace the config's values; --header, --name
     and --out only make sense for one target, so they need `--target` when there are several.
     """
+    opts = options or Options()
     proj = find_project(project=project)
     selected = proj.select(target)
     if len(selected) > 1:
-        for flag, value in (("--header", headers), ("--name", name), ("--out", out)):
-            if value:
-                raise ConfigError(
-                    f"{flag} applies to a single target, and {proj.pyproject.name} has "
-                    f"{len(selected)}: add --target NAME"
-                )
-    return [
-        target_config(
-            proj,
-            t,
-            headers=headers,
-            name=name,
-            out=out,
-            include_dirs=include_dirs,
-            defines=defines,
-            opt=opt,
-            cflags=cflags,
-            emcc=emcc,
-            verbose=verbose,
-        )
-        for t in selected
-    ]
+        for flag in opts.single_target_options():
+            raise ConfigError(
+                f"{flag} applies to a single target, and {proj.pyproject.name} has "
+                f"{len(selected)}: add --target NAME"
+            )
+    return [target_config(proj, t, opts) for t in selected]
 
 
 def emcc_version_at_hand(explicit: str | None = None) -> str | None:

@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,29 +94,32 @@ def _emcc_from_emsdk(root: str) -> str | None:
     return None
 
 
-def find_emcc(explicit: str | None = None) -> Emcc:
-    """Locate emcc: `explicit`, then `$EMCC`, then `$EMSDK`, then `PATH`."""
-    candidates: list[tuple[str, str]] = []
+def _locate(explicit: str | None) -> tuple[str, str] | None:
+    """(where it came from, the command) of the emcc to use: `explicit` (--emcc), then `$EMCC`,
+    then `$EMSDK`, then `PATH`; None when there is none. The one place that lookup is written."""
     if explicit:
-        candidates.append(("--emcc", explicit))
-    elif os.environ.get("EMCC"):
-        candidates.append(("$EMCC", os.environ["EMCC"]))
-    else:
-        if os.environ.get("EMSDK"):
-            found = _emcc_from_emsdk(os.environ["EMSDK"])
-            if found:
-                candidates.append(("$EMSDK", found))
-        on_path = shutil.which("emcc")
-        if on_path:
-            candidates.append(("PATH", on_path))
-    if not candidates:
+        return "--emcc", explicit
+    if os.environ.get("EMCC"):
+        return "$EMCC", os.environ["EMCC"]
+    if os.environ.get("EMSDK"):
+        found = _emcc_from_emsdk(os.environ["EMSDK"])
+        if found:
+            return "$EMSDK", found
+    on_path = shutil.which("emcc")
+    return ("PATH", on_path) if on_path else None
+
+
+def find_emcc(explicit: str | None = None) -> Emcc:
+    """Locate emcc (see `_locate`) and read its version."""
+    located = _locate(explicit)
+    if located is None:
         raise ToolchainError(
             "emcc (the Emscripten compiler) was not found: pass --emcc PATH, set $EMCC "
             "or $EMSDK, or put emcc on PATH. To install it, run "
             f"`bash {INSTALL_HINT}` (it uses the official emsdk when reachable, "
             "else the distribution's emscripten package)."
         )
-    source, cmd = candidates[0]
+    source, cmd = located
     resolved = shutil.which(cmd) or cmd
     if not Path(resolved).exists():
         raise ToolchainError(
@@ -160,18 +164,33 @@ def _env() -> dict[str, str]:
 Echo = Callable[[str], None]
 
 
-def _spawn(argv: list[str], echo: Echo | None) -> subprocess.CompletedProcess[str]:
-    """Run emcc (echoing its command line when asked) and capture its output."""
-    if echo:
-        echo("$ " + shlex.join(argv))
+def _spawn(
+    argv: list[str], echo: Echo | None, rsp_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run emcc (echoing its command line and time when asked) and capture its output.
+
+    With `rsp_dir`, the arguments go to emcc in a response file written there (`emcc @FILE`):
+    a link names every object and every export, and tens of thousands of them would pass
+    the system's limit on a command line (`Argument list too long`).
+    """
+    run = argv
+    if rsp_dir is not None:
+        fd, rsp = tempfile.mkstemp(prefix="emcc-", suffix=".rsp", dir=rsp_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(shlex.join(argv[1:]))  # emcc reads it back with shlex.split
+        run = [argv[0], "@" + rsp]
+    start = time.perf_counter()
     try:
-        return subprocess.run(argv, capture_output=True, text=True, env=_env(), errors="replace")
+        proc = subprocess.run(run, capture_output=True, text=True, env=_env(), errors="replace")
     except OSError as e:
         raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
+    if echo:
+        echo(f"$ {shlex.join(argv)}  ({time.perf_counter() - start:.2f} s)")
+    return proc
 
 
-def _run(argv: list[str], what: str, echo: Echo | None) -> str:
-    proc = _spawn(argv, echo)
+def _run(argv: list[str], what: str, echo: Echo | None, rsp_dir: Path | None = None) -> str:
+    proc = _spawn(argv, echo, rsp_dir)
     if proc.returncode != 0:
         # stdout is the product (preprocessed text, a macro dump), not a message.
         raise CompileError(what, (proc.stderr.strip() or proc.stdout).strip(), proc.returncode)
@@ -212,31 +231,23 @@ def preprocess(
     return _run_on_headers(emcc, flags, headers, "preprocessing the headers", echo)
 
 
-_LAYOUT_TAG = "embind-py-layout:"
-_LAYOUT_FAIL = re.compile(r"error:.*static.assert.*" + _LAYOUT_TAG + r"([A-Za-z0-9_$]+)")
-
-
-def layout_mismatches(
+def record_layouts(
     emcc: Emcc,
     headers: Sequence[Path],
-    checks: dict[str, str],
+    probe: str,
     include_dirs: Sequence[Path] = (),
     defines: Sequence[str] = (),
     echo: Echo | None = None,
-) -> frozenset[str]:
-    """The names in `checks` (record name -> C expression) whose expression clang finds false,
-    compiling the headers as they really are (no GNU extension blanked)."""
-    if not checks:
-        return frozenset()
-    asserts = "".join(f'_Static_assert({expr}, "{_LAYOUT_TAG}{name}");\n' for name, expr in checks.items())
-    flags = ["-fsyntax-only", "-w", "-ferror-limit=0", "-fno-caret-diagnostics", "-fno-color-diagnostics"]
+) -> str:
+    """clang's record layouts (`-Xclang -fdump-record-layouts`) of the headers as they really
+    are (no GNU extension blanked), with `probe` (C declarations) after them. A record the
+    probe cannot name is an error clang reports and goes past: its layout is just absent."""
+    flags = ["-fsyntax-only", "-w", "-ferror-limit=0", "-Xclang", "-fdump-record-layouts"]
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        probe = Path(tmp) / "embind_py_layouts.c"
-        probe.write_text(_umbrella(headers) + asserts)
-        argv = [*emcc.command, *flags, "-x", "c", *_cpp_flags(include_dirs, defines), str(probe)]
-        proc = _spawn(argv, echo)
-    # Other errors (a record we cannot name in C) leave its assertion unevaluated: not a mismatch.
-    return frozenset(m[1] for m in _LAYOUT_FAIL.finditer(proc.stderr))
+        src = Path(tmp) / "embind_py_layouts.c"
+        src.write_text(_umbrella(headers) + probe)
+        argv = [*emcc.command, *flags, "-x", "c", *_cpp_flags(include_dirs, defines), str(src)]
+        return _spawn(argv, echo).stdout
 
 
 def dump_macros(
@@ -360,7 +371,8 @@ def wasm_argv(emcc: Emcc, job: Job, out_wasm: Path) -> list[str]:
 
 def compile_wasm(emcc: Emcc, job: Job, out_wasm: Path, echo: Echo | None = None) -> None:
     """Compile and link the sources to a standalone wasm module at `out_wasm`."""
-    _run(wasm_argv(emcc, job, out_wasm), "emcc", echo)
+    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+        _run(wasm_argv(emcc, job, out_wasm), "emcc", echo, Path(tmp))
 
 
 # Emscripten before 3.1.12 made its Node.js loader `fetch` the .wasm by file path when
@@ -397,7 +409,7 @@ def compile_js(emcc: Emcc, job: Job, out_js: Path, echo: Echo | None = None) -> 
     """
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         tmp_js = Path(tmp) / (out_js.name + ".js")
-        _run(js_argv(emcc, job, tmp_js), "emcc (JS glue)", echo)
+        _run(js_argv(emcc, job, tmp_js), "emcc (JS glue)", echo, Path(tmp))
         out_js.parent.mkdir(parents=True, exist_ok=True)
         out_wasm = out_js.with_name(out_js.name + ".wasm")
         shutil.move(str(tmp_js.with_suffix(".wasm")), out_wasm)
@@ -413,13 +425,10 @@ def quick_version(explicit: str | None = None) -> str | None:
     None when no emcc is found or the file is missing (callers then fall back to
     `find_emcc`, or skip the version comparison).
     """
-    cmd: str | None = explicit or os.environ.get("EMCC") or None
-    if cmd is None and os.environ.get("EMSDK"):
-        cmd = _emcc_from_emsdk(os.environ["EMSDK"])
-    if cmd is None:
-        cmd = shutil.which("emcc")
-    if cmd is None:
+    located = _locate(explicit)
+    if located is None:
         return None
+    cmd = located[1]
     resolved = Path(shutil.which(cmd) or cmd).resolve()
     for d in (resolved.parent, resolved.parent / "upstream" / "emscripten"):
         try:

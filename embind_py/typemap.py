@@ -540,7 +540,7 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
         fields.append(
             FieldSpec(
                 field_name(f.name), f.name, ann, _init_annotation(f.type, value_ann), f.offset,
-                _field_expr(f.type, lib), value_ann, _live_annotation(f.type, ann, lib),
+                _field_expr(f, lib), value_ann, _live_annotation(f.type, ann, lib),
             )
         )
     sp = _scalar_path(rec, lib)
@@ -557,8 +557,11 @@ def _opaque_spec(rec: m.Record, lib: Library) -> RecordSpec:
     return RecordSpec(c_name, record_class(rec, lib), f"_R_{rec.name}", rec.kind, 0, 1, True, (), "None", ())
 
 
-def _field_expr(t: CType, lib: Library) -> str:
-    s = _strip_names(t)
+def _field_expr(f: m.Field, lib: Library) -> str:
+    s = _strip_names(f.type)
+    if f.bits is not None:  # an enum bitfield is unsigned unless a member is negative, as in clang
+        signed = isinstance(s, m.IntType | m.EnumRef) and s.signed
+        return f"_rt.BitField({ctype_expr(s, lib)}, {f.bits[0]}, {f.bits[1]}, {signed})"
     if isinstance(s, m.ArrayType) and not s.length:
         return "_rt.ArrayOf(" + ctype_expr(s.elem, lib) + ", 0)"
     return ctype_expr(s, lib)
@@ -699,8 +702,8 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
         tgt = m.strip(s.target)
         writable = not s.const
         if _is_char(s.target):
-            store = f'{slot}.i32 = _rt.arg_str(self, {name}, "{what}", {writable})'
-            return ParamSpec(name, p.name, "_rt.CharPtrArg", (), (store,), True)
+            arg = f'{slot}.i32 = _rt.arg_str(self, {name}, "{what}", {writable})'
+            return ParamSpec(name, p.name, "_rt.CharPtrArg", (), (arg,), True)
         if isinstance(tgt, m.VoidType):
             return ParamSpec(
                 name,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
+import select
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from typer.testing import CliRunner
@@ -46,6 +49,25 @@ def import_file(path: Path, name: str | None = None) -> ModuleType:
     sys.modules[mod_name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def read_line(stream: IO[bytes], timeout: float) -> bytes:
+    """One line from a pipe, failing the test after `timeout` seconds (a bare readline can hang).
+
+    Reads the file descriptor directly, byte by byte, so nothing is left in `stream`'s buffer.
+    """
+    fd = stream.fileno()
+    deadline = time.monotonic() + timeout
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError(f"no complete line within {timeout} s (got {line!r})")
+        byte = os.read(fd, 1)
+        if not byte:
+            break  # end of file
+        line += byte
+    return line
 
 
 BuildFn = Callable[..., ModuleType]

@@ -22,14 +22,15 @@ from embind_py import model
 from embind_py.cparse._convert import Converter, InternalError, Unbindable, internal, prototype
 from embind_py.cparse._eval import NotConstant, Value
 from embind_py.cparse._files import FileTable
+from embind_py.cparse._layouts import ClangLayouts, parse_dump, probe_source
 from embind_py.cparse._macros import (
     Definition,
     Expander,
     MacroError,
     normalize,
-    parse_dump,
     scan_defines,
 )
+from embind_py.cparse._macros import parse_dump as parse_macro_dump
 from embind_py.model import (
     ArrayType,
     Constant,
@@ -44,7 +45,15 @@ from embind_py.model import (
     RecordRef,
 )
 
-__all__ = ["InternalError", "layout_checks", "parse_library"]
+__all__ = [
+    "ClangLayouts",
+    "InternalError",
+    "layout_spellings",
+    "layouts_differ",
+    "parse_library",
+    "probe_source",
+    "read_layouts",
+]
 
 _PARSE_ERROR = re.compile(r"^(.*?):(\d+)(?::\d+)?: (.*)$", re.DOTALL)
 _PARSE_FILE = "<embind-py>"
@@ -55,14 +64,15 @@ def parse_library(
     macros: str,
     user_files: Sequence[Path],
     root: Path,
-    bad_layouts: frozenset[str] = frozenset(),
+    layouts: ClangLayouts | None = None,
 ) -> Library:
     """Everything the user's headers declare, as a `Library` (problems as diagnostics).
 
     `preprocessed` is `toolchain.preprocess` output (line markers kept), `macros`
     is `toolchain.dump_macros` output, `user_files` are the user's headers and
-    `root` the folder file names are shown relative to. Records named in `bad_layouts`
-    (see `layout_checks`) are bound as opaque handles, with a warning.
+    `root` the folder file names are shown relative to. With clang's `layouts` (see
+    `read_layouts`), records are laid out as clang does (packed, aligned, bitfields);
+    without, a record with bitfields or a layout attribute is an opaque handle.
     """
     files = FileTable(preprocessed, user_files, root)
     preprocessed = _STRAY_PRAGMA.sub("", preprocessed)
@@ -80,12 +90,12 @@ def parse_library(
         # instead of reporting it: still the user's syntax error, never a traceback.
         msg = f"syntax error (the C parser gave up: {e})"
         return Library(diagnostics=(_unlocated(msg, files, user_files),))
-    return _Builder(files, ast, bad_layouts).build(macros, user_files)
+    return _Builder(files, ast, layouts).build(macros, user_files)
 
 
 # pycparser takes `#pragma` only between declarations, but headers put them anywhere, e.g.
 # zstd.h's `static\n#pragma clang diagnostic push\nZSTD_customMem const ...`. Only
-# `#pragma pack` matters to us (it changes layouts, so it gets a warning); the rest go.
+# `#pragma pack` stays (pycparser reads it between declarations); clang's layouts cover its effect.
 _STRAY_PRAGMA = re.compile(r"^[ \t]*#[ \t]*pragma\b(?![ \t]+pack\b).*$", re.M)
 
 
@@ -102,20 +112,33 @@ class _Parser(c_parser.CParser):  # type: ignore[misc, unused-ignore]
         super()._parse_error(msg, coord)
 
 
-def layout_checks(lib: Library) -> dict[str, str]:
-    """For each laid-out record, a C constant expression that is true when clang agrees with
-    our size, alignment and field offsets. An alignment or packing attribute hidden behind a
-    macro (xxHash's `XXH_ALIGN_MEMBER`) is invisible once the headers are preprocessed for
-    pycparser, so the compiler is asked (`toolchain.layout_mismatches`)."""
-    out: dict[str, str] = {}
+def layout_spellings(lib: Library) -> dict[str, str]:
+    """Each record's C spelling, for asking clang its layout (`probe_source`): an alignment or
+    packing attribute, `#pragma pack`, or a macro hiding one, is invisible once the headers are
+    preprocessed for pycparser, and bitfields are placed by clang's rules, so the compiler is
+    asked (`toolchain.record_layouts`). Synthesized names of anonymous records do not compile:
+    clang skips them, and their layouts come from the records that hold them."""
+    return {rec.name: rec.typedef or f"{rec.kind} {rec.name}" for rec in lib.records.values()}
+
+
+def read_layouts(dump: str, spellings: dict[str, str]) -> ClangLayouts:
+    """clang's `-fdump-record-layouts` output of `probe_source(spellings)`, read."""
+    return parse_dump(dump, spellings)
+
+
+def layouts_differ(lib: Library, layouts: ClangLayouts) -> bool:
+    """Whether clang lays out some record otherwise than `lib` (parsed without its layouts) does,
+    or has a layout for one `lib` left opaque: then parse again with `layouts`."""
     for rec in lib.records.values():
-        if rec.opaque:
+        clang = layouts.probed.get(rec.name)
+        if clang is None:
             continue
-        t = rec.typedef or f"{rec.kind} {rec.name}"  # synthesized names fail to compile: skipped
-        terms = [f"sizeof({t}) == {rec.size}", f"_Alignof({t}) == {rec.align}"]
-        terms += [f"__builtin_offsetof({t}, {f.name}) == {f.offset}" for f in rec.fields]
-        out[rec.name] = " && ".join(terms)
-    return out
+        if rec.opaque or (rec.size, rec.align) != (clang.size, clang.align):
+            return True
+        offsets = [m.offset for m in clang.members]
+        if any(f.offset not in offsets for f in rec.fields):
+            return True
+    return False
 
 
 _COMMENTS_AND_LITERALS = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
@@ -170,10 +193,10 @@ def _syntax_error(message: str, files: FileTable, user_files: Sequence[Path]) ->
 
 
 class _Builder:
-    def __init__(self, files: FileTable, ast: c_ast.FileAST, bad_layouts: frozenset[str]) -> None:
+    def __init__(self, files: FileTable, ast: c_ast.FileAST, layouts: ClangLayouts | None) -> None:
         self.files = files
         self.ast = ast
-        self.conv = Converter(files, bad_layouts)
+        self.conv = Converter(files, layouts)
         self.functions: dict[str, Function] = {}
         self.typedefs: dict[str, NamedType] = {}
 
@@ -224,10 +247,7 @@ class _Builder:
                     f"variable {ext.name} skipped: global variables are not bound",
                     key=f"variable {ext.name}",
                 )
-        elif isinstance(ext, c_ast.Pragma):
-            if re.match(r"\s*pack\b", ext.string or ""):
-                self.conv.warn(ext, "#pragma pack is ignored: record layouts may be wrong")
-        elif not isinstance(ext, c_ast.StaticAssert):
+        elif not isinstance(ext, c_ast.Pragma | c_ast.StaticAssert):
             raise internal(ext)
 
     def _typedef(self, node: c_ast.Typedef) -> None:
@@ -317,7 +337,7 @@ class _Constants:
 
     def __init__(self, conv: Converter, macros: str) -> None:
         self.conv = conv
-        self.macros = parse_dump(macros)
+        self.macros = parse_macro_dump(macros)
         self.expander = Expander(self.macros)
         self.parser = c_parser.CParser()
         self.values: dict[str, Value | None] = {}

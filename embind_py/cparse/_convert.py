@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +22,7 @@ from pycparser import c_ast, c_generator  # type: ignore[import-untyped, unused-
 from embind_py import model
 from embind_py.cparse._eval import Evaluator, NotConstant, Value
 from embind_py.cparse._files import FileTable
+from embind_py.cparse._layouts import ClangLayouts, ClangMember, ClangRecord
 from embind_py.model import (
     ArrayType,
     CType,
@@ -117,8 +118,9 @@ _LAYOUT_ATTR = re.compile(r"\b(__packed__|packed|__aligned__|aligned|_Alignas|al
 class Converter:
     """Walks a translation unit once and answers model questions about it."""
 
-    def __init__(self, files: FileTable, bad_layouts: frozenset[str] = frozenset()) -> None:
-        self._bad_layouts = bad_layouts  # records whose layout clang disagrees with
+    def __init__(self, files: FileTable, layouts: ClangLayouts | None = None) -> None:
+        self._layouts = layouts  # clang's, when the pipeline asked for them
+        self._nested: dict[str, ClangRecord] = {}  # clang layouts of records nested by value
         self.files = files
         self.diagnostics: list[tuple[int, int, int, Diagnostic]] = []
         self._order = 0
@@ -416,6 +418,12 @@ class Converter:
         """Why a record is opaque, when it was defined but cannot be laid out."""
         return self._record_problem.get(name)
 
+    def clang_layout(self, name: str) -> ClangRecord | None:
+        """clang's layout of the record `name`, if clang was asked (see `_layouts`)."""
+        if self._layouts is None:
+            return None
+        return self._layouts.probed.get(name) or self._nested.get(name)
+
     def _lay_out(self, d: _RecDef) -> Record:
         typedef = self._rec_typedef.get(d.name)
         file = self.files.display(d.file)
@@ -425,8 +433,9 @@ class Converter:
 
         if d.node is None:
             return opaque()
+        clang = self.clang_layout(d.name)
         try:
-            fields, size, align = self._members(d)
+            fields, size, align = self._members(d) if clang is None else self._clang_members(d, clang)
         except (Unbindable, model.LayoutError) as e:
             self._record_problem[d.name] = str(e)
             if self.files.is_user(d.file):
@@ -436,20 +445,66 @@ class Converter:
                     key=f"record {d.name}",
                 )
             return opaque()
-        attr = self._layout_attribute(d)
-        if attr is not None or d.name in self._bad_layouts:
-            # toolchain.PYCPARSER_DEFINES blanks these, so the computed layout would be wrong.
-            why = (
-                f"its layout uses {attr}, which embind-py cannot lay out"
-                if attr is not None
-                else "clang lays it out otherwise (an aligned/packed attribute or #pragma pack, "
-                "perhaps behind a macro)"
-            )
+        attr = self._layout_attribute(d) if clang is None else None
+        if attr is not None:
+            # toolchain.PYCPARSER_DEFINES blanks these: without clang's layout, ours would be wrong.
+            why = f"its layout uses {attr}, and clang's layout of it is unknown"
             self._record_problem[d.name] = why
             msg = f"{d.kind} {d.name} is opaque (usable by pointer only): {why}"
             self.warn(d.node, msg, key=f"record {d.name}")
             return opaque()
         return Record(d.kind, d.name, tuple(fields), size, align, False, typedef, file, d.line)
+
+    def _clang_members(self, d: _RecDef, clang: ClangRecord) -> tuple[list[Field], int, int]:
+        """The fields at the offsets and bit ranges clang gave (packed, aligned, bitfields)."""
+        assert d.node is not None and self._layouts is not None
+        decls = [x for x in d.node.decls if not isinstance(x, c_ast.Pragma | c_ast.StaticAssert)]
+        mismatch = Unbindable("clang's layout of it does not match its declaration as parsed")
+        if len(decls) != len(clang.members):
+            raise mismatch
+        fields: list[Field] = []
+        for decl, cm in zip(decls, clang.members, strict=True):
+            if not isinstance(decl, c_ast.Decl):
+                raise internal(decl)
+            if (decl.bitsize is None) != (cm.bits is None):
+                raise mismatch
+            if decl.name is None and decl.bitsize is not None:
+                continue  # unnamed bitfield: padding, or a zero-width one ending a unit
+            if decl.name is None and not isinstance(decl.type, c_ast.Struct | c_ast.Union):
+                continue
+            t: CType = self.ctype(decl.type)
+            s = model.strip(t)
+            if decl.bitsize is not None:
+                if not isinstance(s, model.IntType | model.BoolType | EnumRef):
+                    raise Unbindable(f"bitfield {decl.name} has type {t.c_name()}")
+                fields.append(Field(decl.name, t, cm.offset, cm.bits))
+                continue
+            if isinstance(s, FunctionType):
+                raise Unbindable(f"member {decl.name} has a function type")
+            self._note_nested(t, cm, decl.name)
+            self.ensure_layout(t)
+            if decl.name is None:  # an anonymous struct or union: its fields are lifted
+                assert isinstance(s, RecordRef)
+                fields += [replace(f, offset=cm.offset + f.offset) for f in self.record(s.name).fields]
+                continue
+            flexible = decl is decls[-1] and d.kind == "struct"
+            if isinstance(s, ArrayType) and s.length is None and not flexible:
+                raise Unbindable(f"member {decl.name} is an array of unknown size")
+            fields.append(Field(decl.name, t, cm.offset))
+        return fields, clang.size, clang.align
+
+    def _note_nested(self, t: CType, cm: ClangMember, name: str | None) -> None:
+        """Give a record held by value (or in an array) the layout clang printed for its type."""
+        assert self._layouts is not None
+        s = model.strip(t)
+        while isinstance(s, ArrayType):
+            s = model.strip(s.elem)
+        if not isinstance(s, RecordRef) or s.name in self.records or self.clang_layout(s.name):
+            return
+        text = re.sub(r"(\[\d*\])+$", "", cm.type_text(name))
+        found = self._layouts.by_type.get(text)
+        if found is not None:
+            self._nested[s.name] = found
 
     def _layout_attribute(self, d: _RecDef) -> str | None:
         """`packed`/`aligned`/`_Alignas` written in a user record's text, if any."""

@@ -4,8 +4,7 @@ Owns: Python callables turned into wasm functions in the instance's function
 table (`temporary_slot` for a plain callable during one call; a table index is
 never given to another Python function, see `_State`), `FuncPtr` (a C function
 pointer callable from Python, through the table), `Callback` (`ffi.callback`: a
-table entry that lives as long as the object), `ffi.new_handle`/`from_handle`,
-and the setjmp/longjmp and signal-handler imports that call through the table.
+table entry that lives as long as the object) and `ffi.new_handle`/`from_handle`.
 Values convert by `_convert`'s rules in both directions.
 
 Callbacks run on the thread that called C (under the instance's RLock); the
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
-from . import _convert, _fastcall, _host
+from . import _convert, _fastcall
 from ._errors import WasmTrap as WasmTrapError
 from ._types import FuncPtrType, Handle, OpaqueType, RecordType, Struct
 
@@ -350,76 +349,3 @@ def from_handle(inst: Instance, p: Any) -> Any:
 
 def is_struct(value: object) -> bool:
     return isinstance(value, Struct)
-
-
-@_host.host("env", "__call_sighandler")
-def _call_sighandler(inst: Instance, name: str) -> Callable[..., Any]:
-    # `raise(sig)` with a handler installed by `signal()`: call it, as the JS glue does.
-    def call_sighandler(fp: int, sig: int) -> None:
-        st = _state(inst)
-        func = st.table.get(st.store, fp) if st.table is not None else None
-        if not isinstance(func, wasmtime.Func):
-            raise WasmTrapError(f"raise({sig}): signal handler {fp} is not a function")
-        try:
-            func(st.store, sig)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
-            if inst._pending is None:  # the handler trapped: a WasmTrap, not wasmtime's
-                raise inst._translate(e) from None
-            raise  # a longjmp out of the handler, or a Python callback's exception
-
-    return call_sighandler
-
-
-# ---------------------------------------------------------------------------
-# setjmp/longjmp, Emscripten's default (JS-exception-based) scheme
-#
-# C code calling a function that may longjmp goes through `invoke_<sig>(index,
-# args...)`; `longjmp` ends in `_emscripten_throw_longjmp`, which unwinds to the
-# nearest invoke, which tells the C side with `setThrew(1, 0)` (what the JS glue does).
-
-
-class _LongJmp(Exception):
-    """Unwinds wasm frames from `longjmp` to the nearest `invoke_*` (never seen by users)."""
-
-
-@_host.host("env", "_emscripten_throw_longjmp", "emscripten_longjmp_jmpbuf")
-def _throw_longjmp(inst: Instance, name: str) -> Callable[..., Any]:
-    def throw(*args: Any) -> None:
-        raise _LongJmp()
-
-    return throw
-
-
-@_host.prefix_host("env", "invoke_")
-def _invoke(inst: Instance, name: str) -> Callable[..., Any]:
-    returns = name[len("invoke_") :][:1] != "v"
-    set_threw: list[Any] = []
-
-    def invoke(index: int, *args: Any) -> Any:
-        st = _state(inst)
-        assert st.table is not None
-        func = st.table.get(st.store, index)
-        if not isinstance(func, wasmtime.Func):
-            raise WasmTrapError(f"invoke: function table entry {index} is not a function")
-        sp = inst.stack_save()
-        try:
-            return func(st.store, *args)
-        except _LongJmp:
-            inst._pending = None
-            _fastcall.clear_last_exception()
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
-            if inst._pending is None:
-                raise inst._translate(e) from None
-            if not isinstance(inst._pending, _LongJmp):
-                raise
-            inst._pending = None
-            _fastcall.clear_last_exception()
-        inst.stack_restore(sp)
-        if not set_threw:
-            set_threw.append(inst._caller("setThrew", "ii", ""))
-        call, v = set_threw[0]
-        v[0].i32, v[1].i32 = 1, 0
-        call()
-        return 0 if returns else None
-
-    return invoke

@@ -1,7 +1,7 @@
 """One isolated instance of a wasm module, and what generated wrappers call on it.
 
 Owns: shared engines and the compiled-module cache, the linker (WASI plus the
-host imports of `_host`), instantiation and `_initialize`, binding exports to
+imports of the `host` package), instantiation and `_initialize`, binding exports to
 fast callers (`_fastcall`), per-call temporaries (a scratch arena inside wasm
 memory, malloc for large ones), and turning traps and exits into the runtime's
 exceptions with the wasm stack pointer restored. Converting arguments and
@@ -26,7 +26,8 @@ from typing import Any
 
 import wasmtime
 
-from . import _cache, _convert, _fastcall, _host, _limits
+from . import _cache, _convert, _fastcall, _limits
+from . import host as _host
 from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
 from ._memory import Memory
 from ._types import CType

@@ -96,6 +96,38 @@ class Scalar(CType):
         self.ct.from_address(inst.mem.check(addr, self.size)).value = self.convert(value, what)
 
 
+class BitField(Scalar):
+    """A bitfield member: `width` bits from bit `begin` of the bytes at the field's offset
+    (clang's layout, little-endian), read and written with the base type's signedness.
+    A write is range-checked against the width and changes only those bits."""
+
+    def __init__(self, base: CType, begin: int, width: int, signed: bool) -> None:
+        if not isinstance(base, Scalar):
+            raise TypeError(f"a bitfield of C type {base.name}")
+        super().__init__(f"{base.name}:{width}", base.kind, base.size, signed)
+        self.base, self.begin, self.width = base, begin, width
+        self.size = (begin + width + 7) // 8  # the bytes it touches
+        self.mask = ((1 << width) - 1) << begin
+        if self.kind == "int":
+            bits = width - 1 if signed else width
+            self.lo, self.hi = (-(1 << bits), (1 << bits) - 1) if signed else (0, (1 << bits) - 1)
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        raw = int.from_bytes(inst.mem.read(addr, self.size), "little")
+        v = (raw & self.mask) >> self.begin
+        if self.kind == "bool":
+            return bool(v)
+        if self.signed and v >> (self.width - 1):
+            v -= 1 << self.width
+        return self.base.load_int(v) if isinstance(self.base, EnumType) else v
+
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        v = int(self.convert(value, what))
+        raw = int.from_bytes(inst.mem.read(addr, self.size), "little")
+        raw = (raw & ~self.mask) | ((v << self.begin) & self.mask)
+        inst.mem.write(addr, raw.to_bytes(self.size, "little"))
+
+
 def _pointer_name(target: CType | None, const: bool) -> str:
     """C's spelling of a pointer to `target`: `const char *`, `char **`, `const char *const *`."""
     inner = "void" if target is None else target.name
@@ -634,6 +666,9 @@ class EnumType(Scalar):
 
     def load(self, inst: Instance, addr: int) -> Any:
         return to_enum(self.cls, super().load(inst, addr))
+
+    def load_int(self, v: int) -> Any:
+        return to_enum(self.cls, v)
 
 
 def to_enum(cls: Any, v: int) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from embind_py import cparse, pipeline, render, toolchain
-from embind_py.config import make_config
+from embind_py.config import Options, make_config
 from embind_py.runtime import WasmError
 from tests.conftest import BuildFn
 
@@ -127,7 +127,7 @@ def test_fuzz_headers_through_emcc(tmp_path: Path, emcc: toolchain.Emcc) -> None
     src = tmp_path / "fuzzed.c"
     src.write_text('#include "fuzzed.h"\n')
     hdr.write_text(BASE_HEADERS[0])
-    cfg = make_config([src], [hdr], root=tmp_path)
+    cfg = make_config([src], Options(headers=(hdr,)), root=tmp_path)
     for _ in range(6):
         hdr.write_text(mutate(BASE_HEADERS[0], rng))
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import BuildFn
+from tests.conftest import BuildFn, read_line
 
 C_SRC = r"""
 #include <stdio.h>
@@ -159,27 +160,38 @@ def test_python_dash_m_failures_are_one_line(prog: ModuleType) -> None:
     proc = run("cat", input=data)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, data, b"10240 bytes\n")
     # `python -m prog lines | head -1`: the closed pipe ends the program quietly, as SIGPIPE would
-    head = subprocess.Popen(["head", "-n", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     main = subprocess.Popen(
-        [sys.executable, "-m", "prog", "lines"], cwd=folder, stdout=head.stdin, stderr=subprocess.PIPE
+        [sys.executable, "-m", "prog", "lines"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    assert head.stdin is not None and head.stdout is not None
-    head.stdin.close()
-    out = head.stdout.read()
-    head.wait(timeout=60)
-    _, err = main.communicate(timeout=60)
+    try:
+        assert main.stdout is not None and main.stderr is not None
+        head = subprocess.Popen(["head", "-n", "1"], stdin=main.stdout, stdout=subprocess.PIPE)
+        main.stdout.close()  # head holds the pipe now: its exit closes it
+        out, _ = head.communicate(timeout=60)
+        main.wait(timeout=60)
+        err = main.stderr.read()  # the process has exited: the pipe is at its end
+    finally:
+        if main.poll() is None:
+            main.kill()
     assert out == b"line 0\n" and err == b"" and main.returncode == 141
 
 
 def test_python_dash_m_ctrl_c_stops_a_c_loop(prog: ModuleType) -> None:
     # a C loop never returns to Python, where signal handlers run: Ctrl-C must still end it
     folder = Path(str(prog.__file__)).parent
+    # As from a user's shell (`python -m prog spin | cat`): without PYTHONUNBUFFERED, C's fflush
+    # must still reach the pipe while the program runs.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prog", "spin"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-m", "prog", "spin"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline() == b"spinning\n"
+        assert read_line(proc.stdout, timeout=30) == b"spinning\n"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     finally:

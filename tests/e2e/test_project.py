@@ -208,7 +208,8 @@ def test_reproducible_in_other_folders(tmp_path: Path, built: Path) -> None:
         cli = Path(sys.executable).with_name("embind-py")
         cmd = f"umask {umask:03o} && exec {shlex.quote(str(cli))} build --force"
         proc = subprocess.run(
-            ["sh", "-c", cmd], cwd=proj / "csrc", env={**os.environ, **env}, text=True, capture_output=True
+            ["sh", "-c", cmd], cwd=proj / "csrc", env={**os.environ, **env}, text=True, capture_output=True,
+            timeout=120,
         )
         assert proc.returncode == 0, proc.stderr
         projects.append(proj)
@@ -299,7 +300,7 @@ def test_generate_from_existing_wasm(tmp_path: Path, built: Path) -> None:
 
 def sh(*argv: str | Path, cwd: Path | None = None) -> str:
     """Run a command; fail the test with its output if it fails."""
-    proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, cwd=cwd)
+    proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, cwd=cwd, timeout=120)
     assert proc.returncode == 0, f"{argv} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 

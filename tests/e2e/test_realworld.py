@@ -208,7 +208,7 @@ def test_generated_module_is_lint_and_type_clean(mod: ModuleType, tmp_path: Path
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
          str(tmp_path / "rw.py"), str(tmp_path / "user.py")],
-        capture_output=True, text=True, cwd=tmp_path, env=env,
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # The project's rule set, and ruff's defaults (which leave E741 off, so without care
@@ -217,6 +217,6 @@ def test_generated_module_is_lint_and_type_clean(mod: ModuleType, tmp_path: Path
         proc = subprocess.run(
             [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "110",
              *rules, str(tmp_path / "rw.py")],
-            capture_output=True, text=True, cwd=tmp_path,
+            capture_output=True, text=True, cwd=tmp_path, timeout=120,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -24,7 +24,9 @@ def test_dev_setup_repairs_a_venv_without_pip(tmp_path: Path, emcc: toolchain.Em
         '[tool.setuptools]\npy-modules = ["tiny"]\n'
     )
     (tmp_path / "tiny.py").write_text("")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv")], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv")], check=True, timeout=120
+    )
     env = {**os.environ, "EMCC": emcc.command[0], "PYTHON": sys.executable}
     proc = subprocess.run(
         ["bash", str(tmp_path / "scripts" / "dev_setup.sh")],
@@ -35,5 +37,6 @@ def test_dev_setup_repairs_a_venv_without_pip(tmp_path: Path, emcc: toolchain.Em
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == str(tmp_path / ".venv" / "bin" / "python")
-    pip = subprocess.run([str(tmp_path / ".venv" / "bin" / "python"), "-m", "pip", "--version"], check=False)
+    python = str(tmp_path / ".venv" / "bin" / "python")
+    pip = subprocess.run([python, "-m", "pip", "--version"], check=False, timeout=120)
     assert pip.returncode == 0

@@ -296,13 +296,13 @@ def test_sqlite_module_passes_mypy_strict_and_ruff(sqlite: ModuleType, tmp_path:
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
          "sqlite.py"],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(root)},
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(root)}, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "110",
          "--select", "E,F,I,B,UP,RUF", "sqlite.py"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -457,12 +457,12 @@ def test_lua_module_passes_mypy_strict_and_ruff(lua: ModuleType, tmp_path: Path)
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
          "lua.py", "user.py"],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(root)},
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(root)}, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated",
          "--select", "E4,E7,E9,F,RUF022,RUF023", "lua.py"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

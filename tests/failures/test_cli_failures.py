@@ -143,7 +143,7 @@ GOOD_C = "int one(void) { return 1; }\n"
         ("bad_name", ["{src}", "--name", "1abc"], 2, "--name"),
         ("keyword_name", ["{src}", "--name", "class"], 2, "Python keyword"),
         ("stdlib_name", ["{src}", "--name", "math"], 2, "--name 'math'"),
-        ("shadowed_import", ["{src}", "--name", "typing"], 2, "already imports"),
+        ("shadowed_import", ["{src}", "--name", "typing"], 2, "the name of a standard module"),
         ("bad_opt", ["{src}", "-O", "9"], 2, "-O"),
         ("missing_header", ["{src}", "-H", "{d}/none.h"], 2, "none.h"),
         ("missing_include_dir", ["{src}", "-I", "{d}/nodir"], 2, "nodir"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from embind_py import pipeline, render, toolchain
-from embind_py.config import make_config
+from embind_py.config import Options, make_config
 
 HERE = Path(__file__).parent
 CASES = sorted(p.name for p in HERE.iterdir() if (p / "input.h").is_file())
@@ -20,7 +20,7 @@ CASES = sorted(p.name for p in HERE.iterdir() if (p / "input.h").is_file())
 def generate(case: str, emcc: toolchain.Emcc) -> str:
     d = HERE / case
     # The config's module name is not rendered (`types` itself would be refused: it shadows the stdlib).
-    cfg = make_config(sources=[d / "input.h"], headers=[d / "input.h"], name=f"{case}_h", out=d, root=d)
+    cfg = make_config([d / "input.h"], Options(headers=(d / "input.h",), name=f"{case}_h", out=d), root=d)
     lib = pipeline.parse(cfg, emcc)
     errors = [str(x) for x in lib.diagnostics if x.severity == "error"]
     assert not errors, errors

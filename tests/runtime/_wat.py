@@ -7,7 +7,7 @@ from typing import Any
 
 import wasmtime
 
-from embind_py.runtime import _host
+from embind_py.runtime import host as _host
 
 WAT = r"""
 (module

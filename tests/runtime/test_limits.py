@@ -94,7 +94,7 @@ def test_timed_instances_run_in_parallel() -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
     elapsed = time.perf_counter() - t0
     assert len(errors) == 4
     assert elapsed < 0.3 * 4 * 0.75, elapsed  # the wasm calls overlap (the GIL is released)

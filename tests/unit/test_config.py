@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from embind_py.config import ConfigError, find_project, load_project, target_config
+from embind_py.config import ConfigError, Options, find_project, load_project, target_config
 from tests.conftest import run_cli
 
 GOOD = """
@@ -47,7 +47,7 @@ def test_load_and_config(tmp_path: Path) -> None:
     assert cfg.headers == (root / "csrc/geom.h",)  # the sibling .h by default
     assert cfg.out == root / "src/demo"
     # Command-line options replace the config's values.
-    cfg2 = target_config(proj, t, defines=["OTHER"], opt="0", name="other")
+    cfg2 = target_config(proj, t, Options(defines=("OTHER",), opt="0", name="other"))
     assert (cfg2.defines, cfg2.opt, cfg2.name) == (("OTHER",), "0", "other")
 
 
@@ -75,7 +75,7 @@ def test_upward_search_skips_pyprojects_without_targets(tmp_path: Path) -> None:
         (('sources = ["csrc/geom.c"]', 'sources = ["csrc/nope.c"]'), "sources: csrc/nope.c: no such file"),
         (('name = "geom"', 'name = "geo-m"'), "must be a Python identifier"),
         (('name = "geom"', 'name = "class"'), "is a Python keyword"),
-        (('name = "geom"', 'name = "typing"'), "already imports"),
+        (('name = "geom"', 'name = "typing"'), "the name of a standard module"),
         (('name = "geom"', "name = 3"), "must be a Python identifier"),
         (('name = "geom"', ""), "name is missing"),
         (('sources = ["csrc/geom.c"]', "sources = []"), "sources must list at least one C file"),

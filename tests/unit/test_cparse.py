@@ -309,7 +309,7 @@ def test_layout_matches_emcc(parsed: Parsed) -> None:
     probe = parsed.root / "probe.c"
     probe.write_text("\n".join(lines) + "\n")
     proc = subprocess.run(
-        [*parsed.emcc.command, "-fsyntax-only", str(probe)], capture_output=True, text=True
+        [*parsed.emcc.command, "-fsyntax-only", str(probe)], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
 
@@ -400,7 +400,7 @@ def test_unbindable_declarations_warn_once(parsed: Parsed) -> None:
     assert any(
         w.startswith(f"types.h:{_line('KEYWORD')}: warning: macro KEYWORD") for w in warnings
     )
-    assert "sub/extra.h:3: warning: #pragma pack is ignored" in "\n".join(warnings)
+    assert "pragma" not in "\n".join(warnings)  # its layouts come from clang (tests/e2e/test_c_extras.py)
     assert not any("EMPTY" in w or "TYPES_H" in w or " FN " in w for w in warnings)
 
 

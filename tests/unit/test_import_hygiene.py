@@ -24,7 +24,8 @@ print(sorted(k for k in sys.modules if k.startswith("embind_py")))
 def test_generated_module_needs_only_the_runtime() -> None:
     path = ROOT / "samples" / "project" / "src" / "geompkg" / "geom.py"
     proc = subprocess.run(
-        [sys.executable, "-c", BLOCK.format(path=str(path))], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-c", BLOCK.format(path=str(path))], capture_output=True, text=True, cwd=ROOT,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     loaded = eval(proc.stdout)
@@ -53,7 +54,7 @@ def test_check_and_noop_build_stay_light() -> None:
         proc = subprocess.run(
             [sys.executable, "-c", CHECK, command, "--project", str(project)],
             capture_output=True,
-            text=True,
+            text=True, timeout=120,
         )
         elapsed = time.perf_counter() - t0
         assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,59 @@
+"""Every import the runtime answers for a wasm module, in one registry.
+
+Layout:
+- `_registry`: the registry (`host`, `prefix_host`, `lookup`) and `define_imports`, which
+  defines each function import of a module on a wasmtime `Linker`;
+- `wasi`: the WASI preview 1 calls answered in Python (stdio, exit, clocks, argv);
+- `emscripten`: the `env` imports of emcc's JS-glue library (time, memory growth,
+  setjmp/longjmp, ...).
+
+Importing this package registers them all. Each registered factory takes
+`(instance, import_name)` and returns a plain Python function over wasm values.
+
+May import: wasmtime, the standard library, the runtime's own modules.
+"""
+
+from __future__ import annotations
+
+from . import emscripten, wasi
+from ._registry import (
+    EBADF,
+    EINVAL,
+    EIO,
+    ENOSYS,
+    ENOTSUP,
+    ESPIPE,
+    WASI,
+    define_imports,
+    host,
+    import_params,
+    import_results,
+    js_utf8,
+    lookup,
+    prefix_host,
+    set_errno,
+)
+from .wasi import DEFAULT, Stream, wasi_stdio
+
+__all__ = [
+    "DEFAULT",
+    "EBADF",
+    "EINVAL",
+    "EIO",
+    "ENOSYS",
+    "ENOTSUP",
+    "ESPIPE",
+    "WASI",
+    "Stream",
+    "define_imports",
+    "emscripten",
+    "host",
+    "import_params",
+    "import_results",
+    "js_utf8",
+    "lookup",
+    "prefix_host",
+    "set_errno",
+    "wasi",
+    "wasi_stdio",
+]
