@@ -279,6 +279,8 @@ class Library:
     constants: tuple[Constant, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     has_main: bool = False
+    # Declared functions no source defines that the wasm imports: Python implements them.
+    host_functions: tuple[Function, ...] = ()
 
     def record(self, ref: RecordRef) -> Record:
         return self.records[ref.name]

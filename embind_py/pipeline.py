@@ -134,16 +134,9 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
     defined = toolchain.defined_symbols(
         emcc, cfg.sources, cfg.include_dirs, cfg.defines, cfg.cflags, cmd_echo
     )
-    kept = []
-    for f in lib.functions:
-        if f.name in defined:
-            kept.append(f)
-        else:
-            diagnostics.append(
-                Diagnostic(
-                    f.file, f.line, f"{f.name}() is declared but no source defines it; left out", "warning"
-                )
-            )
+    kept = [f for f in lib.functions if f.name in defined]
+    # Declared and defined by no source: the ones the sources call become host functions.
+    undefined = [f for f in lib.functions if f.name not in defined]
     has_main = "main" in defined or "__main_argc_argv" in defined
     lib = replace(lib, functions=tuple(kept), has_main=has_main)
 
@@ -166,11 +159,19 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
         cflags=cfg.cflags,
         has_main=has_main,
         root=cfg.root,
+        host_functions=tuple(f.name for f in undefined),
     )
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         tmp_wasm = Path(tmp) / f"{cfg.name}.wasm"
         toolchain.compile_wasm(emcc, job, tmp_wasm, cmd_echo)
         wasm_bytes = tmp_wasm.read_bytes()
+        imported = wasmcheck.function_imports(wasm_bytes, "env")
+        hosts = tuple(f for f in undefined if f.name in imported)
+        for f in undefined:
+            if f.name not in imported:
+                msg = f"{f.name}() is declared but no source defines or calls it; left out"
+                diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
+        lib = replace(lib, host_functions=hosts)
         # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
         # a source that does not include its header): such a function would make the module
         # fail to load, so it is left out instead. Extra wasm exports are harmless.
@@ -235,14 +236,16 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
     # As `build` leaves out what no source defines (never exported), a declared function the
     # wasm lacks is left out with a warning: headers often declare more than was compiled.
     kept = []
+    imported = wasmcheck.function_imports(data, "env")
     for f in lib.functions:
         if f.name in exports:
             kept.append(f)
-        else:
+        elif f.name not in imported:
             msg = f"{f.name}() is declared but {src.name} does not export it; left out"
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
     has_main = any(n in exports for n in ("main", "__main_argc_argv"))
-    lib = replace(lib, functions=tuple(kept), has_main=has_main)
+    hosts = tuple(f for f in lib.functions if f.name not in exports and f.name in imported)
+    lib = replace(lib, functions=tuple(kept), has_main=has_main, host_functions=hosts)
     expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
     where = {f.name: f for f in lib.functions}
     for fname, problem in wasmcheck.mismatches(exports, expected):

@@ -10,6 +10,7 @@ May import: jinja2, `embind_py.model`, `embind_py.typemap`, stdlib.
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -68,7 +69,8 @@ def render_module(
         | {"Library", "load", "instance", "ffi", "Pointer", "WasmError", "WasmExit", "WasmTrap"}
         | {f.name for f in mapped.functions}
         | {c["name"] for c in constants}
-        | ({"call_main"} if lib.has_main else set()),
+        | ({"call_main"} if lib.has_main else set())
+        | ({"HostFunctions", "set_host"} if mapped.hosts else set()),
         key=typemap.all_key,
     )
     text = (
@@ -87,6 +89,8 @@ def render_module(
             exported_names=exported,
             noqa=_ambiguous_names_noqa(mapped, types, constants),
             has_main=lib.has_main,
+            hosts=mapped.hosts,
+            hosts_as_class=not any(keyword.iskeyword(h.c_name) for h in mapped.hosts),
             **types,
         )
     )

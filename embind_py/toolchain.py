@@ -327,6 +327,8 @@ class Job:
     cflags: Sequence[str] = ()
     has_main: bool = False
     root: Path | None = None
+    # Functions the sources may call without defining: they become imports Python implements.
+    host_functions: Sequence[str] = ()
 
 
 def _link_argv(emcc: Emcc, job: Job, settings: list[str], exports: list[str], out: Path) -> list[str]:
@@ -341,10 +343,56 @@ def _link_argv(emcc: Emcc, job: Job, settings: list[str], exports: list[str], ou
         *_path_map_flags(job.root),
         *_cpp_flags(job.include_dirs, job.defines),
         *job.cflags,
+        *(["--js-library", str(host_library(out))] if job.host_functions else []),
         "-o",
         str(out),
     ]
     return argv
+
+
+def host_library(out: Path) -> Path:
+    """The JS library file `compile_wasm` writes beside `out` naming the host functions."""
+    return out.with_name(out.name + ".host.js")
+
+
+def _write_host_library(job: Job, out: Path) -> None:
+    # emcc accepts an undefined symbol that a JS library provides and makes it an `env`
+    # import; every other undefined symbol stays an error. The bodies only run under JS glue.
+    entries = "".join(
+        f"  {name}: function() {{ throw new Error('{name}() is a host function, in Python'); }},\n"
+        for name in sorted(set(job.host_functions))
+    )
+    host_library(out).write_text(
+        "// Written by embind-py: the C functions Python implements (host functions).\n"
+        "(typeof addToLibrary === 'function' ? addToLibrary\n"
+        "  : (lib) => mergeInto(LibraryManager.library, lib))({\n"
+        f"{entries}}});\n"
+    )
+
+
+# emcc's (3.1.x JS compiler) and wasm-ld's (later versions) ways of naming an undefined symbol.
+_UNDEFINED = re.compile(r"undefined symbol: ([A-Za-z_$][\w$]*)")
+
+
+def undefined_symbols(output: str) -> list[str]:
+    """The undefined symbols a failed link names, in first-seen order."""
+    return list(dict.fromkeys(_UNDEFINED.findall(output)))
+
+
+def _link(argv: list[str], what: str, job: Job, out: Path, echo: Echo | None, rsp_dir: Path) -> None:
+    if job.host_functions:
+        _write_host_library(job, out)
+    try:
+        _run(argv, what, echo, rsp_dir)
+    except CompileError as e:
+        missing = undefined_symbols(e.output)
+        if missing:
+            raise ToolchainError(
+                f"the sources call {', '.join(n + '()' for n in missing)}, which no source defines and no "
+                "bound header declares: define them in a source, or declare them in a bound header to "
+                "implement them in Python (host functions: NAME.load(host={...}))"
+            ) from None
+        raise
 
 
 def wasm_argv(emcc: Emcc, job: Job, out_wasm: Path) -> list[str]:
@@ -372,7 +420,7 @@ def wasm_argv(emcc: Emcc, job: Job, out_wasm: Path) -> list[str]:
 def compile_wasm(emcc: Emcc, job: Job, out_wasm: Path, echo: Echo | None = None) -> None:
     """Compile and link the sources to a standalone wasm module at `out_wasm`."""
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        _run(wasm_argv(emcc, job, out_wasm), "emcc", echo, Path(tmp))
+        _link(wasm_argv(emcc, job, out_wasm), "emcc", job, out_wasm, echo, Path(tmp))
 
 
 # Emscripten before 3.1.12 made its Node.js loader `fetch` the .wasm by file path when
@@ -409,7 +457,7 @@ def compile_js(emcc: Emcc, job: Job, out_js: Path, echo: Echo | None = None) -> 
     """
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         tmp_js = Path(tmp) / (out_js.name + ".js")
-        _run(js_argv(emcc, job, tmp_js), "emcc (JS glue)", echo, Path(tmp))
+        _link(js_argv(emcc, job, tmp_js), "emcc (JS glue)", job, tmp_js, echo, Path(tmp))
         out_js.parent.mkdir(parents=True, exist_ok=True)
         out_wasm = out_js.with_name(out_js.name + ".wasm")
         shutil.move(str(tmp_js.with_suffix(".wasm")), out_wasm)

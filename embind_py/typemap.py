@@ -85,15 +85,73 @@ MODULE_RESERVED = frozenset(
 # function bound as a method must not meet one. tests/unit/test_typemap.py holds it equal
 # to the class; a generated `Library` adds `ffi`, `call_main` and `_c_<name>`/`_v_<name>`.
 INSTANCE_NAMES = (
-    "_arena", "_arena_end", "_arena_host", "_arena_mv", "_bind", "_caller", "_caller_or_missing",
-    "_check_signatures", "_copybacks", "_deferred_frees", "_free", "_free_v", "_host_fns", "_in_host",
-    "_limits", "_lock", "_malloc", "_malloc_v", "_map_arena", "_on_fail", "_options", "_pending",
-    "_recover", "_release", "_run_init", "_setup_stack", "_signatures", "_sp0", "_sp_stack",
-    "_stack_alloc", "_stack_end", "_stack_get", "_stack_restore", "_stdin", "_stdin_pos", "_tmp",
-    "_tmp_mallocs", "_top", "_translate", "_wasi_stdio", "_wasm", "close", "engine", "exports", "flush",
-    "free", "guard", "has_export", "instance", "malloc", "mem", "memory", "memory_size", "module",
-    "read_stdin", "reset", "stack_alloc", "stack_restore", "stack_save", "stderr", "stdout", "store",
-    "temp_ret0", "wrap_pointer",
+    "_arena",
+    "_arena_end",
+    "_arena_host",
+    "_arena_mv",
+    "_bind",
+    "_caller",
+    "_caller_or_missing",
+    "_check_signatures",
+    "_copybacks",
+    "_deferred_frees",
+    "_free",
+    "_free_v",
+    "_host",
+    "_host_fns",
+    "_host_types",
+    "_in_host",
+    "_limits",
+    "_lock",
+    "_malloc",
+    "_malloc_v",
+    "_map_arena",
+    "_on_fail",
+    "_options",
+    "_pending",
+    "_recover",
+    "_release",
+    "_require_host",
+    "_run_init",
+    "_setup_stack",
+    "_signatures",
+    "_sp0",
+    "_sp_stack",
+    "_stack_alloc",
+    "_stack_end",
+    "_stack_get",
+    "_stack_restore",
+    "_stdin",
+    "_stdin_pos",
+    "_tmp",
+    "_tmp_mallocs",
+    "_top",
+    "_translate",
+    "_wasi_stdio",
+    "_wasm",
+    "close",
+    "engine",
+    "exports",
+    "flush",
+    "free",
+    "guard",
+    "has_export",
+    "instance",
+    "malloc",
+    "mem",
+    "memory",
+    "memory_size",
+    "module",
+    "read_stdin",
+    "reset",
+    "stack_alloc",
+    "stack_restore",
+    "stack_save",
+    "stderr",
+    "stdout",
+    "store",
+    "temp_ret0",
+    "wrap_pointer",
 )
 INSTANCE_RESERVED = frozenset(INSTANCE_NAMES) | {"ffi", "self", "call_main"}
 # Locals of a wrapper and the module globals its body refers to.
@@ -629,6 +687,19 @@ class Mapped:
     scope: Scope
     functions: list[FuncSpec] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    hosts: list[HostSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """A host function: the C function `c_name` the wasm imports, implemented in Python.
+    `var` is its function-pointer descriptor (callback conversions), `annotation` the
+    `Callable[...]` an implementation must have."""
+
+    c_name: str
+    var: str
+    annotation: str
+    doc: str
 
 
 def _int_checks(pname: str, t: m.IntType, what: str) -> tuple[str, ...]:
@@ -912,6 +983,14 @@ def map_library(lib: Library) -> Mapped:
             out.functions.append(spec)
         except (Unsupported, m.LayoutError) as e:
             out.diagnostics.append(Diagnostic(f.file, f.line, f"skipped {f.name}(): {e}", "warning"))
+    for f in lib.host_functions:
+        try:
+            host = HostSpec(f.name, fn_type_var(f.type, lib), callable_annotation(f.type, lib), f.prototype)
+        except (Unsupported, m.LayoutError) as e:
+            msg = f"host function {f.name}() is called with raw wasm values: {e}"
+            out.diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
+            continue
+        out.hosts.append(host)
     return out
 
 
@@ -957,9 +1036,12 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     news = [r for r in records if not r.opaque]
     anns = [p.annotation for f in mapped.functions for p in f.params] + [f.returns for f in mapped.functions]
     anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.value_annotation)]
+    anns += [h.annotation for h in mapped.hosts]
     text = " ".join(anns)
     abc = [n for n in ("Callable", "Sequence") if f"{n}[" in text]
-    typing = ", Literal, overload" if news else ""
+    # isort's order: classes, then functions
+    names = ["Literal"] * bool(news) + ["TypedDict"] * bool(mapped.hosts) + ["overload"] * bool(news)
+    typing = "".join(", " + n for n in names)
     exported = {e.name for e in enums} | {c for e in enums for c, _ in e.constants}
     exported |= {r.name for r in records} | {r.ptr_name for r in records if not r.opaque}
     return {

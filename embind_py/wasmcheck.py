@@ -1,7 +1,8 @@
 """Reading a compiled .wasm's function exports, to check bindings against it.
 
 Owns: the wasm signature (letters i I f d, as in generated `_EXPORTS`) of every
-function a module exports, and the comparison with what bindings expect.
+function a module exports, the names of the functions it imports, and the
+comparison with what bindings expect.
 Used by `pipeline.generate`, which regenerates a module for an existing .wasm.
 
 May import: wasmtime and the standard library.
@@ -36,6 +37,21 @@ def function_exports(wasm: bytes) -> dict[str, tuple[str, str]]:
             results = "".join(_LETTER.get(str(t), "?") for t in ty.results)
             out[exp.name] = (params, results)
     return out
+
+
+def function_imports(wasm: bytes, module: str) -> set[str]:
+    """The names of the functions the wasm imports from `module` (e.g. "env")."""
+    import wasmtime
+
+    try:
+        mod = wasmtime.Module(wasmtime.Engine(), wasm)
+    except wasmtime.WasmtimeError as e:
+        raise WasmFileError(f"not a valid wasm module: {e}") from None
+    return {
+        imp.name
+        for imp in mod.imports
+        if imp.module == module and imp.name is not None and isinstance(imp.type, wasmtime.FuncType)
+    }
 
 
 def _show(sig: tuple[str, str]) -> str:

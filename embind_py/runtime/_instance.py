@@ -168,6 +168,11 @@ class Instance:
     - `preopens`: `{guest_path: host_dir}` folders C may open through WASI,
       read-only unless `writable=True` or the value is `(host_dir, "rw")`.
       Default: no file system at all.
+    - `host`: `{name: fn}` Python implementations of the C functions the module
+      imports (declared in its headers, defined by no source). The mapping is read
+      at each call, so entries added later are used. Default: none (C calling one
+      raises `WasmLinkError`).
+    - `require_host`: with True, a host function missing from `host` fails here.
 
     A subclass's `__init__` must accept `(wasm, **options)` (as generated
     `Library` classes do) so that `reset()` can re-run it.
@@ -182,6 +187,8 @@ class Instance:
 
     _lock: threading.RLock
     _top: int
+    # The generated module's descriptors of its host functions (name -> FuncPtrType).
+    _host_types: Mapping[str, Any] = {}
 
     def __init__(
         self,
@@ -198,6 +205,8 @@ class Instance:
         max_memory: int | None = None,
         preopens: Mapping[str, Any] | None = None,
         writable: bool = False,
+        host: Mapping[str, Callable[..., Any]] | None = None,
+        require_host: bool = False,
     ) -> None:
         if not isinstance(wasm, bytes):
             wasm = Path(wasm).read_bytes()
@@ -208,6 +217,14 @@ class Instance:
         self._options.update((k, v) for k, v in limits.items() if v is not None)
         if writable:
             self._options["writable"] = True
+        if host is not None:
+            if not isinstance(host, Mapping):
+                raise TypeError(f"host: expected a dict {{name: function}}, got {type(host).__name__}")
+            self._options["host"] = host
+        if require_host:
+            self._options["require_host"] = True
+        self._host = host
+        self._require_host = require_host
         self._wasm = wasm
         self._signatures = dict(signatures or {})
         # reset() re-runs __init__ under this lock; keep it so waiting threads stay serialized.

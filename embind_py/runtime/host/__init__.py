@@ -1,8 +1,11 @@
 """Every import the runtime answers for a wasm module, in one registry.
 
 Layout:
-- `_registry`: the registry (`host`, `prefix_host`, `lookup`) and `define_imports`, which
-  defines each function import of a module on a wasmtime `Linker`;
+- `_registry`: the registry (`host`, `prefix_host`, `lookup`) and shared helpers;
+- `_link`: `define_imports`, which defines each function import of a module on a
+  wasmtime `Linker`, in order: user host functions, the registry, wasmtime's WASI;
+- `user`: the user's host functions (C functions the headers declare and no source
+  defines, implemented in Python: `load(host={...})`);
 - `wasi`: the WASI preview 1 calls answered in Python (stdio, exit, clocks, argv);
 - `emscripten`: the `env` imports of emcc's JS-glue library (time, memory growth,
   setjmp/longjmp, ...).
@@ -15,7 +18,8 @@ May import: wasmtime, the standard library, the runtime's own modules.
 
 from __future__ import annotations
 
-from . import emscripten, wasi
+from . import emscripten, user, wasi
+from ._link import define_imports
 from ._registry import (
     EBADF,
     EINVAL,
@@ -24,7 +28,6 @@ from ._registry import (
     ENOTSUP,
     ESPIPE,
     WASI,
-    define_imports,
     host,
     import_params,
     import_results,
@@ -54,6 +57,7 @@ __all__ = [
     "lookup",
     "prefix_host",
     "set_errno",
+    "user",
     "wasi",
     "wasi_stdio",
 ]

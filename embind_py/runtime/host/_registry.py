@@ -1,9 +1,7 @@
-"""The one registry of the imports the runtime answers, and linking them.
+"""The one registry of the imports the runtime answers.
 
 Owns: `host(module, *names)` / `prefix_host(module, prefix)` (register a factory that
-makes one instance's Python implementation of an import), `lookup`, `define_imports`
-(every function import of a module defined on a wasmtime `Linker`, through
-`Instance.guard` so a Python exception reaches the caller of C), the stand-in for an
+makes one instance's Python implementation of an import), `lookup`, the stand-in for an
 import nobody provides (`WasmLinkError` naming it when C calls it), and small shared
 helpers of host functions: errno values, `set_errno`, the wasm signature of an import,
 Emscripten's UTF-8 encoding of strings.
@@ -127,25 +125,3 @@ def js_utf8(s: str) -> bytes:
             .decode("utf-16-le", "surrogatepass")
             .encode("utf-8", "surrogatepass")
         )
-
-
-_WASI_STDIO = frozenset({"fd_read", "fd_write"})
-
-
-def define_imports(inst: Instance, linker: wasmtime.Linker, module: wasmtime.Module) -> None:
-    """Define every import of `module` that wasmtime's WASI does not cover (or that we shadow)."""
-    store = inst.store
-    for imp in module.imports:
-        ty = imp.type
-        if not isinstance(ty, wasmtime.FuncType) or imp.name is None:
-            continue
-        if imp.module == WASI and imp.name in _WASI_STDIO and getattr(inst, "_wasi_stdio", False):
-            continue  # wasmtime's WASI serves stdio and the preopened files alike
-        factory = lookup(imp.module, imp.name)
-        if factory is not None:
-            fn = factory(inst, imp.name)
-        elif imp.module == WASI:
-            continue  # wasmtime's WASI implementation
-        else:
-            fn = unknown(imp.module, imp.name)
-        linker.define(store, imp.module, imp.name, wasmtime.Func(store, ty, inst.guard(fn)))
