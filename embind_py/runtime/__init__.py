@@ -1,4 +1,5 @@
-"""The embind-py runtime: what generated bindings import to run C through wasmtime.
+"""The embind-py runtime: what generated bindings import to run C through wasmtime (or, under
+Pyodide, through the JavaScript engine's WebAssembly; see `_backend`).
 
 Public API: `Instance` (one isolated wasm instance; generated modules subclass
 it), `FFI` (cffi-style helpers), `Pointer`, the exception hierarchy rooted at
@@ -6,12 +7,14 @@ it), `FFI` (cffi-style helpers), `Pointer`, the exception hierarchy rooted at
 `to_bool`, `address`, `arg_str`, `arg_buf`, ..., from `_convert`) and `wasm_bytes`.
 Everything else is private.
 
-May import: wasmtime and the standard library only (never jinja2, pycparser or
-typer), so generated modules work where only `wasmtime` is installed.
+May import: wasmtime (or, under Pyodide, its `js` module) and the standard library only
+(never jinja2, pycparser or typer), so generated modules work where only `wasmtime` is installed.
 """
 
 from __future__ import annotations
 
+from ._backend import NAME as _BACKEND_NAME
+from ._backend import Slot as ValRaw
 from ._callbacks import Callback, FuncPtr, ObjectHandle
 from ._convert import (
     address,
@@ -41,7 +44,6 @@ from ._errors import (
     WasmTimeout,
     WasmTrap,
 )
-from ._fastcall import ValRaw
 from ._ffi import FFI
 from ._instance import Instance, compile_module, engine, wasm_bytes
 from ._types import (
@@ -68,6 +70,12 @@ from ._types import (
     Union_,
     to_enum,
 )
+
+
+def backend_name() -> str:
+    """The engine running the wasm: "wasmtime" (CPython) or "pyodide" (the JavaScript engine)."""
+    return _BACKEND_NAME
+
 
 __all__ = [
     "BUILTINS",
@@ -114,6 +122,7 @@ __all__ = [
     "arg_rec",
     "arg_str",
     "arg_strv",
+    "backend_name",
     "call_main",
     "compile_module",
     "engine",

@@ -12,7 +12,8 @@ wasm stack pointer in effect is pushed on `inst._sp_stack` while one runs, so a
 trap in a nested call restores the right value, and an exception raised in the
 callback is recorded with `inst.guard` and re-raised to the caller of C.
 
-May import: wasmtime, the standard library and the runtime's own modules.
+May import: the standard library and the runtime's own modules (the engine only through
+the instance's backend session).
 """
 
 from __future__ import annotations
@@ -22,39 +23,27 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import wasmtime
-
-from . import _convert, _fastcall
+from . import _backend, _convert
 from ._errors import WasmTrap as WasmTrapError
 from ._types import FuncPtrType, Handle, OpaqueType, RecordType, Struct
 
 if TYPE_CHECKING:
     from ._instance import Instance
 
-_VALTYPE = {
-    "i": wasmtime.ValType.i32(),
-    "I": wasmtime.ValType.i64(),
-    "f": wasmtime.ValType.f32(),
-    "d": wasmtime.ValType.f64(),
-}
-
-
 class _State:
     """Per-instance (per-store) table slots and object handles.
 
     A Python callable reaches C as a table index whose wasm function calls a box holding
-    the callable. wasmtime frees a `Func` only with its store, so idle boxes (with their
+    the callable. the engine frees a function only with its store, so idle boxes (with their
     functions) are reused, but always at a fresh table index: an index C may still hold
     must never call another Python function. A retired index points at a function that
     raises a clear `WasmTrap`.
     """
 
     def __init__(self, inst: Instance) -> None:
-        self.store = inst.store
-        table = inst.exports.get("__indirect_function_table")
-        self.table = table if isinstance(table, wasmtime.Table) else None
+        self.be = inst._be  # the backend session: tables, functions and calls
         self.idle: dict[FuncPtrType, list[_Box]] = {}
-        self.dead: dict[FuncPtrType, wasmtime.Func] = {}
+        self.dead: dict[FuncPtrType, Any] = {}
         # Boxes of collected ffi.callback objects: finalizers only append here (any thread);
         # their indices are retired under the instance's lock, when a slot is next taken.
         self.retired: list[tuple[FuncPtrType, int, _Box]] = []
@@ -71,7 +60,7 @@ _states: weakref.WeakKeyDictionary[Any, _State] = weakref.WeakKeyDictionary()
 
 def _state(inst: Instance) -> _State:
     st = _states.get(inst)
-    if st is None or st.store is not inst.store:  # new, or reset()
+    if st is None or st.be is not inst._be:  # new, or reset()
         st = _states[inst] = _State(inst)
     return st
 
@@ -97,8 +86,7 @@ def _take_slot(inst: Instance, st: _State, ft: FuncPtrType, fn: Callable[..., An
     if idx is None:
         idx = _add(st, box.func)
     else:
-        assert st.table is not None
-        st.table.set(st.store, idx, box.func)
+        st.be.table_set(idx, box.func)
     box.fn = fn
     st.busy.add(idx)
     return idx, box
@@ -110,8 +98,7 @@ def _retire(inst: Instance, st: _State, ft: FuncPtrType, idx: int, box: _Box) ->
     dead = st.dead.get(ft)
     if dead is None:
         dead = st.dead[ft] = _Box(inst, ft).func
-    assert st.table is not None
-    st.table.set(st.store, idx, dead)
+    st.be.table_set(idx, dead)
     st.busy.discard(idx)
     st.idle.setdefault(ft, []).append(box)
 
@@ -157,25 +144,29 @@ class _Box:
         return str(getattr(self.fn, "__name__", "callback"))
 
 
-def _add(st: _State, func: wasmtime.Func) -> int:
-    if st.table is None:
+def _add(st: _State, func: Any) -> int:
+    if st.be.table is None:
         raise TypeError("the wasm module exports no function table: it cannot take callbacks")
     try:
-        return int(st.table.grow(st.store, 1, func))
-    except wasmtime.WasmtimeError as e:
+        return st.be.table_grow(func)
+    except ValueError as e:
         raise TypeError(
             f"cannot add a callback to the wasm function table ({e}); build with -sALLOW_TABLE_GROWTH"
         ) from None
 
 
-def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmtime.Func:
+def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Any:
     """A wasm function with the C signature `ft` that calls the Python `fn`."""
-    ty = wasmtime.FuncType([_VALTYPE[c] for c in ft.wparams], [_VALTYPE[c] for c in ft.wresults])
+    return inst._be.new_func(ft.wparams, ft.wresults, inst.guard(trampoline(inst, ft, fn)))
+
+
+def trampoline(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` called with wasm values of the C signature `ft`: converted both ways as callbacks are."""
     params = ft.params
     result = ft.result
     sret = ft.sret
 
-    def trampoline(*raw: Any) -> Any:
+    def call(*raw: Any) -> Any:
         sp = inst.stack_save() if inst._stack_get is not None else 0
         inst._sp_stack.append(sp)
         # A nested frame's mark must be above every entry the interrupted call registered
@@ -200,7 +191,7 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> wasmti
             inst._top = outer
             inst._sp_stack.pop()
 
-    return wasmtime.Func(inst.store, ty, inst.guard(trampoline))
+    return call
 
 
 # ---------------------------------------------------------------------------
@@ -226,10 +217,10 @@ class FuncPtr:
             raise TypeError(f"{ft.name} takes {len(ft.params)} arguments, got {len(args)}")
         with inst._lock:
             st = _state(inst)
-            if st.table is None:
+            if st.be.table is None:
                 raise TypeError("the wasm module exports no function table")
-            func = st.table.get(st.store, self.index)
-            if not isinstance(func, wasmtime.Func):
+            func = st.be.table_get(self.index)
+            if func is None:
                 raise ValueError(f"function pointer {self.index} is NULL or not a function")
             outer = inst._top
             inst._top = mark = outer + 1  # see make_func: keep the caller's entries
@@ -242,7 +233,7 @@ class FuncPtr:
                     raw.append(ret)
                 for i, (t, a) in enumerate(zip(ft.params, args, strict=True)):
                     raw.append(_convert.to_wasm(inst, t, a, f"{ft.name} argument {i + 1}"))
-                out = call_func(inst, func, raw)
+                out = call_func(inst, func, raw, ft.wparams, ft.wresults)
                 if ft.sret:
                     assert isinstance(ft.result, RecordType)
                     return ft.result.load(inst, ret)
@@ -271,16 +262,18 @@ class FuncPtr:
         return f"<FuncPtr {self.ctype.name} #{self.index}>"
 
 
-def call_func(inst: Instance, func: wasmtime.Func, args: list[Any]) -> Any:
-    """Call a wasm function through the public API, with the instance's failure handling."""
+def call_func(
+    inst: Instance, func: Any, args: list[Any], params: str | None = None, results: str | None = None
+) -> Any:
+    """Call a wasm function through the backend's plain call, with the instance's failure handling."""
     try:
-        return func(inst.store, *args)
-    except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
+        return inst._be.call(func, args, params, results)
+    except _backend.TRAPS as e:
         inst._on_fail(e)
     except BaseException:
-        # wasmtime-py re-raised a host function's exception itself: it is the pending one.
+        # The engine re-raised a host function's exception itself: it is the pending one.
         inst._pending = None
-        _fastcall.clear_last_exception()
+        inst._be.clear_host_exception()
         inst._recover()
         raise
     return None  # pragma: no cover - _on_fail always raises

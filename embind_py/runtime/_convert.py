@@ -306,7 +306,7 @@ def arg_byval(inst: Instance, value: Any, what: str, rt: RecordType) -> Any:
     if rt.scalar is None:
         return addr
     off, st = rt.scalar
-    return _RAW[_letter(st)].from_address(inst.mem.check(addr + off, st.size)).value
+    return inst.mem.load(_RAW[_letter(st)], addr + off)
 
 
 def ret_byval(inst: Instance, raw: Any, rt: RecordType) -> Any:
@@ -394,7 +394,7 @@ def from_wasm(inst: Instance, t: CType, raw: Any) -> Any:
             addr = inst._tmp(t.size, t.align)
             inst.mem.zero(addr, t.size)
             off, st = t.scalar
-            _RAW[_letter(st)].from_address(inst.mem.check(addr + off, st.size)).value = raw
+            inst.mem.store(_RAW[_letter(st)], addr + off, raw)
             return t.load(inst, addr)
         return t.load(inst, raw & _U32)
     if isinstance(t, OpaqueType):

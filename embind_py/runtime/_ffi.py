@@ -9,7 +9,6 @@ May import: the standard library and the runtime's own modules.
 
 from __future__ import annotations
 
-import ctypes
 import operator
 import re
 import weakref
@@ -49,10 +48,10 @@ def _spelling(spec: str) -> str:
 _WORD = re.compile(r"\w")
 
 
-def _free_later(inst_ref: weakref.ref[Instance], store: Any, addr: int) -> None:
+def _free_later(inst_ref: weakref.ref[Instance], session: Any, addr: int) -> None:
     inst = inst_ref()
-    # After inst.reset() the address belongs to a new heap: never free it there.
-    if inst is None or inst.store is not store:
+    # After inst.reset() (a new backend session) the address belongs to a new heap: never free it there.
+    if inst is None or inst._be is not session:
         return
     # A finalizer runs on whatever thread the garbage collector interrupted, maybe one that
     # holds another instance's lock: waiting here for this one could deadlock two threads.
@@ -83,7 +82,7 @@ class _Owner:
 
     def __init__(self, inst: Instance, address: int) -> None:
         self.address = address
-        weakref.finalize(self, _free_later, weakref.ref(inst), inst.store, address)
+        weakref.finalize(self, _free_later, weakref.ref(inst), inst._be, address)
 
 
 class FFI(EmscriptenHelpers):
@@ -243,11 +242,8 @@ class FFI(EmscriptenHelpers):
             else:
                 raise TypeError("ffi.buffer(ptr) needs a size for a pointer of unknown length")
         inst = self._inst
-        host = inst.mem.check(addr, operator.index(size))
-        arr = (ctypes.c_char * size).from_address(host)
         # The view must keep the store (which owns the memory) alive, or it would dangle.
-        arr._keep = (inst.store, inst.memory)  # type: ignore[attr-defined]
-        return memoryview(arr).cast("B")
+        return inst.mem.host_view(addr, operator.index(size), (inst.store, inst.memory))
 
     def from_buffer(self, data: Any) -> Pointer[Any]:
         """A new `unsigned char[]` holding a copy of `data`."""

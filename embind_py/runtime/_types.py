@@ -89,11 +89,11 @@ class Scalar(CType):
         return _convert.to_int(value, what, self.lo, self.hi, self.name)
 
     def load(self, inst: Instance, addr: int) -> Any:
-        v = self.ct.from_address(inst.mem.check(addr, self.size)).value
+        v = inst.mem.load(self.ct, addr)
         return bool(v) if self.kind == "bool" else v
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
-        self.ct.from_address(inst.mem.check(addr, self.size)).value = self.convert(value, what)
+        inst.mem.store(self.ct, addr, self.convert(value, what))
 
 
 class BitField(Scalar):
@@ -148,7 +148,7 @@ class PointerTo(CType):
         self.name = name or _pointer_name(target, const)
 
     def load(self, inst: Instance, addr: int) -> Any:
-        p = ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value
+        p = inst.mem.load(ctypes.c_uint32, addr)
         return self.wrap(inst, p)
 
     def wrap(self, inst: Instance, address: int) -> Any:
@@ -164,7 +164,7 @@ class PointerTo(CType):
         return _convert.address(inst, value, what, self.name, typed)
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
-        ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value = self.address_of(inst, value, what)
+        inst.mem.store(ctypes.c_uint32, addr, self.address_of(inst, value, what))
 
 
 class ArrayOf(CType):
@@ -764,13 +764,11 @@ class CString(CType):
     align = 4
 
     def load(self, inst: Instance, addr: int) -> Any:
-        return _convert.read_cstr(inst, ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value)
+        return _convert.read_cstr(inst, inst.mem.load(ctypes.c_uint32, addr))
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
         # Memory outlives any copy a str could get here: only an address is stored.
-        ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value = _convert.address(
-            inst, value, what, self.name
-        )
+        inst.mem.store(ctypes.c_uint32, addr, _convert.address(inst, value, what, self.name))
 
 
 CSTRING = CString()
@@ -804,7 +802,7 @@ class FuncPtrType(CType):
         self.sret = sret
 
     def load(self, inst: Instance, addr: int) -> Any:
-        return self.wrap(inst, ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value)
+        return self.wrap(inst, inst.mem.load(ctypes.c_uint32, addr))
 
     def wrap(self, inst: Instance, index: int) -> Any:
         from ._callbacks import FuncPtr
@@ -812,8 +810,7 @@ class FuncPtrType(CType):
         return FuncPtr(inst, index, self) if index else None
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
-        index = _convert.fn_index(inst, value, self, what, False)
-        ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value = index
+        inst.mem.store(ctypes.c_uint32, addr, _convert.fn_index(inst, value, self, what, False))
 
 
 # Pointer(...) builds the pointer class its target type asks for (struct pointer, handle).
