@@ -49,6 +49,7 @@ from ._instance import Instance, compile_module, engine, wasm_bytes
 from ._types import (
     BUILTINS,
     CSTRING,
+    LONG_DOUBLE,
     ArrayOf,
     BitField,
     Buffer,
@@ -59,6 +60,7 @@ from ._types import (
     EnumType,
     FuncPtrType,
     Handle,
+    LongDouble,
     OpaqueType,
     Pointer,
     PointerTo,
@@ -68,6 +70,7 @@ from ._types import (
     Struct,
     StructPointer,
     Union_,
+    f128_words,
     to_enum,
 )
 
@@ -81,6 +84,7 @@ __all__ = [
     "BUILTINS",
     "CSTRING",
     "FFI",
+    "LONG_DOUBLE",
     "ArrayOf",
     "BitField",
     "Buffer",
@@ -96,6 +100,7 @@ __all__ = [
     "HeapView",
     "Instance",
     "JsModule",
+    "LongDouble",
     "ObjectHandle",
     "OpaqueType",
     "Pointer",
@@ -126,6 +131,7 @@ __all__ = [
     "call_main",
     "compile_module",
     "engine",
+    "f128_words",
     "load_wasm",
     "read_bytes",
     "ret_byval",
