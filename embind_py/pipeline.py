@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import cparse, render, toolchain, typemap, wasmcheck
 from .config import BuildError, Config, ConfigError
-from .model import Diagnostic, Library
+from .model import Diagnostic, Library, Variable
 from .stamp import Echo, is_current, read_stamp, rel, stale_reasons, stamp, wasm_digest
 
 __all__ = [  # the stamp functions are re-exported: callers of the pipeline used them from here
@@ -138,7 +138,8 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
     # Declared and defined by no source: the ones the sources call become host functions.
     undefined = [f for f in lib.functions if f.name not in defined]
     has_main = "main" in defined or "__main_argc_argv" in defined
-    lib = replace(lib, functions=tuple(kept), has_main=has_main)
+    variables = _defined_variables(lib, defined, "no source defines it", diagnostics)
+    lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main)
 
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
     dig, files = stamp(cfg, emcc, cmd_echo)
@@ -152,7 +153,7 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
     cfg.out.mkdir(parents=True, exist_ok=True)
     job = toolchain.Job(
         sources=cfg.sources,
-        exports=rendered.functions,
+        exports=rendered.functions + rendered.variables,
         include_dirs=cfg.include_dirs,
         defines=cfg.defines,
         opt=cfg.opt,
@@ -184,9 +185,24 @@ def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool =
     js_path = None
     if js:
         js_path = cfg.out / f"{cfg.name}.js"
-        toolchain.compile_js(emcc, replace(job, exports=rendered.functions), js_path, cmd_echo)
+        exports = rendered.functions + rendered.variables
+        toolchain.compile_js(emcc, replace(job, exports=exports), js_path, cmd_echo)
     write_atomic(py_path, rendered.text.encode("utf-8"))
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics, js=js_path)
+
+
+def _defined_variables(
+    lib: Library, defined: set[str], why: str, diagnostics: list[Diagnostic]
+) -> tuple[Variable, ...]:
+    """The global variables in `defined`; one warning for each other one, left out."""
+    kept = []
+    for v in lib.variables:
+        if v.name in defined:
+            kept.append(v)
+        else:
+            msg = f"variable {v.name} is declared but {why}; left out"
+            diagnostics.append(Diagnostic(v.file, v.line, msg, "warning"))
+    return tuple(kept)
 
 
 def _signature_mismatches(lib: Library, wasm: bytes, diagnostics: list[Diagnostic]) -> set[str]:
@@ -245,7 +261,9 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
     has_main = any(n in exports for n in ("main", "__main_argc_argv"))
     hosts = tuple(f for f in lib.functions if f.name not in exports and f.name in imported)
-    lib = replace(lib, functions=tuple(kept), has_main=has_main, host_functions=hosts)
+    exported_data = wasmcheck.global_exports(data)
+    variables = _defined_variables(lib, exported_data, f"{src.name} does not export it", diagnostics)
+    lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main, host_functions=hosts)
     expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
     where = {f.name: f for f in lib.functions}
     for fname, problem in wasmcheck.mismatches(exports, expected):

@@ -270,11 +270,12 @@ def defined_symbols(
     cflags: Sequence[str] = (),
     echo: Echo | None = None,
 ) -> set[str]:
-    """The external functions the sources define, read from their LLVM IR.
+    """The external functions and global variables the sources define, read from their LLVM IR.
 
-    emcc -S -emit-llvm is quick and works in every version; `define` lines name
-    what the sources provide, so headers' declarations without a body can be left
-    out of EXPORTED_FUNCTIONS instead of failing the link.
+    emcc -S -emit-llvm is quick and works in every version; `define` lines (and
+    `@name = global|constant` ones) name what the sources provide, so headers'
+    declarations without a definition can be left out of EXPORTED_FUNCTIONS instead
+    of failing the link.
     """
     names: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
@@ -296,6 +297,9 @@ def defined_symbols(
                 m = _DEFINE.match(line)
                 if m and not re.search(r"\b(internal|private|available_externally)\b", m[1]):
                     names.add(m[2])
+                d = _DATA.match(line)
+                if d and not _NOT_DEFINED_HERE.search(d[2]):
+                    names.add(d[1])
     return names
 
 
@@ -312,6 +316,8 @@ def _path_map_flags(root: Path | None) -> list[str]:
 
 
 _DEFINE = re.compile(r'^define\s+([^@]*)@"?([\w.$]+)"?\(')
+_DATA = re.compile(r'^@"?([\w.$]+)"?\s*=\s*(.*?)\b(?:global|constant)\b')
+_NOT_DEFINED_HERE = re.compile(r"\b(internal|private|external|extern_weak|available_externally)\b")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ MODULE_RESERVED = frozenset(
         "_WASM",
         "_EXPORTS",
         "_TYPES",
+        "_VARS",
         "_FFI",
         "_default",
         "_default_lock",
@@ -207,6 +208,8 @@ def typedef_descriptor(name: str, t: CType, lib: Library) -> str | None:
     if isinstance(s, m.BoolType):
         return f'_rt.Scalar("{name}", "bool", 1, False)'
     if isinstance(s, m.FloatType):
+        if m.is_long_double(s):
+            return '_rt.BUILTINS["long double"]'
         return f'_rt.Scalar("{name}", "float", {s.size})'
     if isinstance(s, m.EnumRef):
         return f"_E_{s.name}" if s.name in lib.enums else f'_rt.Scalar("{name}", "int", 4, True)'
@@ -249,6 +252,8 @@ def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
     """The module-level variable holding the descriptor of a pointer to `ft` (made on first use)."""
     if ft.variadic:
         raise Unsupported("variadic function pointers cannot be called")
+    if any(m.is_long_double(t) for t in (ft.result, *(p.type for p in ft.params))):
+        raise Unsupported("function pointers taking or returning long double are not supported")
     wparams, wresults = m.wasm_signature(ft, lib.records)
     sret = m.is_indirect_aggregate(ft.result, lib.records)
     res = "None" if isinstance(m.strip(ft.result), m.VoidType) else _cb_expr(ft.result, lib)
@@ -523,6 +528,49 @@ def _field_expr(f: m.Field, lib: Library) -> str:
 
 
 @dataclass(frozen=True)
+class VarSpec:
+    """A C global variable as a typed property of `Library` (`lib.counter += 1`)."""
+
+    c_name: str
+    name: str  # the property
+    doc: str
+    annotation: str  # what reading it gives
+    set_annotation: str | None  # what assigning accepts; None when read-only
+    expr: str  # its runtime descriptor
+    copy: bool = False  # read as a copy (a const record), not a live view
+
+
+def variable_spec(v: m.Variable, lib: Library) -> VarSpec:
+    """A global reads as its value (a `const char *` as `str`), a record or an array as a live
+    view (`Pointer` of known length for any array); `const` ones and strings are read-only
+    (a const record reads as a copy)."""
+    s = m.strip(v.type)
+    name = func_name(v.name)
+    if isinstance(s, m.PointerType) and _is_char(s.target):
+        return VarSpec(v.name, name, v.prototype, "str | None", None, "_rt.CSTRING")
+    if isinstance(s, m.ArrayType):
+        elem_ann = load_annotation(s.elem, lib)
+        if isinstance(m.strip(s.elem), m.RecordRef):
+            ann = f"{elem_ann}Ptr"
+        else:
+            ann = f"_rt.Pointer[{_live_annotation(s.elem, elem_ann, lib)}]"
+        setter = None
+        if not v.const and s.length:
+            setter = "bytes | Sequence[int]" if elem_ann == "bytes" else f"Sequence[{elem_ann}]"
+            setter = f"{setter} | {ann}"
+        expr = f"_rt.ArrayOf({ctype_expr(_strip_names(s.elem), lib)}, {s.length or 0})"
+        return VarSpec(v.name, name, v.prototype, ann, setter, expr)
+    ann = load_annotation(v.type, lib)
+    expr = ctype_expr(_strip_names(v.type), lib)
+    if v.const:
+        return VarSpec(v.name, name, v.prototype, ann, None, expr, copy=isinstance(s, m.RecordRef))
+    value_ann = _field_value_annotation(v.type, ann)
+    live = _live_annotation(v.type, ann, lib)
+    setter = value_ann if live == ann else f"{value_ann} | {live}"
+    return VarSpec(v.name, name, v.prototype, live, setter, expr)
+
+
+@dataclass(frozen=True)
 class EnumSpec:
     c_name: str
     name: str
@@ -582,6 +630,7 @@ class FuncSpec:
 @dataclass
 class Mapped:
     functions: list[FuncSpec] = field(default_factory=list)
+    variables: list[VarSpec] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     hosts: list[HostSpec] = field(default_factory=list)
 
@@ -654,6 +703,9 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
             False,
         )
     if isinstance(s, m.FloatType):
+        store = (f"{slot}.{_wfield(s)} = {name}",)
+        if m.is_long_double(s):  # two i64 words (slots index and index + 1)
+            store = (f"{slot}.i64, _s{index + 1}.i64 = _rt.f128_words({name})",)
         return ParamSpec(
             name,
             p.name,
@@ -662,7 +714,7 @@ def param_spec(p: m.Param, index: int, fn: str, lib: Library) -> ParamSpec:
                 f"if {name}.__class__ is not float:",
                 f'    {name} = _rt.to_float({name}, "{what}", "{s.name}")',
             ),
-            (f"{slot}.{_wfield(s)} = {name}",),
+            store,
             False,
         )
     if isinstance(s, m.PointerType):
@@ -812,6 +864,8 @@ def result_spec(t: CType, lib: Library) -> tuple[str, str]:
     if isinstance(s, m.BoolType):
         return "bool", "(_s0.i32 & 0xFF) != 0"
     if isinstance(s, m.FloatType):
+        if m.is_long_double(s):  # returned through a hidden pointer (see function_spec)
+            return "float", "_rt.LONG_DOUBLE.load(self, _ret)"
         return "float", f"_s0.{_wfield(s)}"
     if isinstance(s, m.PointerType):
         tgt = m.strip(s.target)
@@ -837,12 +891,20 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
         raise Unsupported("variadic functions cannot be called through wasm exports")
     wparams, wresults = m.wasm_signature(f.type, lib.records)
     sret = m.is_indirect_aggregate(f.type.result, lib.records)
-    params = tuple(param_spec(p, i + sret, f.name, lib) for i, p in enumerate(f.type.params))
+    long_ret = m.is_long_double(f.type.result)
+    slot = int(sret or long_ret)
+    specs = []
+    for p in f.type.params:
+        specs.append(param_spec(p, slot, f.name, lib))
+        slot += 2 if m.is_long_double(p.type) else 1
+    params = tuple(specs)
     returns, result = result_spec(f.type.result, lib)
     prologue: tuple[str, ...] = ()
     rec = _rec(f.type.result, lib)
     if sret and rec is not None:
         prologue = (f"_ret = self._tmp({rec.size}, {rec.align})", "_s0.i32 = _ret")
+    elif long_ret:
+        prologue = ("_ret = self._tmp(16, 8)", "_s0.i32 = _ret")
     return FuncSpec(
         c_name=f.name,
         name=func_name(f.name),
@@ -853,7 +915,7 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
         wasm_params="".join(_SIG_LETTER[w] for w in wparams),
         wasm_results="".join(_SIG_LETTER[w] for w in wresults),
         slots=max(len(wparams), len(wresults), 1),
-        temporaries=any(p.temporaries for p in params) or rec is not None,
+        temporaries=any(p.temporaries for p in params) or rec is not None or long_ret,
         prologue=prologue,
     )
 
@@ -866,7 +928,7 @@ def map_library(lib: Library) -> Mapped:
     _function_names.clear()
     _function_names.update(f.name for f in lib.functions)
     # A renamed function must not take the name of another C function (`ffi` -> `ffi_` vs `ffi_`).
-    used = {f.name for f in lib.functions}
+    used = {f.name for f in lib.functions} | {v.name for v in lib.variables}
     for f in lib.functions:
         try:
             spec = function_spec(f, lib)
@@ -882,6 +944,20 @@ def map_library(lib: Library) -> Mapped:
             out.functions.append(spec)
         except (Unsupported, m.LayoutError) as e:
             out.diagnostics.append(Diagnostic(f.file, f.line, f"skipped {f.name}(): {e}", "warning"))
+    for v in lib.variables:
+        try:
+            spec_v = variable_spec(v, lib)
+        except (Unsupported, m.LayoutError) as e:
+            out.diagnostics.append(Diagnostic(v.file, v.line, f"skipped variable {v.name}: {e}", "warning"))
+            continue
+        name = spec_v.name
+        if name != v.name:
+            while name in used:
+                name += "_"
+            used.add(name)
+            msg = f"variable {v.name} is bound as {name} ({v.name} is a name the module uses)"
+            out.diagnostics.append(Diagnostic(v.file, v.line, msg, "warning"))
+        out.variables.append(replace(spec_v, name=name))
     for f in lib.host_functions:
         try:
             host = HostSpec(f.name, fn_type_var(f.type, lib), callable_annotation(f.type, lib), f.prototype)
@@ -933,6 +1009,7 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     extra += fn_type_names()
     news = [r for r in records if not r.opaque]
     anns = [p.annotation for f in mapped.functions for p in f.params] + [f.returns for f in mapped.functions]
+    anns += [a for v in mapped.variables for a in (v.annotation, v.set_annotation or "")]
     anns += [a for r in records for x in r.fields for a in (x.init_annotation, x.value_annotation)]
     anns += [h.annotation for h in mapped.hosts]
     text = " ".join(anns)

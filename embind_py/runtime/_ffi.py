@@ -228,6 +228,11 @@ class FFI(EmscriptenHelpers):
             return to_enum(t.cls, v) if isinstance(t, EnumType) else v
         raise TypeError(f"ffi.cast: cannot cast to {spec!r}")
 
+    def addressof(self, name: str) -> Pointer[Any]:
+        """A pointer to the C global variable `name` (as cffi's `ffi.addressof(lib, name)`);
+        for an array global, a pointer to its first element, of known length."""
+        return self._inst.address_of_var(name)
+
     def string(self, ptr: Any, maxlen: int | None = None) -> bytes:
         """The bytes of the NUL-terminated C string at `ptr` (at most `maxlen`)."""
         if ptr is None:

@@ -25,7 +25,7 @@ from typing import Any
 from . import _backend, _limits
 from . import host as _host
 from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
-from ._types import CStr, CType, Pointer, PointerTo
+from ._types import ArrayOf, CStr, CType, Pointer, PointerTo, live
 
 ARENA_SIZE = 64 * 1024  # per-instance scratch space for call temporaries
 _SIG = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
@@ -243,6 +243,37 @@ class Instance:
     def _bind(self, name: str) -> tuple[Callable[[], None], tuple[Any, ...]]:
         params, results = self._signatures[name]
         return self._caller(name, params, results)
+
+    def _bind_vars(self, table: Mapping[str, CType]) -> None:
+        """Find the C globals the bindings use: a data symbol in EXPORTED_FUNCTIONS is a wasm
+        global holding its address (`_counter` gives the global `counter`)."""
+        self._vars: dict[str, tuple[int, CType]] = {}
+        for name, t in table.items():
+            addr = self._be.global_value(name)
+            if addr is None:
+                raise WasmLinkError(f"the wasm module does not export the C global {name}")
+            self._vars[name] = (addr & 0xFFFFFFFF, t)
+
+    def _var(self, name: str, copy: bool = False) -> Any:
+        """The C global `name` as Python reads it: a value, or a live view of a record or array
+        (a copy of the record when `copy`: a const one)."""
+        addr, t = self._vars[name]
+        return t.load(self, addr) if copy else live(self, addr, t, chars=True)
+
+    def _set_var(self, name: str, value: Any) -> None:
+        addr, t = self._vars[name]
+        with self._lock:
+            t.store(self, addr, value, name)
+
+    def address_of_var(self, name: str) -> Pointer[Any]:
+        """A `Pointer` to the C global `name` (`ffi.addressof`)."""
+        entry = getattr(self, "_vars", {}).get(name)
+        if entry is None:
+            raise AttributeError(f"the library has no C global {name!r}")
+        addr, t = entry
+        if isinstance(t, ArrayOf):
+            return Pointer(self, addr, t.elem, t.length or None)
+        return Pointer(self, addr, t)
 
     def has_export(self, name: str) -> bool:
         return self._be.func(name) is not None or self._be.export_signature(name) is not None

@@ -16,6 +16,7 @@ import itertools
 import math
 import operator
 import re
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -124,6 +125,62 @@ class Scalar(CType):
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
         inst.mem.store(self.ct, addr, self.convert(value, what))
+
+
+def f128_from_float(x: float) -> int:
+    """The IEEE binary128 bits of `x` (wasm32's `long double`): every double is exact in it."""
+    bits: int = struct.unpack("<Q", struct.pack("<d", x))[0]
+    sign, exp, mant = bits >> 63, (bits >> 52) & 0x7FF, bits & ((1 << 52) - 1)
+    if exp == 0x7FF:  # inf, NaN (payload and quiet bit kept)
+        e, m = 0x7FFF, mant << 60
+    elif exp == 0 and mant == 0:
+        e, m = 0, 0
+    else:
+        if exp == 0:  # a subnormal double is a normal binary128
+            shift = 53 - mant.bit_length()
+            mant, exp = (mant << shift) & ((1 << 52) - 1), 1 - shift
+        e, m = exp - 1023 + 16383, mant << 60
+    return (sign << 127) | (e << 112) | m
+
+
+def f128_to_float(bits: int) -> float:
+    """A binary128 value as the nearest double (ties to even), as C's conversion rounds."""
+    sign = -1.0 if bits >> 127 else 1.0
+    e, m = (bits >> 112) & 0x7FFF, bits & ((1 << 112) - 1)
+    if e == 0x7FFF:
+        return sign * math.inf if m == 0 else math.nan
+    if e == 0:
+        e = 1
+    else:
+        m |= 1 << 112
+    k = e - 16383 - 112
+    try:  # int -> float and int / int are correctly rounded, subnormal results included
+        v = float(m << k) if k >= 0 else m / (1 << -k)
+    except OverflowError:
+        v = math.inf
+    return math.copysign(v, sign)
+
+
+def f128_words(x: float) -> tuple[int, int]:
+    """A `long double` argument as wasm passes it: two i64 words, low first (signed, as slots hold)."""
+    bits = f128_from_float(x)
+    lo, hi = bits & 0xFFFFFFFFFFFFFFFF, bits >> 64
+    return lo - ((lo >> 63) << 64), hi - ((hi >> 63) << 64)
+
+
+class LongDouble(Scalar):
+    """wasm32's `long double`: 16 bytes (align 8) of IEEE binary128, a Python float to Python
+    (reading rounds to the nearest double; writing is exact)."""
+
+    def __init__(self) -> None:
+        super().__init__("long double", "float", 8)
+        self.size, self.align = 16, 8
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        return f128_to_float(int.from_bytes(inst.mem.read(addr, 16), "little"))
+
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        inst.mem.write(addr, f128_from_float(self.convert(value, what)).to_bytes(16, "little"))
 
 
 class BitField(Scalar):
@@ -421,6 +478,7 @@ _INT_NAMES: dict[str, tuple[int, bool]] = {
 BUILTINS: dict[str, CType] = {n: Scalar(n, "int", s, sg) for n, (s, sg) in _INT_NAMES.items()}
 BUILTINS["float"] = Scalar("float", "float", 4)
 BUILTINS["double"] = Scalar("double", "float", 8)
+BUILTINS["long double"] = LONG_DOUBLE = LongDouble()
 BUILTINS["_Bool"] = Scalar("_Bool", "bool", 1, False)
 BUILTINS["bool"] = Scalar("bool", "bool", 1, False)
 
@@ -716,6 +774,20 @@ def to_enum(cls: Any, v: int) -> Any:
 S_co = TypeVar("S_co", bound=Struct)
 
 
+def live(inst: Instance, addr: int, t: CType, owner: Any = None, chars: bool = False) -> Any:
+    """The C object of type `t` at `addr` as Python reads it in place (a struct field, a global).
+
+    Nested records and arrays are live views (a copy would swallow `p.inner.x = 5`); they
+    share `owner`, so `ffi.new` memory lives as long as any view. A `char` array is read as
+    bytes unless `chars` (a global's `Pointer` of known length). Anything else is its value.
+    """
+    if isinstance(t, RecordType):
+        return Pointer(inst, addr, t, None, owner)
+    if isinstance(t, ArrayOf) and (chars or not t.is_chars):
+        return Pointer(inst, addr, t.elem, t.length or None, owner)
+    return t.load(inst, addr)
+
+
 class StructPointer(Pointer[S_co]):
     """A `T *` to a struct or union: `p.field` reads and writes live wasm memory.
 
@@ -728,13 +800,7 @@ class StructPointer(Pointer[S_co]):
     def _get(self, i: int) -> Any:
         rt: RecordType = self.ctype  # type: ignore[assignment]
         _, off, t = rt.fields[i]
-        # Nested records and arrays are live views (a copy would swallow `p.inner.x = 5`);
-        # they share this pointer's owner, so `ffi.new` memory lives as long as any view.
-        if isinstance(t, RecordType):
-            return Pointer(self._inst, self.address + off, t, None, self._owner)
-        if isinstance(t, ArrayOf) and not t.is_chars:
-            return Pointer(self._inst, self.address + off, t.elem, t.length or None, self._owner)
-        return t.load(self._inst, self.address + off)
+        return live(self._inst, self.address + off, t, self._owner)
 
     def _set(self, i: int, value: Any) -> None:
         rt: RecordType = self.ctype  # type: ignore[assignment]

@@ -18,7 +18,8 @@ A backend module provides:
   whose imports the runtime's host functions answer (`_host.define_imports`). It offers:
   `mem` (a `_memory.Memory`-like object: bounds-checked reads and writes, `load`/`store`
   of ctypes scalars, `host_view` where the engine can share memory), `func(name)` (an
-  exported function or None), `export_signature(name)` / `import_signature(module, name)`
+  exported function or None), `global_value(name)` (an exported global's value, or None:
+  a C global variable's address), `export_signature(name)` / `import_signature(module, name)`
   (letters i I f d), `caller(func, params, results, on_fail)` (the specialized call path:
   a zero-argument callable and its value slots), `call(func, args, params)` (a plain
   call, for the less frequent paths), `new_func(params, results, fn)`, `table_get(i)`,

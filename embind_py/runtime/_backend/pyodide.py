@@ -367,6 +367,12 @@ class Session:
             f = self._funcs[name] = _JS.get(self.exports, name)
         return f
 
+    def global_value(self, name: str) -> int | None:
+        """The value of the exported wasm global `name` (a C global's address), or None."""
+        if self.layout.exports.get(name, ("",))[0] != "global":
+            return None
+        return int(_JS.get(self.exports, name).value)
+
     def export_signature(self, name: str) -> tuple[str, str] | None:
         e = self.layout.exports.get(name)
         return (e[1], e[2]) if e is not None and e[0] == "func" else None

@@ -177,6 +177,11 @@ class Session:
         f = self.exports.get(name)
         return f if isinstance(f, wasmtime.Func) else None
 
+    def global_value(self, name: str) -> int | None:
+        """The value of the exported wasm global `name` (a C global's address), or None."""
+        g = self.exports.get(name)
+        return int(g.value(self.store)) if isinstance(g, wasmtime.Global) else None
+
     def export_signature(self, name: str) -> tuple[str, str] | None:
         f = self.func(name)
         if f is None:
