@@ -20,7 +20,7 @@ from types import ModuleType
 import pytest
 
 from embind_py import toolchain
-from tests.conftest import import_file, run_cli
+from tests.conftest import import_file, read_line, run_cli
 from tests.web import cases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,10 +145,12 @@ def test_web_sample_in_chromium(web_tools: dict[str, Path], serve: ModuleType, t
 
     cmd = [sys.executable, ROOT / "samples" / "web" / "serve.py", "--port", "0", "--out", tmp_path / "site"]
     cmd += ["--pyodide", web_tools["PYODIDE_DIR"]]
-    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "stdin": subprocess.DEVNULL}
-    proc = subprocess.Popen([str(c) for c in cmd], text=True, **pipes)  # type: ignore[call-overload]
+    log = tmp_path / "serve.log"  # a file, not a pipe nobody reads: pip and emcc chatter fill those
+    with log.open("wb") as err:
+        argv = [str(c) for c in cmd]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
     try:
-        url = _read_url(proc, timeout=300)
+        url = _read_url(proc, timeout=300, log=log)
         with sync_playwright() as p:
             # Debian's Chromium, not one Playwright downloads; as root it needs --no-sandbox.
             chromium = str(web_tools["CHROMIUM"])
@@ -186,21 +188,15 @@ def test_web_sample_in_chromium(web_tools: dict[str, Path], serve: ModuleType, t
         assert want in text, f"{want!r} not in the page:\n{text}"
 
 
-def _read_url(proc: subprocess.Popen[str], timeout: float) -> str:
+def _read_url(proc: subprocess.Popen[bytes], timeout: float, log: Path) -> str:
     """The URL serve.py prints once the site is staged (it stages first: a build and a wheel)."""
-    import selectors
-
     assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
-        if not sel.select(left):
-            break
-        line = proc.stdout.readline()
+        line = read_line(proc.stdout, left).decode()
         if not line:
             break
         if line.startswith("serving "):
             return line.split()[1]
-    err = proc.stderr.read() if proc.poll() is not None and proc.stderr else ""
-    raise AssertionError(f"serve.py printed no URL within {timeout} s (exit {proc.poll()}): {err[-3000:]}")
+    tail = log.read_text(errors="replace")[-3000:]
+    raise AssertionError(f"serve.py printed no URL within {timeout} s (exit {proc.poll()}):\n{tail}")
