@@ -153,7 +153,7 @@ class Instance:
         self._wasm = wasm
         self._signatures = dict(signatures or {})
         # reset() re-runs __init__ under this lock; keep it so waiting threads stay serialized.
-        self._lock = self.__dict__.get("_lock") or threading.RLock()
+        self._lock = self.__dict__.get("_lock") or _backend.new_lock()
         self._pending: BaseException | None = None
         self._host_fns: list[Callable[..., Any]] = []  # see guard()
         self._deferred_frees: list[int] = []  # ffi.new blocks to free once the lock is free

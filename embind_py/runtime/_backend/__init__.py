@@ -11,6 +11,7 @@ A backend module provides:
 - `TRAPS`: the engine's own exception types for a failed wasm call (the instance turns
   them into the runtime's exceptions with `Session.failure`).
 - `Slot`: the type of one value slot of a caller (`.i32`, `.i64`, `.f32`, `.f64`).
+- `new_lock()`: the lock serializing calls on one instance (re-entrant).
 - `compile_module(wasm)`: the engine's compiled module, cached per process.
 - `engine(...)`: wasmtime's process-wide engine (Pyodide has none and raises).
 - `Session(inst, wasm, options)`: one instantiated module with its own memory and store,
@@ -57,5 +58,6 @@ Slot = backend.Slot
 Session = backend.Session
 compile_module = backend.compile_module
 engine = backend.engine
+new_lock = backend.new_lock
 
-__all__ = ["NAME", "TRAPS", "Failure", "Session", "Slot", "backend", "compile_module", "engine"]
+__all__ = ["NAME", "TRAPS", "Failure", "Session", "Slot", "backend", "compile_module", "engine", "new_lock"]

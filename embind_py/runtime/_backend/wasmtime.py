@@ -46,6 +46,7 @@ _VALTYPE = {
 _BACKTRACE_DETAILS = "WASMTIME_BACKTRACE_DETAILS"
 
 _lock = threading.Lock()
+new_lock = threading.RLock  # calls into one store are serialized; the call itself releases the GIL
 _engines: dict[tuple[bool, bool], wasmtime.Engine] = {}
 _modules: dict[tuple[tuple[bool, bool], str], wasmtime.Module] = {}
 
