@@ -12,7 +12,6 @@ May import: wasmtime, the standard library, the runtime's own modules.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -26,7 +25,7 @@ from .. import _cache, _fastcall, _limits
 from .. import host as _host
 from .._errors import WasmLinkError
 from .._memory import Memory
-from . import Failure
+from . import Failure, _binary
 
 if TYPE_CHECKING:
     from .._instance import Instance
@@ -81,7 +80,7 @@ def engine(epoch: bool = False, fuel: bool = False) -> wasmtime.Engine:
 
 def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> wasmtime.Module:
     """Compile (or fetch from this process's cache) the module for these engine settings."""
-    key = ((epoch, fuel), hashlib.sha256(wasm).hexdigest())
+    key = ((epoch, fuel), _binary.digest(wasm))
     with _lock:
         mod = _modules.get(key)
     if mod is None:
@@ -117,7 +116,11 @@ class Session:
         preopens = options.get("preopens")
         epoch, metered = timeout is not None, fuel is not None
         self.engine = engine(epoch, metered)
-        self.module = compile_module(wasm, epoch, metered)
+        try:
+            self.module = compile_module(wasm, epoch, metered)
+        except wasmtime.WasmtimeError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid"
+            raise WasmLinkError(f"it is not a valid wasm module ({first})") from None
         self.store = store = wasmtime.Store(self.engine)
         if max_memory is not None:
             store.set_limits(memory_size=min(max_memory, 1 << 32))  # wasm32 never has more
