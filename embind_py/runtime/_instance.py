@@ -29,7 +29,15 @@ import wasmtime
 
 from . import _cache, _fastcall, _limits
 from . import host as _host
-from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
+from ._errors import (
+    WasmError,
+    WasmExit,
+    WasmInterrupted,
+    WasmLinkError,
+    WasmOutOfFuel,
+    WasmTimeout,
+    WasmTrap,
+)
 from ._memory import Memory
 from ._types import CStr, CType, Pointer, PointerTo
 
@@ -57,47 +65,63 @@ def _flush_all() -> None:
             pass
 
 
-_engines: dict[tuple[bool, bool], wasmtime.Engine] = {}
-_modules: dict[tuple[tuple[bool, bool], str], wasmtime.Module] = {}
+_modules: dict[tuple[bool, bool, str], wasmtime.Module] = {}  # the first load of each, until a second
+_serialized: dict[tuple[bool, bool, str], bytes] = {}  # then its compiled code, for every later engine
 
 
-def engine(epoch: bool = False, fuel: bool = False) -> wasmtime.Engine:
-    """The process-wide engine for these settings (they must be fixed when it is made)."""
-    key = (epoch, fuel)
+def engine(fuel: bool = False, epoch: bool = True) -> wasmtime.Engine:
+    """A new engine: each instance has its own, since its epoch counter is how its call is stopped.
+
+    Epoch interruption (see `_limits`) is on unless the instance was loaded with
+    `interruptible=False`; fuel metering only when asked: both must be chosen when the
+    engine is made. An engine costs about 10 µs.
+    """
     with _lock:
-        eng = _engines.get(key)
-        if eng is None:
-            # wasmtime names file:line in trap backtraces (from DWARF, for modules built
-            # with -g; others pay nothing) only when this variable is set as the engine is
-            # made. Set it for that moment, unless the user chose otherwise.
-            chosen = _BACKTRACE_DETAILS in os.environ
+        # wasmtime names file:line in trap backtraces (from DWARF, for modules built
+        # with -g; others pay nothing) only when this variable is set as the engine is
+        # made. Set it for that moment, unless the user chose otherwise.
+        chosen = _BACKTRACE_DETAILS in os.environ
+        if not chosen:
+            os.environ[_BACKTRACE_DETAILS] = "1"
+        try:
+            cfg = wasmtime.Config()
+            cfg.epoch_interruption = epoch
+            cfg.consume_fuel = fuel
+            if sys.maxsize > 2**32:
+                # Linear memory never moves (wasmtime reserves 4 GiB of address space for
+                # it), so `ffi.buffer` views and cached base addresses stay valid across
+                # memory growth.
+                cfg.memory_may_move = False
+            return wasmtime.Engine(cfg)
+        finally:
             if not chosen:
-                os.environ[_BACKTRACE_DETAILS] = "1"
-            try:
-                cfg = wasmtime.Config()
-                cfg.epoch_interruption = epoch
-                cfg.consume_fuel = fuel
-                if sys.maxsize > 2**32:
-                    # Linear memory never moves (wasmtime reserves 4 GiB of address space for
-                    # it), so `ffi.buffer` views and cached base addresses stay valid across
-                    # memory growth.
-                    cfg.memory_may_move = False
-                eng = _engines[key] = wasmtime.Engine(cfg)
-            finally:
-                if not chosen:
-                    del os.environ[_BACKTRACE_DETAILS]
-        return eng
+                del os.environ[_BACKTRACE_DETAILS]
 
 
-def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> wasmtime.Module:
-    """Compile (or fetch from this process's cache) the module for these engine settings."""
-    key = ((epoch, fuel), hashlib.sha256(wasm).hexdigest())
+def compile_module(
+    wasm: bytes, fuel: bool = False, eng: wasmtime.Engine | None = None, epoch: bool = True
+) -> wasmtime.Module:
+    """The compiled module for `eng` (default: a new engine with these settings).
+
+    Compiled once per process (or read from the disk cache); later engines get a copy of the
+    compiled code (`Module.deserialize` of this process's own `serialize`, about 60 µs for a
+    small module).
+    """
+    eng = eng if eng is not None else engine(fuel, epoch)
+    key = (fuel, epoch, hashlib.sha256(wasm).hexdigest())
     with _lock:
-        mod = _modules.get(key)
-    if mod is None:
-        mod = _cache.load_or_compile(engine(epoch, fuel), wasm, key[1], _settings(epoch, fuel))
+        code = _serialized.get(key)
+        first = _modules.pop(key, None) if code is None else None
+    if code is None and first is not None:
+        code = bytes(first.serialize())
         with _lock:
-            _modules[key] = mod
+            _serialized[key] = code
+    if code is not None:
+        return wasmtime.Module.deserialize(eng, code)
+    mod = _cache.load_or_compile(eng, wasm, key[2], _settings(fuel, epoch))
+    with _lock:
+        if key not in _serialized:
+            _modules.setdefault(key, mod)
     return mod
 
 
@@ -121,7 +145,7 @@ def _backtrace(message: str) -> list[tuple[str, str | None]]:
     return frames
 
 
-def _settings(epoch: bool, fuel: bool) -> str:
+def _settings(fuel: bool, epoch: bool) -> str:
     details = os.environ.get(_BACKTRACE_DETAILS, "1")
     return f"epoch={int(epoch)} fuel={int(fuel)} fixed-memory={int(sys.maxsize > 2**32)} details={details}"
 
@@ -190,16 +214,19 @@ class Instance:
         max_memory: int | None = None,
         preopens: Mapping[str, Any] | None = None,
         writable: bool = False,
+        interruptible: bool = True,
     ) -> None:
         if not isinstance(wasm, bytes):
             wasm = Path(wasm).read_bytes()
-        _limits.check_options(timeout, fuel, max_memory)
+        _limits.check_options(timeout, fuel, max_memory, interruptible)
         _limits.check_stdio_env(stdout, stderr, stdin, env, argv, _host.DEFAULT)
         self._options: dict[str, Any] = dict(stdout=stdout, stderr=stderr, stdin=stdin, env=env, argv=argv)
         limits = {"timeout": timeout, "fuel": fuel, "max_memory": max_memory, "preopens": preopens}
         self._options.update((k, v) for k, v in limits.items() if v is not None)
         if writable:
             self._options["writable"] = True
+        if not interruptible:
+            self._options["interruptible"] = False
         self._wasm = wasm
         self._signatures = dict(signatures or {})
         # reset() re-runs __init__ under this lock; keep it so waiting threads stay serialized.
@@ -215,13 +242,17 @@ class Instance:
         self._stdin = stdin
         self._stdin_pos = 0  # how much of a bytes stdin C has read
 
-        epoch, metered = timeout is not None, fuel is not None
-        self.engine = engine(epoch, metered)
-        self.module = compile_module(wasm, epoch, metered)
+        metered = fuel is not None
+        self.engine = engine(metered, interruptible)
+        self.module = compile_module(wasm, metered, self.engine, interruptible)
         self.store = wasmtime.Store(self.engine)
         if max_memory is not None:
             self.store.set_limits(memory_size=min(max_memory, 1 << 32))  # wasm32 never has more
-        self._limits = _limits.Limits(self.store, self.engine, timeout, fuel) if epoch or metered else None
+        self._stopper = _limits.Stopper(self.store, self.engine, self._lock, interruptible)
+        if interruptible:
+            _limits.EPOCHS.arm_sigint()
+        timed = timeout is not None
+        self._limits = _limits.Limits(self.store, self._stopper, timeout, fuel) if timed or metered else None
         wasi = wasmtime.WasiConfig()
         _limits.apply_preopens(wasi, preopens, writable)
         # With folders granted, wasmtime's WASI must own every fd (files opened in them
@@ -426,15 +457,17 @@ class Instance:
         pending, self._pending = self._pending, None
         if pending is not None:
             _fastcall.clear_last_exception(pending)
+        reason = self._stopper.reason
         self._recover()
         if pending is not None:
             raise pending
         if not isinstance(exc, wasmtime.Trap | wasmtime.WasmtimeError):
-            raise exc  # the public-API fallback re-raised a host exception itself
-        raise self._translate(exc) from None
+            raise exc  # a signal handler's exception, or one the public-API fallback re-raised
+        raise self._translate(exc, reason) from None
 
     def _recover(self) -> None:
-        """Put the wasm stack pointer back where it was when this call level began."""
+        """Re-arm the epoch deadline; put the wasm stack pointer back where this call level began."""
+        self._stopper.rearm()
         sp = self._sp_stack[-1] if self._sp_stack else getattr(self, "_sp0", 0)
         if sp and self._stack_restore is not None:
             if self._limits is not None:
@@ -444,7 +477,17 @@ class Instance:
             except WasmError:  # pragma: no cover - restore itself cannot trap
                 pass
 
-    def _translate(self, exc: Any) -> WasmError:
+    def interrupt(self) -> None:
+        """Stop the C call running on this instance, from any thread: it raises `WasmInterrupted`.
+
+        Returns at once; the call stops at its next loop iteration or function entry (or when
+        a Python callback it is in returns). Other instances' calls go on. With no call
+        running, nothing happens: the next call is not affected. The instance stays usable,
+        but C may have been stopped halfway through updating its data: `reset()` starts over.
+        """
+        self._stopper.request("interrupt")
+
+    def _translate(self, exc: Any, reason: str | None = None) -> WasmError:
         if isinstance(exc, wasmtime.ExitTrap):
             return WasmExit(exc.code)
         if isinstance(exc, wasmtime.Trap):
@@ -469,9 +512,12 @@ class Instance:
             msg = f"wasm trap{where}: {text}"
             lim = self._limits
             if code == wasmtime.TrapCode.INTERRUPT:
-                t = f"timeout={lim.timeout} s" if lim is not None else "timeout"
-                msg = f"wasm call{where} ran past its {t} and was stopped"
-                return WasmTimeout(msg, "interrupt", frames, locations)
+                if reason == "timeout":
+                    t = f"timeout={lim.timeout} s" if lim is not None else "timeout"
+                    msg = f"wasm call{where} ran past its {t} and was stopped"
+                    return WasmTimeout(msg, "interrupt", frames, locations)
+                by = "by Ctrl-C (SIGINT)" if reason == "sigint" else "by interrupt()"
+                return WasmInterrupted(f"wasm call{where} was stopped {by}", "interrupt", frames, locations)
             if code == wasmtime.TrapCode.OUT_OF_FUEL:
                 f = f"fuel={lim.fuel}" if lim is not None else "fuel"
                 msg = f"wasm call{where} used up its {f} budget"
