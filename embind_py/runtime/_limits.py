@@ -45,13 +45,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import wasmtime
-
-from . import _fastcall
+if TYPE_CHECKING:  # only the wasmtime backend makes Limits, Stoppers and WASI grants
+    import wasmtime
 
 SETTLE = 0.005  # seconds between checks that a stopped instance's call has ended
+
 
 def _pipe() -> tuple[int, int]:
     r, w = os.pipe()
@@ -138,10 +138,12 @@ class _Epochs:
             return
         if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
             return
+        from . import _fastcall  # the wasmtime backend's: only it arms SIGINT
+
         main = threading.main_thread().ident
         frame = sys._current_frames().get(main) if main is not None else None
         owner = _fastcall.running_owner(frame)
-        stopper = getattr(owner, "_stopper", None)
+        stopper = getattr(getattr(owner, "_be", None), "stopper", None)
         if isinstance(stopper, Stopper):
             stopper.request("sigint")
 
@@ -215,7 +217,8 @@ class _Epochs:
 
 
 EPOCHS = _Epochs()
-os.register_at_fork(after_in_child=EPOCHS._after_fork)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=EPOCHS._after_fork)
 
 
 class Stopper:

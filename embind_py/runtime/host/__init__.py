@@ -1,8 +1,12 @@
 """Every import the runtime answers for a wasm module, in one registry.
 
 Layout:
-- `_registry`: the registry (`host`, `prefix_host`, `lookup`) and `define_imports`, which
-  defines each function import of a module on a wasmtime `Linker`;
+- `_registry`: the registry (`host`, `prefix_host`, `lookup`) and shared helpers;
+- `_link`: `define_imports`, which answers each function import of a module through the
+  engine's backend (`_backend`), in order: user host functions, the registry, the
+  engine's WASI;
+- `user`: the user's host functions (C functions the headers declare and no source
+  defines, implemented in Python: `load(host={...})`);
 - `wasi`: the WASI preview 1 calls answered in Python (stdio, exit, clocks, argv);
 - `emscripten`: the `env` imports of emcc's JS-glue library (time, memory growth,
   setjmp/longjmp, ...).
@@ -10,12 +14,13 @@ Layout:
 Importing this package registers them all. Each registered factory takes
 `(instance, import_name)` and returns a plain Python function over wasm values.
 
-May import: wasmtime, the standard library, the runtime's own modules.
+May import: the standard library, the runtime's own modules.
 """
 
 from __future__ import annotations
 
-from . import emscripten, wasi
+from . import emscripten, user, wasi
+from ._link import define_imports
 from ._registry import (
     EBADF,
     EINVAL,
@@ -24,7 +29,6 @@ from ._registry import (
     ENOTSUP,
     ESPIPE,
     WASI,
-    define_imports,
     host,
     import_params,
     import_results,
@@ -54,6 +58,7 @@ __all__ = [
     "lookup",
     "prefix_host",
     "set_errno",
+    "user",
     "wasi",
     "wasi_stdio",
 ]

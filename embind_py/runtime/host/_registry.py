@@ -1,9 +1,7 @@
-"""The one registry of the imports the runtime answers, and linking them.
+"""The one registry of the imports the runtime answers.
 
 Owns: `host(module, *names)` / `prefix_host(module, prefix)` (register a factory that
-makes one instance's Python implementation of an import), `lookup`, `define_imports`
-(every function import of a module defined on a wasmtime `Linker`, through
-`Instance.guard` so a Python exception reaches the caller of C), the stand-in for an
+makes one instance's Python implementation of an import), `lookup`, the stand-in for an
 import nobody provides (`WasmLinkError` naming it when C calls it), and small shared
 helpers of host functions: errno values, `set_errno`, the wasm signature of an import,
 Emscripten's UTF-8 encoding of strings.
@@ -11,8 +9,8 @@ Emscripten's UTF-8 encoding of strings.
 Host functions are plain Python functions over plain values (ints and floats) and
 the instance's `mem` interface, so another engine can supply the same imports.
 
-May import: wasmtime, the standard library, the runtime's own modules (not the other
-modules of this package).
+May import: the standard library, the runtime's own modules (not the other modules of
+this package); the engine only through the instance's backend session.
 """
 
 from __future__ import annotations
@@ -20,8 +18,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import wasmtime
 
 from .._errors import WasmLinkError
 
@@ -82,27 +78,24 @@ def import_params(inst: Instance, module: str, name: str) -> list[str]:
     passed by pointer, as a BigInt i64, or split into two i32 halves) pick their form
     from it rather than guessing from the values.
     """
-    for imp in inst.module.imports:
-        ty = imp.type
-        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
-            return [str(t) for t in ty.params]
-    return []
+    sig = inst._be.import_signature(module, name)
+    return [_TYPE_NAMES[c] for c in sig[0]] if sig else []
 
 
 def import_results(inst: Instance, module: str, name: str) -> list[str]:
     """The wasm result types of the module's import `module.name` (see `import_params`)."""
-    for imp in inst.module.imports:
-        ty = imp.type
-        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
-            return [str(t) for t in ty.results]
-    return []
+    sig = inst._be.import_signature(module, name)
+    return [_TYPE_NAMES[c] for c in sig[1]] if sig else []
 
 
 def set_errno(inst: Instance, code: int) -> None:
     """Set C's `errno`, when the module exports `__errno_location` (emcc 3.1.6 does by itself)."""
-    loc = inst.exports.get("__errno_location")
-    if isinstance(loc, wasmtime.Func):
-        inst.mem.write(loc(inst.store), struct.pack("<i", code))
+    loc = inst._be.func("__errno_location")
+    if loc is not None:
+        inst.mem.write(inst._be.call(loc, ()), struct.pack("<i", code))
+
+
+_TYPE_NAMES = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
 
 
 def unknown(module: str, name: str) -> Callable[..., Any]:
@@ -127,25 +120,3 @@ def js_utf8(s: str) -> bytes:
             .decode("utf-16-le", "surrogatepass")
             .encode("utf-8", "surrogatepass")
         )
-
-
-_WASI_STDIO = frozenset({"fd_read", "fd_write"})
-
-
-def define_imports(inst: Instance, linker: wasmtime.Linker, module: wasmtime.Module) -> None:
-    """Define every import of `module` that wasmtime's WASI does not cover (or that we shadow)."""
-    store = inst.store
-    for imp in module.imports:
-        ty = imp.type
-        if not isinstance(ty, wasmtime.FuncType) or imp.name is None:
-            continue
-        if imp.module == WASI and imp.name in _WASI_STDIO and getattr(inst, "_wasi_stdio", False):
-            continue  # wasmtime's WASI serves stdio and the preopened files alike
-        factory = lookup(imp.module, imp.name)
-        if factory is not None:
-            fn = factory(inst, imp.name)
-        elif imp.module == WASI:
-            continue  # wasmtime's WASI implementation
-        else:
-            fn = unknown(imp.module, imp.name)
-        linker.define(store, imp.module, imp.name, wasmtime.Func(store, ty, inst.guard(fn)))

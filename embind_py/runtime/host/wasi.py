@@ -6,7 +6,7 @@ given file-like object, fd 0 read from the instance's stdin; `fd_close`/`fd_seek
 `clock_res_get` with working process- and thread-CPU clocks (wasmtime answers EBADF for
 them), and argv (`args_get`, from `call_main`'s argv or the instance's `argv`).
 
-May import: wasmtime, the standard library, the runtime's own modules, `._registry`.
+May import: the standard library, the runtime's own modules, `._registry`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import wasmtime
 
 from .._errors import WasmExit
 from ._registry import EBADF, EINVAL, EIO, ESPIPE, WASI, host, js_utf8
@@ -216,7 +214,7 @@ def _args_get(inst: Instance, name: str) -> Callable[..., Any]:
     return args_get
 
 
-def wasi_stdio(wasi: wasmtime.WasiConfig, stdout: Stream, stderr: Stream, stdin: Any) -> None:
+def wasi_stdio(wasi: Any, stdout: Stream, stderr: Stream, stdin: Any) -> None:
     """Route stdio through wasmtime's own WASI (used when folders are preopened).
 
     Output still reaches the instance's streams; a file-like `stdin` is read up
