@@ -66,6 +66,7 @@ from ._types import (
     to_float,
     to_int,
 )
+from ._varargs import CFloat, CInt, VarArg, va_buffer
 
 
 def backend_name() -> str:
@@ -82,6 +83,8 @@ __all__ = [
     "BitField",
     "Buffer",
     "BufferArg",
+    "CFloat",
+    "CInt",
     "CStr",
     "CType",
     "Callback",
@@ -105,6 +108,7 @@ __all__ = [
     "StructPointer",
     "Union_",
     "ValRaw",
+    "VarArg",
     "WasmBoundsError",
     "WasmError",
     "WasmExit",
@@ -128,5 +132,6 @@ __all__ = [
     "to_enum",
     "to_float",
     "to_int",
+    "va_buffer",
     "wasm_bytes",
 ]
