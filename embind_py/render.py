@@ -48,6 +48,7 @@ def render_module(
     `files` are "HASH PATH" lines recording every input file, and `wasm` the hash of the
     NAME.wasm it goes with, for `embind-py check`)."""
     mapped = typemap.map_library(lib)
+    lib = mapped.scope
     typedefs: list[dict[str, Any]] = []
     for tname, t in lib.typedefs.items():
         expr = typemap.typedef_descriptor(tname, t.target, lib)

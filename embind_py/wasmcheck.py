@@ -81,7 +81,86 @@ def mismatches(
         if got is None:
             problems.append((name, "the wasm does not export it"))
         elif got != want:
-            problems.append(
-                (name, f"the wasm exports it as {_show(got)} but the header gives {_show(want)}")
-            )
+            problems.append((name, f"the wasm exports it as {_show(got)} but the header gives {_show(want)}"))
     return problems
+
+
+# ---------------------------------------------------------------------------
+# Object files (`emcc -c` output): which functions and variables they define, from the symbol table of
+# their "linking" section (the format wasm-ld reads: WebAssembly/tool-conventions,
+# Linking.md), so the build learns what the sources define without compiling them again.
+
+_SYMTAB = 8  # WASM_SYMBOL_TABLE subsection of "linking"
+_UNDEFINED, _LOCAL, _EXPLICIT_NAME = 0x10, 0x02, 0x40
+_FUNCTION, _DATA, _SECTION = 0, 1, 3
+
+
+def _leb(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _name(data: bytes, pos: int) -> tuple[str, int]:
+    n, pos = _leb(data, pos)
+    return data[pos : pos + n].decode("utf-8", "replace"), pos + n
+
+
+def object_symbols(obj: bytes) -> frozenset[str] | None:
+    """The external (non-static) functions and variables a wasm object file defines; None when
+    `obj` is not a wasm object (LLVM bitcode, from -flto). WasmFileError when it is damaged."""
+    if obj[:4] != b"\0asm":
+        return None
+    try:
+        return _object_symbols(obj)
+    except (IndexError, UnicodeError) as e:
+        raise WasmFileError(f"damaged wasm object file ({e})") from None
+
+
+def _object_symbols(obj: bytes) -> frozenset[str]:
+    names: set[str] = set()
+    pos = 8
+    while pos < len(obj):
+        section, pos = obj[pos], pos + 1
+        size, pos = _leb(obj, pos)
+        end = pos + size
+        if section == 0:
+            title, p = _name(obj, pos)
+            if title == "linking":
+                _, p = _leb(obj, p)  # version 2
+                while p < end:
+                    kind, p = obj[p], p + 1
+                    length, p = _leb(obj, p)
+                    if kind == _SYMTAB:
+                        _symbols(obj, p, names)
+                    p += length
+        pos = end
+    return frozenset(names)
+
+
+def _symbols(obj: bytes, p: int, names: set[str]) -> None:
+    count, p = _leb(obj, p)
+    for _ in range(count):
+        kind, p = obj[p], p + 1
+        flags, p = _leb(obj, p)
+        if kind == _DATA:
+            name, p = _name(obj, p)
+            if not flags & _UNDEFINED:
+                for _ in range(3):  # segment index, offset, size
+                    _, p = _leb(obj, p)
+                if not flags & _LOCAL:
+                    names.add(name)
+        elif kind == _SECTION:
+            _, p = _leb(obj, p)
+        else:  # function, global, tag, table: an index, then a name unless imported under its own
+            _, p = _leb(obj, p)
+            name = ""
+            if not flags & _UNDEFINED or flags & _EXPLICIT_NAME:
+                name, p = _name(obj, p)
+            if kind == _FUNCTION and not flags & (_UNDEFINED | _LOCAL):
+                names.add(name)

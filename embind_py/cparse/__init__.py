@@ -21,7 +21,7 @@ from pycparser import c_ast, c_parser  # type: ignore[import-untyped, unused-ign
 from embind_py import model
 from embind_py.cparse._convert import Converter, InternalError, Unbindable, internal, prototype
 from embind_py.cparse._eval import NotConstant, Value
-from embind_py.cparse._files import FileTable
+from embind_py.cparse._files import FileTable, included_user_files
 from embind_py.cparse._layouts import ClangLayouts, parse_dump, probe_source
 from embind_py.cparse._macros import (
     Definition,
@@ -49,6 +49,7 @@ from embind_py.model import (
 __all__ = [
     "ClangLayouts",
     "InternalError",
+    "included_user_files",
     "layout_spellings",
     "layouts_differ",
     "parse_library",

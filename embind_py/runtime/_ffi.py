@@ -19,6 +19,7 @@ from ._callbacks import Callback, ObjectHandle, from_handle, new_handle
 from ._emscripten import EmscriptenHelpers
 from ._types import (
     ArrayOf,
+    CStr,
     CType,
     EnumType,
     FuncPtrType,
@@ -107,18 +108,6 @@ class FFI(EmscriptenHelpers):
             return self._instance  # type: ignore[return-value]
         assert self._get is not None
         return self._get()
-
-    def _addr(self, ptr: Any, what: str) -> int:
-        """The wasm address of a Pointer of this instance or an int; TypeError otherwise."""
-        if isinstance(ptr, Pointer):
-            if ptr._inst is not self._inst:
-                raise TypeError(f"{what}: pointer belongs to another wasm instance")
-            return ptr.address
-        if isinstance(ptr, int) and not isinstance(ptr, bool):
-            if not 0 <= ptr <= 0xFFFFFFFF:
-                raise OverflowError(f"{what}: {ptr} is not a wasm32 address")
-            return ptr
-        raise TypeError(f"{what}: expected a pointer or an int address, got {type(ptr).__name__}")
 
     def typeof(self, spec: str) -> CType:
         """The runtime type for a C type name (`"int"`, `"uLongf"`, `"Vec2 *"`, or a
@@ -220,7 +209,7 @@ class FFI(EmscriptenHelpers):
         t = self.typeof(spec)
         if isinstance(t, Scalar) and t.kind == "float":
             return CFloat(to_float(value, "ffi.cast", t.name), t)
-        if isinstance(value, Pointer):
+        if isinstance(value, Pointer | CStr):
             addr = self._addr(value, "ffi.cast")
         else:
             addr = int(value) if value is not None else 0

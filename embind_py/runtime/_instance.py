@@ -3,8 +3,8 @@
 Owns: the instance's lifecycle (a `_backend` session: engine, store, imports answered
 by the `host` package), `_initialize`, binding exports to the backend's specialized callers,
 per-call temporaries (a scratch arena inside wasm memory, malloc for large ones),
-argument/result helpers for strings and buffers, and turning traps and exits into
-the runtime's exceptions with the wasm stack pointer restored.
+and turning traps and exits into the runtime's exceptions with the wasm stack pointer
+restored. Converting arguments and results is `_convert`'s.
 
 May import: the standard library and the runtime's own modules (the engine only
 through `_backend`).
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import struct
 import sys
 import threading
 import weakref
@@ -22,14 +21,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _backend, _limits
+from . import _backend, _convert, _limits
 from . import host as _host
 from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
-from ._types import ArrayOf, CStr, CType, Pointer, PointerTo, live
+from ._types import ArrayOf, CType, Pointer, live
 
 ARENA_SIZE = 64 * 1024  # per-instance scratch space for call temporaries
 _SIG = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
-_str_new = str.__new__
 
 _live: weakref.WeakSet[Instance] = weakref.WeakSet()
 
@@ -89,7 +87,8 @@ class Instance:
     - `fuel`: wasm instructions (roughly) per call (int); running out raises
       `WasmOutOfFuel`. Default None: no limit.
     - `max_memory`: bytes of linear memory (int); past it `memory.grow` fails,
-      so C's `malloc` returns NULL. Default None: wasm32's 4 GiB.
+      so C's `malloc` returns NULL. Default None: the module's own maximum (2 GiB
+      for emcc's default build).
     - `preopens`: `{guest_path: host_dir}` folders C may open through WASI,
       read-only unless `writable=True` or the value is `(host_dir, "rw")`.
       Default: no file system at all.
@@ -101,8 +100,18 @@ class Instance:
 
     A subclass's `__init__` must accept `(wasm, **options)` (as generated
     `Library` classes do) so that `reset()` can re-run it.
+
+    What generated code uses of an instance, and nothing else: `_bind(name)` once per
+    C function (giving the `_c_<name>` caller and its `_v_<name>` value slots), and per
+    call `_lock` (held around it), `_top` (the scratch mark taken before temporaries),
+    `_tmp(n, align)` and `_release(mark)`; for C globals `_bind_vars`, `_var` and
+    `_set_var`. Conversions are `embind_py.runtime` functions
+    taking the instance (`_convert`). `embind_py.typemap.INSTANCE_NAMES` lists every
+    attribute, so a C function never gets a name one of them has.
     """
 
+    _lock: threading.RLock
+    _top: int
     # The generated module's descriptors of its host functions (name -> FuncPtrType).
     _host_types: Mapping[str, Any] = {}
 
@@ -144,7 +153,7 @@ class Instance:
         self._wasm = wasm
         self._signatures = dict(signatures or {})
         # reset() re-runs __init__ under this lock; keep it so waiting threads stay serialized.
-        self._lock: threading.RLock = self.__dict__.get("_lock") or threading.RLock()
+        self._lock = self.__dict__.get("_lock") or _backend.new_lock()
         self._pending: BaseException | None = None
         self._host_fns: list[Callable[..., Any]] = []  # see guard()
         self._deferred_frees: list[int] = []  # ffi.new blocks to free once the lock is free
@@ -445,120 +454,10 @@ class Instance:
             self.free(ms.pop()[1])
         self._top = mark
 
-    def _arg_str(self, value: Any, what: str, writable: bool = False) -> int:
-        """A `char *` argument: str (UTF-8), bytes, a writable buffer, a Pointer, or None."""
-        cls = value.__class__
-        if cls is str:
-            data = value.encode("utf-8") + b"\0"
-        elif cls is bytes:
-            data = value + b"\0"
-        elif value is None:
-            return 0
-        elif isinstance(value, Pointer):
-            return self._pointer_address(value, what)
-        elif isinstance(value, str | bytes):
-            data = (value.encode("utf-8") if isinstance(value, str) else bytes(value)) + b"\0"
-        else:
-            return self._arg_buf(value, what, writable, nul=True)
-        n = len(data)
-        top = self._top
-        if top + n <= self._arena_end:
-            # The arena lies inside linear memory, which never shrinks: no bounds check needed.
-            # A slice assignment into a view of it is 5x cheaper than a ctypes memmove call.
-            self._top = top + n
-            if self.mem.base != self._arena_host:
-                self._map_arena()
-            off = top - self._arena
-            self._arena_mv[off : off + n] = data
-            return top
-        p = self._tmp(n, 1)
-        self.mem.write(p, data, n)
-        return p
-
     def _map_arena(self) -> None:
         """(Re)make the view of the scratch arena for the current memory base (it moves on growth)."""
         self._arena_mv = self.mem.writable(self._arena, self._arena_end - self._arena)
         self._arena_host = self.mem.base
-
-    def _arg_buf(self, value: Any, what: str, writable: bool, nul: bool = False, ctype: str = "") -> int:
-        """A `T *` argument: a Pointer, None, or any buffer (copied in, and back if writable)."""
-        if value is None:
-            return 0
-        if isinstance(value, Pointer):
-            return self._pointer_address(value, what)
-        try:
-            mv = memoryview(value)
-        except TypeError:
-            want = f"a pointer, a buffer or None for C {ctype}" if ctype else "a pointer, a buffer or None"
-            raise TypeError(f"{what}: expected {want}, got {type(value).__name__}") from None
-        n = mv.nbytes
-        p = self._tmp(n + (1 if nul else 0), 8)
-        if n:
-            self.mem.write(p, mv, n)
-        if nul:
-            self.mem.write(p + n, b"\0", 1)
-        if writable and not mv.readonly and n:
-            self._copybacks.append((self._top, p, mv, n))
-        return p
-
-    def _arg_void(self, value: Any, what: str, writable: bool) -> int:
-        """A `void *` argument: an int address, a Pointer, a buffer, or None."""
-        if value.__class__ is int:
-            if not 0 <= value <= 0xFFFFFFFF:
-                raise OverflowError(f"{what}: {value} is not a wasm32 address")
-            return int(value)
-        return self._arg_buf(value, what, writable, False, "void *")
-
-    def _arg_ptr(self, value: Any, what: str, ctype: str) -> int:
-        """A pointer argument that takes only Pointers, ints (addresses) or None."""
-        if value is None:
-            return 0
-        if isinstance(value, Pointer):
-            return self._pointer_address(value, what)
-        if value.__class__ is int and 0 <= value <= 0xFFFFFFFF:
-            return value
-        raise TypeError(f"{what}: expected a pointer ({ctype}) or None, got {type(value).__name__}")
-
-    def _arg_strv(self, value: Any, what: str, ctype: str) -> int:
-        """A `char **` argument: a list/tuple of str, bytes or None becomes a NULL-terminated
-        array of per-call copies (C's writes to them are not copied back); else as `_arg_ptr`."""
-        if not isinstance(value, list | tuple):
-            if value is None or isinstance(value, Pointer) or value.__class__ is int:
-                return self._arg_ptr(value, what, ctype)
-            raise TypeError(
-                f"{what}: expected a list of str, a pointer ({ctype}) or None, got {type(value).__name__}"
-            )
-        addrs = []
-        for i, item in enumerate(value):
-            if item is not None and not isinstance(item, str | bytes):
-                raise TypeError(f"{what}[{i}]: expected str, bytes or None, got {type(item).__name__}")
-            addrs.append(self._arg_str(item, f"{what}[{i}]"))
-        addrs.append(0)
-        arr = self._tmp(4 * len(addrs), 4)
-        self.mem.write(arr, struct.pack(f"<{len(addrs)}I", *addrs), 4 * len(addrs))
-        return arr
-
-    def _pointer_address(self, p: Pointer[Any], what: str) -> int:
-        if p._inst is not self:
-            raise TypeError(f"{what}: pointer belongs to another wasm instance")
-        return p.address
-
-    def _ret_str(self, addr: int) -> CStr | None:
-        addr &= 0xFFFFFFFF
-        if not addr:
-            return None
-        # str.__new__ and a plain attribute store: half the cost of calling CStr(...).
-        out: CStr = _str_new(CStr, self.mem.read_cstring(addr).decode("utf-8", "replace"))
-        out.address = addr
-        return out
-
-    def _ret_ptr(self, addr: int, ctype: CType | None) -> Any:
-        addr &= 0xFFFFFFFF
-        if not addr:
-            return None
-        if ctype is None:
-            return addr
-        return Pointer(self, addr, ctype)
 
     def read_stdin(self, n: int) -> bytes | None:
         src = self._stdin
@@ -624,4 +523,4 @@ class Instance:
                 init(self, self._wasm, **self._options)
 
     def wrap_pointer(self, addr: int, ctype: CType | None) -> Any:
-        return PointerTo(ctype).wrap(self, addr)
+        return _convert.ret_ptr(self, addr, ctype)

@@ -11,6 +11,7 @@ A backend module provides:
 - `TRAPS`: the engine's own exception types for a failed wasm call (the instance turns
   them into the runtime's exceptions with `Session.failure`).
 - `Slot`: the type of one value slot of a caller (`.i32`, `.i64`, `.f32`, `.f64`).
+- `new_lock()`: the lock serializing calls on one instance (re-entrant).
 - `compile_module(wasm)`: the engine's compiled module, cached per process.
 - `engine(...)`: wasmtime's process-wide engine (Pyodide has none and raises).
 - `Session(inst, wasm, options)`: one instantiated module with its own memory and store,
@@ -22,7 +23,7 @@ A backend module provides:
   (letters i I f d), `caller(func, params, results, on_fail)` (the specialized call path:
   a zero-argument callable and its value slots), `call(func, args, params)` (a plain
   call, for the less frequent paths), `new_func(params, results, fn)`, `table_get(i)`,
-  `table_grow(func)`, `table_size()`, `grow_memory(pages)`, `failure(exc)` (what went
+  `table_grow(func)`, `table_set(i, func)`, `table_size()`, `grow_memory(pages)`, `failure(exc)` (what went
   wrong, as a `Failure`) and `clear_host_exception(exc)`.
 
 May import: the standard library and the runtime's own modules; the backend modules
@@ -57,5 +58,6 @@ Slot = backend.Slot
 Session = backend.Session
 compile_module = backend.compile_module
 engine = backend.engine
+new_lock = backend.new_lock
 
-__all__ = ["NAME", "TRAPS", "Failure", "Session", "Slot", "backend", "compile_module", "engine"]
+__all__ = ["NAME", "TRAPS", "Failure", "Session", "Slot", "backend", "compile_module", "engine", "new_lock"]

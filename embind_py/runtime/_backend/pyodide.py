@@ -24,6 +24,8 @@ import hashlib
 import os
 import re
 import struct
+import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +72,31 @@ _JS = run_js(
     kind: (o, k) => typeof o[k],
 })"""
 )
+
+
+class _NoLock:
+    """The instance lock where no second thread can exist: Pyodide without pthreads cannot
+    start one, and an RLock costs half as much as the wasm call it would guard."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def new_lock() -> Any:
+    """A real RLock when this Pyodide build has threads, else `_NoLock`."""
+    info = getattr(sys, "_emscripten_info", None)
+    return threading.RLock() if getattr(info, "pthreads", True) else _NoLock()
 
 
 def engine(epoch: bool = False, fuel: bool = False) -> Any:
@@ -399,6 +426,10 @@ class Session:
         except JsException as e:
             raise ValueError(str(e)) from None
         return index
+
+    def table_set(self, index: int, func: Any) -> None:
+        assert self.table is not None
+        self.table.set(index, func)
 
     def table_size(self) -> int:
         return int(self.table.length) if self.table is not None else 0

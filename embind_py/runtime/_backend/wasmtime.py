@@ -46,6 +46,7 @@ _VALTYPE = {
 _BACKTRACE_DETAILS = "WASMTIME_BACKTRACE_DETAILS"
 
 _lock = threading.Lock()
+new_lock = threading.RLock  # calls into one store are serialized; the call itself releases the GIL
 _engines: dict[tuple[bool, bool], wasmtime.Engine] = {}
 _modules: dict[tuple[tuple[bool, bool], str], wasmtime.Module] = {}
 
@@ -234,6 +235,11 @@ class Session:
             return int(self.table.grow(self.store, 1, func))
         except wasmtime.WasmtimeError as e:
             raise ValueError(str(e)) from None
+
+    def table_set(self, index: int, func: wasmtime.Func) -> None:
+        """Point table entry `index` (one `table_grow` gave) at `func`."""
+        assert self.table is not None
+        self.table.set(self.store, index, func)
 
     def table_size(self) -> int:
         return int(self.table.size(self.store)) if self.table is not None else 0
