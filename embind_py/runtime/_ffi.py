@@ -29,7 +29,6 @@ from ._types import (
     Struct,
     parse_ctype,
     to_enum,
-    to_float,
 )
 from ._varargs import CFloat, CInt
 
@@ -208,7 +207,7 @@ class FFI(EmscriptenHelpers):
         inst = self._inst
         t = self.typeof(spec)
         if isinstance(t, Scalar) and t.kind == "float":
-            return CFloat(to_float(value, "ffi.cast", t.name), t)
+            return CFloat(t.convert(value, "ffi.cast"), t)
         if isinstance(value, Pointer | CStr):
             addr = self._addr(value, "ffi.cast")
         else:

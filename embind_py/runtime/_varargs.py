@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any, Union
 
+from ._convert import arg_str
 from ._types import CType, Pointer, Scalar, f128_from_float
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def _encode(inst: Instance, value: Any, what: str) -> tuple[int, bytes]:
     if isinstance(value, float):
         return 8, struct.pack("<d", value)
     if value is None or isinstance(value, str | bytes | Pointer):
-        return 4, _int_bytes(inst._arg_str(value, what, False), 4, False)
+        return 4, _int_bytes(arg_str(inst, value, what, False), 4, False)
     raise TypeError(
         f"{what}: cannot pass {type(value).__name__} to a variadic C function "
         "(pass an int, a float, str, bytes, a Pointer, None, or an ffi.cast(...) value)"

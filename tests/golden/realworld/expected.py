@@ -304,7 +304,7 @@ class Library(_rt.Instance):
             _s0, _s1 = self._v_rw_log
             _mark = self._top
             try:
-                _s0.i32 = self._arg_str(fmt, "rw_log() argument 'fmt'", False)
+                _s0.i32 = _rt.arg_str(self, fmt, "rw_log() argument 'fmt'", False)
                 _s1.i32 = _rt.va_buffer(self, args, "rw_log()")
                 self._c_rw_log()
                 _r: int = _s0.i32
