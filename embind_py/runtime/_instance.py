@@ -13,6 +13,7 @@ through `_backend`).
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import sys
 import threading
@@ -527,6 +528,33 @@ class Instance:
         self.mem.refresh()
         return self.mem.size
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a recipe: the same class made again with the same load options.
+
+        The other process re-creates the instance from its own copy of the module (checked
+        to carry the same wasm) with fresh memory: C's globals and heap are not copied, and
+        pointers into them refuse to pickle. Options that name this process's objects
+        (stdout/stderr/stdin streams) cannot travel and raise `TypeError`.
+        """
+        cls = type(self)
+        options = {}
+        for k, v in self._options.items():
+            if v is None or (k in ("stdout", "stderr") and v is _host.DEFAULT):
+                continue
+            if k in ("stdout", "stderr") or (k == "stdin" and not isinstance(v, bytes | bytearray)):
+                raise TypeError(
+                    f"cannot pickle this {cls.__name__}: its {k}= is a {type(v).__name__}, an object "
+                    f"of this process; load it without {k}= (a worker's C output goes to the worker's "
+                    "own sys.stdout/sys.stderr), or pass bytes as stdin"
+                )
+            options[k] = v
+        module = sys.modules.get(cls.__module__)
+        own = module is not None and getattr(module, "_WASM", None) is not None
+        wasm = None if own else self._wasm
+        signatures = self._signatures if cls is Instance else None
+        digest = hashlib.sha256(self._wasm).hexdigest()
+        return (_restore, (cls.__module__, cls.__qualname__, wasm, digest, signatures, options))
+
     def reset(self) -> None:
         """Start over in place: a fresh instance state (memory, C globals) with the same options.
 
@@ -550,3 +578,31 @@ class Instance:
 
     def wrap_pointer(self, addr: int, ctype: CType | None) -> Any:
         return _convert.ret_ptr(self, addr, ctype)
+
+
+def _restore(
+    module: str,
+    qualname: str,
+    wasm: bytes | None,
+    digest: str,
+    signatures: Mapping[str, tuple[str, str]] | None,
+    options: dict[str, Any],
+) -> Instance:
+    """Unpickle an instance (see `Instance.__reduce__`): make it again from its module."""
+    import importlib
+
+    cls: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        cls = getattr(cls, part)
+    if wasm is None:
+        inst = cls(**options)  # a generated Library reads its module's NAME.wasm
+        if hashlib.sha256(inst._wasm).hexdigest() != digest:
+            raise WasmLinkError(
+                f"cannot unpickle {module}.{qualname}: the {module} module here comes with a different "
+                f"wasm than the pickled instance was made from (sha256 {digest[:12]}...); install the "
+                "same build of it on every process"
+            )
+        return inst  # type: ignore[no-any-return]
+    if cls is Instance:
+        return Instance(wasm, signatures, **options)
+    return cls(wasm, **options)  # type: ignore[no-any-return]
