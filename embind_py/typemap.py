@@ -145,6 +145,7 @@ INSTANCE_NAMES = (
     "free",
     "guard",
     "has_export",
+    "interrupt",
     "malloc",
     "mem",
     "memory",
