@@ -57,6 +57,11 @@ MODULE_RESERVED = frozenset(
         "_enum",
         "_sys",
         "call_main",
+        "HostFunctions",
+        "set_host",
+        "TypedDict",
+        "_HOST",
+        "_default_host",
         # builtins the generated code itself uses
         "int",
         "float",

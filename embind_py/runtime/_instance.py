@@ -240,13 +240,14 @@ class Instance:
         if max_memory is not None:
             self.store.set_limits(memory_size=min(max_memory, 1 << 32))  # wasm32 never has more
         self._limits = _limits.Limits(self.store, self.engine, timeout, fuel) if epoch or metered else None
+        # C's files: the folders granted, served by the runtime's own file system (never
+        # wasmtime's WASI preopens, so stdio stays the runtime's too).
+        old_files = self.__dict__.get("_files")
+        if old_files is not None:  # reset()
+            old_files.close_all()
+        self._files = _host.FileSystem(_host.parse_grants(preopens, writable))
+        weakref.finalize(self, self._files.close_all)
         wasi = wasmtime.WasiConfig()
-        _limits.apply_preopens(wasi, preopens, writable)
-        # With folders granted, wasmtime's WASI must own every fd (files opened in them
-        # too), so stdio goes through its hooks instead of the runtime's fd_read/fd_write.
-        self._wasi_stdio = bool(preopens)
-        if self._wasi_stdio:
-            _host.wasi_stdio(wasi, self.stdout, self.stderr, stdin)
         if argv is not None:
             wasi.argv = list(argv)  # wasmtime-py's WasiConfig.argv/env are write-only properties
         if env is not None:

@@ -19,9 +19,6 @@ from ._registry import WASI, lookup, unknown
 if TYPE_CHECKING:
     from .._instance import Instance
 
-_WASI_STDIO = frozenset({"fd_read", "fd_write"})
-
-
 def define_imports(inst: Instance, linker: wasmtime.Linker, module: wasmtime.Module) -> None:
     """Define every import of `module` that wasmtime's WASI does not cover (or that we shadow)."""
     store = inst.store
@@ -33,8 +30,6 @@ def define_imports(inst: Instance, linker: wasmtime.Linker, module: wasmtime.Mod
         if imp.module == user.MODULE and imp.name in hosted:
             user.define(inst, linker, imp.name, ty)
             continue
-        if imp.module == WASI and imp.name in _WASI_STDIO and getattr(inst, "_wasi_stdio", False):
-            continue  # wasmtime's WASI serves stdio and the preopened files alike
         factory = lookup(imp.module, imp.name)
         if factory is not None:
             fn = factory(inst, imp.name)
