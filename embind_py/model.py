@@ -49,7 +49,7 @@ class BoolType:
 
 @dataclass(frozen=True)
 class FloatType:
-    """`float` (4) or `double` (8). `long double` is never bound."""
+    """`float` (4), `double` (8) or `long double` (16: IEEE binary128 in wasm32, align 8)."""
 
     name: str
     size: int
@@ -190,6 +190,7 @@ ULONGLONG = IntType("unsigned long long", 8, False)
 BOOL = BoolType()
 FLOAT = FloatType("float", 4)
 DOUBLE = FloatType("double", 8)
+LONGDOUBLE = FloatType("long double", 16)
 POINTER_SIZE = 4
 
 # ---------------------------------------------------------------------------
@@ -245,6 +246,19 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Variable:
+    """A global variable a user header declares (`extern int counter;`). `const` when the
+    object itself is const-qualified (`const int n`, `const char *const s`, `const T t[4]`)."""
+
+    name: str
+    type: CType
+    const: bool
+    prototype: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Constant:
     """An object-like `#define` with a literal (or constant-expression) value."""
 
@@ -273,6 +287,7 @@ class Library:
     """Everything the user's headers declare that the generator may bind."""
 
     functions: tuple[Function, ...] = ()
+    variables: tuple[Variable, ...] = ()
     records: dict[str, Record] = field(default_factory=dict)
     enums: dict[str, Enum] = field(default_factory=dict)
     typedefs: dict[str, NamedType] = field(default_factory=dict)
@@ -332,7 +347,14 @@ def alignof(t: CType, records: dict[str, Record]) -> int:
         if rec is None or rec.opaque:
             raise LayoutError(f"incomplete type {t.c_name()}")
         return rec.align
+    if t == LONGDOUBLE:
+        return 8
     return sizeof(t, records)
+
+
+def is_long_double(t: CType) -> bool:
+    """wasm32's `long double` is passed as two i64 words and returned through a hidden pointer."""
+    return strip(t) == LONGDOUBLE
 
 
 def align_up(n: int, a: int) -> int:
@@ -392,8 +414,8 @@ def scalar_of(t: CType, records: dict[str, Record]) -> CType | None:
             return None
         inner = scalar_of(rec.fields[0].type, records)
         # clang's isSingleElementStruct: padding (`aligned(16)` around an int) makes it an aggregate.
-        if inner is None or sizeof(inner, records) != rec.size:
-            return None
+        if inner is None or sizeof(inner, records) != rec.size or is_long_double(inner):
+            return None  # (a lone long double is two i64 words: not modelled, the wasm check drops it)
         return inner
     if isinstance(t, ArrayType):
         return scalar_of(t.elem, records) if t.length == 1 else None
@@ -430,13 +452,16 @@ def wasm_signature(
     """Lower a C function type to its wasm (params, results) as emcc does."""
     params: list[WasmType] = []
     results: list[WasmType] = []
-    if is_indirect_aggregate(ft.result, records):
+    if is_indirect_aggregate(ft.result, records) or is_long_double(ft.result):
         params.append("i32")
     else:
         r = wasm_type(ft.result, records)
         if r is not None:
             results.append(r)
     for p in ft.params:
+        if is_long_double(p.type):
+            params += ["i64", "i64"]
+            continue
         w = wasm_type(p.type, records)
         assert w is not None, "void parameter"
         params.append(w)

@@ -10,16 +10,16 @@ May import: every embind_py module except the CLI.
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import cparse, render, toolchain, typemap, wasmcheck
-from .config import BuildError, Config, ConfigError
-from .model import Diagnostic, Library
-from .stamp import Echo, is_current, read_stamp, rel, stale_reasons, stamp, wasm_digest
+from . import cparse, objcache, render, toolchain, typemap, wasmcheck
+from .config import BuildError, Config, ConfigError, regular_file
+from .model import Diagnostic, Library, Variable
+from .objcache import write_atomic
+from .stamp import Echo, build_lock, is_current, read_stamp, rel, seal, stale_reasons, stamp, wasm_digest
 
 __all__ = [  # the stamp functions are re-exported: callers of the pipeline used them from here
     "BuildError",
@@ -45,18 +45,26 @@ class Result:
 
 
 def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Library:
+    """The headers' model (see `parse_with_files`)."""
+    return parse_with_files(cfg, emcc, echo)[0]
+
+
+def parse_with_files(
+    cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None
+) -> tuple[Library, list[Path]]:
     """Preprocess and parse the headers into the model (diagnostics inside).
 
     With no header (none given, no sibling `.h`), the sources themselves are read: their
     non-static function definitions are the API. Should a source use C the header parser
     cannot read, that is one warning asking for a header, and nothing is bound.
+    Also returns the user's files the headers read (for the record of the build's inputs).
     """
     if cfg.headers:
         return _parse_files(cfg, emcc, cfg.headers, echo)
-    lib = _parse_files(cfg, emcc, cfg.sources, echo)
+    lib, read = _parse_files(cfg, emcc, cfg.sources, echo)
     errors = [d for d in lib.diagnostics if d.severity == "error"]
     if not errors:
-        return lib
+        return lib, read
     first = errors[0]
     names = ", ".join(p.name for p in cfg.sources)
     msg = (
@@ -64,14 +72,34 @@ def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Librar
         f"definitions ({first.message}): no functions are bound; pass --header/-H with their "
         "declarations"
     )
-    return Library(diagnostics=(Diagnostic(first.file, first.line, msg, "warning"),))
+    return Library(diagnostics=(Diagnostic(first.file, first.line, msg, "warning"),)), read
 
 
 def _parse_files(
     cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], echo: Echo | None
+) -> tuple[Library, list[Path]]:
+    try:
+        pre, macros = toolchain.preprocess_and_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
+    except toolchain.CompileError as e:  # `#error`, an unterminated `#if`, an include cycle
+        found = [
+            Diagnostic(rel(Path(f), cfg.root) if Path(f).is_absolute() else f, line, msg)
+            for f, line, msg in e.located()[:_MAX_SHOWN]
+        ]
+        if not found:
+            raise
+        raise BuildError(f"cannot preprocess the headers of {cfg.name}", tuple(found)) from None
+    read = cparse.included_user_files(pre, files, cfg.root)
+    for p in read:  # clang reads a device (`#include "/dev/zero"`) as an empty file; we would not
+        regular_file(p, "included file")
+    return _parse_text(cfg, emcc, files, pre, macros, echo), read
+
+
+_MAX_SHOWN = 10  # an include cycle repeats one error hundreds of times
+
+
+def _parse_text(
+    cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], pre: str, macros: str, echo: Echo | None
 ) -> Library:
-    pre = toolchain.preprocess(emcc, files, cfg.include_dirs, cfg.defines, echo)
-    macros = toolchain.dump_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
     lib = cparse.parse_library(pre, macros, list(files), cfg.root)
     if any(d.severity == "error" for d in lib.diagnostics):
         return lib
@@ -86,107 +114,134 @@ def _parse_files(
     return lib
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        # mkstemp makes the file 0600; give it the mode any new file gets here (0644 with
-        # the usual umask), or a package built from it installs files only the builder can read.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def build(cfg: Config, echo: Echo | None = None, force: bool = False, js: bool = False) -> Result:
+def build(
+    cfg: Config,
+    echo: Echo | None = None,
+    force: bool = False,
+    js: bool = False,
+    progress: toolchain.Progress | None = None,
+) -> Result:
     """Compile `cfg.sources` to NAME.wasm and generate NAME.py next to it.
 
-    Does nothing (`Result.up_to_date`) when NAME.py's recorded inputs, options and
-    emcc version all match and NAME.wasm exists, unless `force`. With `js`, also
-    builds NAME.js + NAME.js.wasm (Emscripten's JS glue, for Node.js or the web).
+    Does nothing (`Result.up_to_date`) when NAME.py is byte for byte what a build wrote and
+    its recorded inputs, options and emcc version all match, unless `force`. With `js`, also
+    builds NAME.js + NAME.js.wasm (Emscripten's JS glue, for Node.js or the web). Builds of
+    one output run one at a time (`build_lock`), and every output is made before the first is
+    written, so an interrupted or failed build leaves the old pair (or no file) behind.
+    `progress(done, total)` follows the compiles.
     """
-    cmd_echo = echo if cfg.verbose else None
-    if not force:
-        if is_current(cfg, js):
+    with build_lock(cfg):
+        if not force and is_current(cfg, js):
             return Result(
                 cfg.name, cfg.out / f"{cfg.name}.wasm", cfg.out / f"{cfg.name}.py", (), up_to_date=True
             )
+        for target in (cfg.out / f"{cfg.name}.wasm", cfg.out / f"{cfg.name}.py"):
+            if target.is_dir():  # checked before writing either, so no half-written pair
+                raise ConfigError(f"cannot write {target}: it is a directory")
+        with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+            return _build(cfg, Path(tmp), echo, js, progress)
+
+
+def _build(
+    cfg: Config, tmp: Path, echo: Echo | None, js: bool, progress: toolchain.Progress | None
+) -> Result:
+    cmd_echo = echo if cfg.verbose else None
     emcc = toolchain.find_emcc(cfg.emcc)
-    lib = parse(cfg, emcc, cmd_echo)
-    errors = tuple(d for d in lib.diagnostics if d.severity == "error")
-    if errors:
-        raise BuildError(f"cannot parse the headers of {cfg.name}", errors)
-    diagnostics = [d for d in lib.diagnostics if d.severity == "warning"]
-
-    defined = toolchain.defined_symbols(
-        emcc, cfg.sources, cfg.include_dirs, cfg.defines, cfg.cflags, cmd_echo
-    )
-    kept = [f for f in lib.functions if f.name in defined]
-    # Declared and defined by no source: the ones the sources call become host functions.
-    undefined = [f for f in lib.functions if f.name not in defined]
-    has_main = "main" in defined or "__main_argc_argv" in defined
-    lib = replace(lib, functions=tuple(kept), has_main=has_main)
-
-    inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
-    dig, files = stamp(cfg, emcc, cmd_echo)
-    rendered = render.render_module(cfg.name, lib, inputs, dig, files)
-
-    wasm_path = cfg.out / f"{cfg.name}.wasm"
-    py_path = cfg.out / f"{cfg.name}.py"
-    for target in (wasm_path, py_path):  # checked before writing either, so no half-written pair
-        if target.is_dir():
-            raise ConfigError(f"cannot write {target}: it is a directory")
-    cfg.out.mkdir(parents=True, exist_ok=True)
     job = toolchain.Job(
         sources=cfg.sources,
-        exports=rendered.functions,
+        exports=(),
         include_dirs=cfg.include_dirs,
         defines=cfg.defines,
         opt=cfg.opt,
         cflags=cfg.cflags,
-        has_main=has_main,
         root=cfg.root,
+    )
+    cache_dir = objcache.cache_root() if cfg.cache else None
+    cache = objcache.ObjectCache(cache_dir) if cache_dir is not None else None
+    objdir = tmp / "objects"
+    objdir.mkdir()
+    # The sources compile in worker processes while the headers are read here.
+    with toolchain.ObjectBuild(
+        emcc, job, objdir, jobs=cfg.jobs, cache=cache, echo=cmd_echo, progress=progress
+    ) as compiles:
+        lib, header_files = parse_with_files(cfg, emcc, cmd_echo)
+        errors = tuple(d for d in lib.diagnostics if d.severity == "error")
+        if errors:
+            raise BuildError(f"cannot parse the headers of {cfg.name}", errors)
+        objects = compiles.results()
+    diagnostics = [d for d in lib.diagnostics if d.severity == "warning"]
+
+    defined = frozenset().union(*(o.symbols for o in objects))
+    kept = [f for f in lib.functions if f.name in defined]
+    # Declared and defined by no source: the ones the sources call become host functions.
+    undefined = [f for f in lib.functions if f.name not in defined]
+    has_main = bool(defined & toolchain.MAIN_SYMBOLS)
+    variables = _defined_variables(lib, defined, "no source defines it", diagnostics)
+    lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main)
+
+    inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
+    read = [d for o in objects for d in o.deps] + [str(p) for p in header_files]
+    for d in read:
+        regular_file(Path(d), "included file")
+    dig, files = stamp(cfg, emcc, toolchain.user_files(read))
+    rendered = render.render_module(cfg.name, lib, inputs, dig, files)
+
+    job = replace(
+        job,
+        exports=rendered.functions + rendered.variables,
+        has_main=has_main,
+        objects=[o.path for o in objects],
         host_functions=tuple(f.name for f in undefined),
     )
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        tmp_wasm = Path(tmp) / f"{cfg.name}.wasm"
-        toolchain.compile_wasm(emcc, job, tmp_wasm, cmd_echo)
-        wasm_bytes = tmp_wasm.read_bytes()
-        imported = wasmcheck.function_imports(wasm_bytes, "env")
-        hosts = tuple(f for f in undefined if f.name in imported)
-        for f in undefined:
-            if f.name not in imported:
-                msg = f"{f.name}() is declared but no source defines or calls it; left out"
-                diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
-        lib = replace(lib, host_functions=hosts)
-        # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
-        # a source that does not include its header): such a function would make the module
-        # fail to load, so it is left out instead. Extra wasm exports are harmless.
-        dropped = _signature_mismatches(lib, wasm_bytes, diagnostics)
-        if dropped:
-            lib = replace(lib, functions=tuple(f for f in lib.functions if f.name not in dropped))
-        write_atomic(wasm_path, wasm_bytes)
+    tmp_wasm = tmp / f"{cfg.name}.wasm"
+    toolchain.compile_wasm(emcc, job, tmp_wasm, cmd_echo)
+    wasm_bytes = tmp_wasm.read_bytes()
+    imported = wasmcheck.function_imports(wasm_bytes, "env")
+    hosts = tuple(f for f in undefined if f.name in imported)
+    for f in undefined:
+        if f.name not in imported:
+            msg = f"{f.name}() is declared but no source defines or calls it; left out"
+            diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
+    lib = replace(lib, host_functions=hosts)
+    # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
+    # a source that does not include its header): such a function would make the module
+    # fail to load, so it is left out instead. Extra wasm exports are harmless.
+    dropped = _signature_mismatches(lib, wasm_bytes, diagnostics)
+    if dropped:
+        lib = replace(lib, functions=tuple(f for f in lib.functions if f.name not in dropped))
     rendered = render.render_module(cfg.name, lib, inputs, dig, files, wasm_digest(wasm_bytes))
     diagnostics.extend(rendered.diagnostics)
-    js_path = None
+    js_files: list[tuple[Path, Path]] = []
     if js:
-        js_path = cfg.out / f"{cfg.name}.js"
-        toolchain.compile_js(emcc, replace(job, exports=rendered.functions), js_path, cmd_echo)
-    write_atomic(py_path, rendered.text.encode("utf-8"))
+        tmp_js = tmp / "js" / f"{cfg.name}.js"
+        tmp_js_wasm = toolchain.compile_js(
+            emcc, replace(job, exports=rendered.functions + rendered.variables), tmp_js, cmd_echo
+        )
+        js_files = [(tmp_js_wasm, cfg.out / tmp_js_wasm.name), (tmp_js, cfg.out / tmp_js.name)]
+    # Written last, each by a rename, NAME.py after the wasm it records: a reader sees the old
+    # pair, or the new wasm with the old NAME.py (which no longer matches it: stale, and
+    # refused at import), or the new pair.
+    wasm_path, py_path = cfg.out / f"{cfg.name}.wasm", cfg.out / f"{cfg.name}.py"
+    write_atomic(wasm_path, wasm_bytes)
+    for src, dst in js_files:
+        write_atomic(dst, src.read_bytes())
+    write_atomic(py_path, seal(rendered.text).encode("utf-8"))
+    js_path = js_files[-1][1] if js_files else None
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics, js=js_path)
+
+
+def _defined_variables(
+    lib: Library, defined: Set[str], why: str, diagnostics: list[Diagnostic]
+) -> tuple[Variable, ...]:
+    """The global variables in `defined`; one warning for each other one, left out."""
+    kept = []
+    for v in lib.variables:
+        if v.name in defined:
+            kept.append(v)
+        else:
+            msg = f"variable {v.name} is declared but {why}; left out"
+            diagnostics.append(Diagnostic(v.file, v.line, msg, "warning"))
+    return tuple(kept)
 
 
 def _signature_mismatches(lib: Library, wasm: bytes, diagnostics: list[Diagnostic]) -> set[str]:
@@ -245,7 +300,9 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
     has_main = any(n in exports for n in ("main", "__main_argc_argv"))
     hosts = tuple(f for f in lib.functions if f.name not in exports and f.name in imported)
-    lib = replace(lib, functions=tuple(kept), has_main=has_main, host_functions=hosts)
+    exported_data = wasmcheck.global_exports(data)
+    variables = _defined_variables(lib, exported_data, f"{src.name} does not export it", diagnostics)
+    lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main, host_functions=hosts)
     expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
     where = {f.name: f for f in lib.functions}
     for fname, problem in wasmcheck.mismatches(exports, expected):
@@ -256,11 +313,15 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
     if errors:
         raise BuildError(f"cannot generate {cfg.name}.py for {src}", tuple(errors))
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
-    dig, files = stamp(cfg, emcc, cmd_echo)
+    sources_and_headers = [*cfg.sources, *cfg.headers]
+    read = toolchain.dependencies(
+        emcc, sources_and_headers, cfg.include_dirs, cfg.defines, cfg.cflags, cmd_echo
+    )
+    dig, files = stamp(cfg, emcc, read)
     rendered = render.render_module(cfg.name, lib, inputs, dig, files, wasm_digest(data))
     diagnostics.extend(rendered.diagnostics)
     if src.resolve() != wasm_path.resolve():
         write_atomic(wasm_path, data)
     py_path = cfg.out / f"{cfg.name}.py"
-    write_atomic(py_path, rendered.text.encode("utf-8"))
+    write_atomic(py_path, seal(rendered.text).encode("utf-8"))
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics)

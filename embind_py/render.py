@@ -27,6 +27,7 @@ class Rendered:
     text: str
     diagnostics: tuple[Diagnostic, ...]
     functions: tuple[str, ...]  # C names of the bound functions
+    variables: tuple[str, ...] = ()  # C names of the bound global variables (exported too)
 
 
 def _env() -> jinja2.Environment:
@@ -47,13 +48,14 @@ def render_module(
     `files` are "HASH PATH" lines recording every input file, and `wasm` the hash of the
     NAME.wasm it goes with, for `embind-py check`)."""
     mapped = typemap.map_library(lib)
+    lib = mapped.scope
     typedefs: list[dict[str, Any]] = []
     for tname, t in lib.typedefs.items():
         expr = typemap.typedef_descriptor(tname, t.target, lib)
         if expr is not None:
             typedefs.append({"name": tname, "expr": expr})
     constants = []
-    taken = {f.name for f in mapped.functions}
+    taken = {f.name for f in mapped.functions} | {v.name for v in mapped.variables}
     for c in lib.constants:
         cname = typemap.const_name(c.name)
         if cname in taken:
@@ -83,6 +85,7 @@ def render_module(
             files=list(files),
             wasm=wasm,
             functions=mapped.functions,
+            variables=mapped.variables,
             typedefs=typedefs,
             constants=constants,
             exported_names=exported,
@@ -93,7 +96,12 @@ def render_module(
             **types,
         )
     )
-    return Rendered(wrap_lines(text), tuple(mapped.diagnostics), tuple(f.c_name for f in mapped.functions))
+    return Rendered(
+        wrap_lines(text),
+        tuple(mapped.diagnostics),
+        tuple(f.c_name for f in mapped.functions),
+        tuple(v.c_name for v in mapped.variables),
+    )
 
 
 def _ambiguous_names_noqa(

@@ -9,16 +9,21 @@ May import: the standard library and `embind_py.model`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import objcache, wasmcheck
 
 INSTALL_HINT = "scripts/install_emsdk.sh"
 
@@ -52,11 +57,21 @@ class ToolchainError(Exception):
 class CompileError(Exception):
     """emcc ran and failed; `output` is what it printed."""
 
+    def located(self) -> list[tuple[str, int, str]]:
+        """(file, line, message) of each error clang reports in `output`, in order, once each."""
+        seen: dict[tuple[str, int, str], None] = {}
+        for m in _CLANG_ERROR.finditer(self.output):
+            seen.setdefault((m[1], int(m[2]), m[3].strip()), None)
+        return list(seen)
+
     def __init__(self, what: str, output: str, returncode: int) -> None:
         super().__init__(f"{what} failed (exit {returncode})")
         self.what = what
         self.output = output
         self.returncode = returncode
+
+
+_CLANG_ERROR = re.compile(r"^(.+?):(\d+):\d+: (?:fatal )?error: (.*)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -133,9 +148,7 @@ def find_emcc(explicit: str | None = None) -> Emcc:
 
 def _version(command: tuple[str, ...], source: str) -> tuple[int, int, int]:
     try:
-        proc = subprocess.run(
-            [*command, "-dumpversion"], capture_output=True, text=True, timeout=120
-        )
+        proc = subprocess.run([*command, "-dumpversion"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ToolchainError(
             f"emcc from {source} ({command[0]}) could not be run: {e}. "
@@ -151,17 +164,38 @@ def _version(command: tuple[str, ...], source: str) -> tuple[int, int, int]:
     return int(m[1]), int(m[2]), int(m[3])
 
 
-def _env() -> dict[str, str]:
+def _env(scratch: str) -> dict[str, str]:
     env = dict(os.environ)
     # Debian's emcc finds acorn (for its JS optimizer) only in Debian's node path.
     if Path("/usr/share/nodejs").is_dir():
         paths = [p for p in env.get("NODE_PATH", "").split(os.pathsep) if p]
         if "/usr/share/nodejs" not in paths:
             env["NODE_PATH"] = os.pathsep.join([*paths, "/usr/share/nodejs"])
+    # emcc's own temporary files go to a folder of ours, removed whatever happens to emcc
+    # (stopped by Ctrl-C or SIGTERM, it leaves them behind).
+    env["TMPDIR"] = env["EMCC_TEMP_DIR"] = scratch
     return env
 
 
 Echo = Callable[[str], None]
+
+# Every emcc running, so that an interrupted build can stop them (`stop_children`).
+_children: set[subprocess.Popen[str]] = set()
+_children_lock = threading.Lock()
+
+
+def stop_children() -> None:
+    """Stop every emcc this process still runs (a build interrupted or failed elsewhere)."""
+    with _children_lock:
+        procs = list(_children)
+    for p in procs:
+        with contextlib.suppress(OSError):
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def _spawn(
@@ -180,20 +214,47 @@ def _spawn(
             f.write(shlex.join(argv[1:]))  # emcc reads it back with shlex.split
         run = [argv[0], "@" + rsp]
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(run, capture_output=True, text=True, env=_env(), errors="replace")
-    except OSError as e:
-        raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
+    with tempfile.TemporaryDirectory(prefix="embind-py-emcc-") as scratch:
+        try:
+            proc = subprocess.Popen(
+                run,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                errors="replace",
+                env=_env(scratch),
+            )
+        except OSError as e:
+            raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
+        with _children_lock:
+            _children.add(proc)
+        try:
+            out, err = proc.communicate()  # as long as the compile takes: stopped by stop_children
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            with _children_lock:
+                _children.discard(proc)
     if echo:
         echo(f"$ {shlex.join(argv)}  ({time.perf_counter() - start:.2f} s)")
-    return proc
+    return subprocess.CompletedProcess(run, proc.returncode, out, err)
+
+
+# emcc's last line when clang fails: clang's whole command line, which says nothing to the user.
+_EMCC_FAILED = re.compile(r"^emcc: error: '.*' failed \(returned \d+\)$", re.M | re.S)
 
 
 def _run(argv: list[str], what: str, echo: Echo | None, rsp_dir: Path | None = None) -> str:
     proc = _spawn(argv, echo, rsp_dir)
     if proc.returncode != 0:
         # stdout is the product (preprocessed text, a macro dump), not a message.
-        raise CompileError(what, (proc.stderr.strip() or proc.stdout).strip(), proc.returncode)
+        text = (proc.stderr.strip() or proc.stdout).strip()
+        if not echo:  # --verbose shows it, with the other commands
+            text = _EMCC_FAILED.sub("", text).strip() or text
+        raise CompileError(what, text, proc.returncode)
     if proc.stderr.strip() and echo:
         echo(proc.stderr.rstrip())
     return proc.stdout
@@ -231,6 +292,24 @@ def preprocess(
     return _run_on_headers(emcc, flags, headers, "preprocessing the headers", echo)
 
 
+def preprocess_and_macros(
+    emcc: Emcc,
+    headers: Sequence[Path],
+    include_dirs: Sequence[Path] = (),
+    defines: Sequence[str] = (),
+    echo: Echo | None = None,
+) -> tuple[str, str]:
+    """`preprocess` and `dump_macros` of the headers, the two emcc runs at once."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="embind-py-pp") as pool:
+        macros = pool.submit(dump_macros, emcc, headers, include_dirs, defines, echo)
+        try:
+            pre = preprocess(emcc, headers, include_dirs, defines, echo)
+        except BaseException:
+            macros.cancel()
+            raise
+        return pre, macros.result()
+
+
 def record_layouts(
     emcc: Emcc,
     headers: Sequence[Path],
@@ -262,43 +341,6 @@ def dump_macros(
     return _run_on_headers(emcc, flags, headers, "listing the headers' macros", echo)
 
 
-def defined_symbols(
-    emcc: Emcc,
-    sources: Sequence[Path],
-    include_dirs: Sequence[Path] = (),
-    defines: Sequence[str] = (),
-    cflags: Sequence[str] = (),
-    echo: Echo | None = None,
-) -> set[str]:
-    """The external functions the sources define, read from their LLVM IR.
-
-    emcc -S -emit-llvm is quick and works in every version; `define` lines name
-    what the sources provide, so headers' declarations without a body can be left
-    out of EXPORTED_FUNCTIONS instead of failing the link.
-    """
-    names: set[str] = set()
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        for i, src in enumerate(sources):
-            out = Path(tmp) / f"{i}.ll"
-            argv = [
-                *emcc.command,
-                "-S",
-                "-emit-llvm",
-                "-O0",
-                *_cpp_flags(include_dirs, defines),
-                *cflags,
-                str(src),
-                "-o",
-                str(out),
-            ]
-            _run(argv, f"compiling {src.name}", echo)
-            for line in out.read_text(errors="replace").splitlines():
-                m = _DEFINE.match(line)
-                if m and not re.search(r"\b(internal|private|available_externally)\b", m[1]):
-                    names.add(m[2])
-    return names
-
-
 def _path_map_flags(root: Path | None) -> list[str]:
     """Flags that keep the build folder out of the wasm: `__FILE__` (in every `assert`) and
     DWARF paths under `root` become relative to it, and DWARF's compilation folder is `.`,
@@ -311,13 +353,13 @@ def _path_map_flags(root: Path | None) -> list[str]:
     return [f"-ffile-prefix-map={prefix}=", "-fdebug-compilation-dir=."]
 
 
-_DEFINE = re.compile(r'^define\s+([^@]*)@"?([\w.$]+)"?\(')
 
 
 @dataclass(frozen=True)
 class Job:
-    """What one compile-and-link step builds: the sources, the C functions to export, and
-    the options. `root` is the project folder that `_path_map_flags` keeps out of the wasm."""
+    """What one build compiles and links: the sources, the C functions to export, and the
+    options. `root` is the project folder that `_path_map_flags` keeps out of the wasm;
+    `objects` are the compiled sources (`compile_objects`), which the link reads."""
 
     sources: Sequence[Path]
     exports: Sequence[str]
@@ -327,26 +369,45 @@ class Job:
     cflags: Sequence[str] = ()
     has_main: bool = False
     root: Path | None = None
+    objects: Sequence[Path] = ()
     # Functions the sources may call without defining: they become imports Python implements.
     host_functions: Sequence[str] = ()
+
+
+def compile_argv(emcc: Emcc, job: Job, source: Path, obj: Path, depfile: Path) -> list[str]:
+    """emcc -c SRC -o OBJ -MMD -MF DEP -O<opt> <paths, -I/-D, cflags>: one source to an object,
+    and the list of the user's files it read (system headers left out, as `-MM` does)."""
+    return [
+        *emcc.command,
+        "-c",
+        str(source),
+        "-o",
+        str(obj),
+        "-MMD",
+        "-MF",
+        str(depfile),
+        f"-O{job.opt}",
+        *_path_map_flags(job.root),
+        *_cpp_flags(job.include_dirs, job.defines),
+        *job.cflags,
+    ]
 
 
 def _link_argv(
     emcc: Emcc, job: Job, settings: list[str], exports: list[str], out: Path, standalone: bool = False
 ) -> list[str]:
-    """emcc [--no-entry] SRC... -O<opt> <settings> -sEXPORTED_FUNCTIONS=... <paths, -I/-D, cflags> -o OUT.
+    """emcc [--no-entry] OBJ... -O<opt> <settings> -sEXPORTED_FUNCTIONS=... <paths, cflags> -o OUT.
 
-    A standalone wasm also gets the file-system shim (`FILES_SHIM`) among its sources."""
+    A standalone wasm also gets the file-system shim (`FILES_SHIM`, a C source) among its inputs."""
     argv = [
         *emcc.command,
         *([] if job.has_main else ["--no-entry"]),
-        *[str(s) for s in job.sources],
+        *[str(s) for s in job.objects],
         *([str(FILES_SHIM)] if standalone else []),
         f"-O{job.opt}",
         *settings,
         "-sEXPORTED_FUNCTIONS=" + ",".join(dict.fromkeys(exports)),
         *_path_map_flags(job.root),
-        *_cpp_flags(job.include_dirs, job.defines),
         *job.cflags,
         *(["--js-library", str(host_library(out))] if _imports(job, standalone) else []),
         "-o",
@@ -491,6 +552,193 @@ def compile_js(emcc: Emcc, job: Job, out_js: Path, echo: Echo | None = None) -> 
     return out_wasm
 
 
+# ---------------------------------------------------------------------------
+# Objects: each source compiled once, in parallel, through the object cache; what the build
+# must know of the sources (the functions they define, `main`) is read from the objects.
+
+MAIN_SYMBOLS = frozenset({"main", "__main_argc_argv", "__main_void", "__original_main"})
+Progress = Callable[[int, int], None]  # (objects done, total)
+
+
+@dataclass(frozen=True)
+class Object:
+    """One compiled source: its object file, the external functions and variables it defines
+    (`symbols`), and the
+    user's files its compile read (the source first; system headers are not listed)."""
+
+    source: Path
+    path: Path
+    symbols: frozenset[str]
+    deps: tuple[str, ...]
+    cached: bool
+
+
+def default_jobs() -> int:
+    """Parallel compiles by default: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+class ObjectBuild:
+    """Compiles `job.sources` to objects in worker threads (one emcc each, `jobs` at a time)
+    while the caller goes on (parsing the headers); `results()` waits for them. Used as a
+    context manager: leaving it early (an error, Ctrl-C, SIGTERM) stops the compiles."""
+
+    def __init__(
+        self,
+        emcc: Emcc,
+        job: Job,
+        workdir: Path,
+        *,
+        jobs: int | None = None,
+        cache: objcache.ObjectCache | None = None,
+        echo: Echo | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self._emcc, self._job, self._dir = emcc, job, workdir
+        self._cache = cache if cache is not None and cacheable(job) else None
+        self._echo, self._progress = echo, progress
+        self._hashes = objcache.FileHashes()
+        self._done = 0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=jobs or default_jobs(), thread_name_prefix="embind-py-cc")
+        self._futures = [self._pool.submit(self._compile, i, src) for i, src in enumerate(job.sources)]
+
+    def __enter__(self) -> ObjectBuild:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            for f in self._futures:
+                f.cancel()
+            stop_children()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def results(self) -> list[Object]:
+        """Every object, in source order; the first failing compile's CompileError (in source
+        order) once the others have stopped."""
+        out: list[Object] = []
+        for f in self._futures:
+            try:
+                out.append(f.result())
+            except BaseException:
+                for g in self._futures:
+                    g.cancel()
+                raise
+        return out
+
+    def _compile(self, i: int, source: Path) -> Object:
+        obj, dep = self._dir / f"{i}.o", self._dir / f"{i}.d"
+        argv = compile_argv(self._emcc, self._job, source, obj, dep)
+        key = ""
+        if self._cache is not None:
+            # The key leaves out the output paths (temporary); the source and flags are in it.
+            stable = [a for a in argv if a not in (str(obj), str(dep))]
+            src_sha = self._hashes.get(str(source)) or ""
+            key = objcache.command_key(stable, f"{self._emcc.version_str} {self._emcc.command}", src_sha)
+            hit = self._cache.lookup(key, self._hashes)
+            if hit is not None:
+                if self._echo:
+                    self._echo(f"cached: {source.name} ({hit.path.name})")
+                return self._finish(
+                    Object(source, hit.path, self._symbols(hit.path, hit.data), hit.deps, True)
+                )
+        start = time.time_ns()
+        _run(argv, f"compiling {source.name}", self._echo)
+        data = obj.read_bytes()
+        deps = tuple(_depfile_paths(dep.read_text(encoding="utf-8", errors="surrogateescape")))
+        path = obj
+        if self._cache is not None:
+            pairs = [(d, self._hashes.get(d)) for d in deps]
+            if all(sha is not None and not _changed_since(d, start) for d, sha in pairs):
+                path = self._cache.store(key, data, [(d, sha) for d, sha in pairs if sha is not None])
+        return self._finish(Object(source, path, self._symbols(path, data), deps, False))
+
+    def _finish(self, obj: Object) -> Object:
+        with self._lock:
+            self._done += 1
+            done = self._done
+        if self._progress:
+            self._progress(done, len(self._futures))
+        return obj
+
+    def _symbols(self, path: Path, data: bytes) -> frozenset[str]:
+        try:
+            found = wasmcheck.object_symbols(data)
+        except wasmcheck.WasmFileError as e:
+            raise ToolchainError(f"{path}: {e}") from None
+        return found if found is not None else _nm_symbols(self._emcc, path, self._echo)
+
+
+def _changed_since(path: str, start_ns: int) -> bool:
+    """Whether `path` was written after the compile that read it began (its object may hold
+    the old text or the new: it is then not cached)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    return max(st.st_mtime_ns, st.st_ctime_ns) >= start_ns
+
+
+def _nm_symbols(emcc: Emcc, path: Path, echo: Echo | None) -> frozenset[str]:
+    """The functions and variables an LLVM bitcode object (from -flto) defines, listed by emnm
+    (llvm-nm)."""
+    emnm = Path(emcc.command[-1]).with_name("emnm")
+    if not emnm.exists():
+        emnm = Path(emcc.command[-1]).resolve().with_name("emnm")
+    out = _run([str(emnm), "--defined-only", "--extern-only", str(path)], f"listing {path.name}", echo)
+    names = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[-2] in ("T", "W", "D", "B", "R", "V"):
+            names.add(parts[-1])
+    return frozenset(names)
+
+
+def _depfile_paths(text: str) -> list[str]:
+    """The prerequisites of a make rule as clang writes it (-MD, -MM): continuations joined,
+    clang's escapes undone (`\\ ` for a space, `\\#` for `#`, `$$` for `$`)."""
+    found: list[str] = []
+    seen: set[str] = set()
+    for line in text.replace("\\\n", " ").splitlines():
+        _, sep, deps = line.partition(": ")
+        if not sep:
+            continue
+        for word in re.findall(r"(?:\\ |[^\s])+", deps):
+            p = _make_unescape(word)
+            if p not in seen:
+                seen.add(p)
+                found.append(p)
+    return found
+
+
+# Flags that add system include folders: -MMD leaves their headers out of the files a compile
+# read, so an object built with them is never cached (a change there would go unseen). The
+# toolchain's own headers are covered by emcc's identity in the cache key.
+_SYSTEM_INCLUDE_FLAGS = (
+    "-isystem",
+    "-idirafter",
+    "--sysroot",
+    "-isysroot",
+    "-iwithsysroot",
+    "-Xclang",
+    "-nostdinc",
+)
+
+
+def cacheable(job: Job) -> bool:
+    """Whether objects of `job` may go to the object cache (see `_SYSTEM_INCLUDE_FLAGS`)."""
+    flags = [*job.cflags, *os.environ.get("EMCC_CFLAGS", "").split()]
+    return not any(f.startswith(_SYSTEM_INCLUDE_FLAGS) for f in flags)
+
+
+def user_files(paths: Sequence[str]) -> list[Path]:
+    """`paths` (the user's files compiles and the parse read), resolved, without duplicates."""
+    return list(dict.fromkeys(Path(os.path.realpath(p)) for p in paths))
+
+
 def quick_version(explicit: str | None = None) -> str | None:
     """The version of the emcc `find_emcc` would pick, without running it, or None.
 
@@ -541,19 +789,7 @@ def dependencies(
         *[str(f) for f in files],
     ]
     out = _run(argv, "listing the included files", echo)
-    text = out.replace("\\\n", " ")
-    found: list[Path] = []
-    seen: set[Path] = set()
-    for line in text.splitlines():
-        _, sep, deps = line.partition(": ")
-        if not sep:
-            continue
-        for word in re.findall(r"(?:\\ |[^\s])+", deps):
-            p = Path(_make_unescape(word)).resolve()
-            if p not in seen:
-                seen.add(p)
-                found.append(p)
-    return found
+    return list(dict.fromkeys(Path(p).resolve() for p in _depfile_paths(out)))
 
 
 def _make_unescape(word: str) -> str:

@@ -1,7 +1,8 @@
-"""Reading a compiled .wasm's function exports, to check bindings against it.
+"""Reading a compiled .wasm's function and global exports, to check bindings against it.
 
 Owns: the wasm signature (letters i I f d, as in generated `_EXPORTS`) of every
-function a module exports, the names of the functions it imports, and the
+function a module exports, the globals it exports (C global variables), the names
+of the functions it imports, and the
 comparison with what bindings expect.
 Used by `pipeline.generate`, which regenerates a module for an existing .wasm.
 
@@ -11,6 +12,7 @@ May import: wasmtime and the standard library.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 _LETTER = {"i32": "i", "i64": "I", "f32": "f", "f64": "d"}
 _NAME = {v: k for k, v in _LETTER.items()}
@@ -20,15 +22,29 @@ class WasmFileError(Exception):
     """The bytes are not a wasm module wasmtime accepts."""
 
 
-def function_exports(wasm: bytes) -> dict[str, tuple[str, str]]:
-    """name -> (param letters, result letters) for every exported function."""
+def _module(wasm: bytes) -> Any:
     import wasmtime  # here, not at the top: the CLI imports this module for its error class
 
     try:
-        module = wasmtime.Module(wasmtime.Engine(), wasm)
+        return wasmtime.Module(wasmtime.Engine(), wasm)
     except wasmtime.WasmtimeError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid module"
         raise WasmFileError(f"not a valid wasm module: {first}") from None
+
+
+def global_exports(wasm: bytes) -> set[str]:
+    """The names of the exported wasm globals: emcc exports a C global variable (a data symbol
+    in EXPORTED_FUNCTIONS) as an i32 global holding its address."""
+    import wasmtime
+
+    return {e.name for e in _module(wasm).exports if isinstance(e.type, wasmtime.GlobalType)}
+
+
+def function_exports(wasm: bytes) -> dict[str, tuple[str, str]]:
+    """name -> (param letters, result letters) for every exported function."""
+    import wasmtime
+
+    module = _module(wasm)
     out: dict[str, tuple[str, str]] = {}
     for exp in module.exports:
         ty = exp.type
@@ -43,13 +59,9 @@ def function_imports(wasm: bytes, module: str) -> set[str]:
     """The names of the functions the wasm imports from `module` (e.g. "env")."""
     import wasmtime
 
-    try:
-        mod = wasmtime.Module(wasmtime.Engine(), wasm)
-    except wasmtime.WasmtimeError as e:
-        raise WasmFileError(f"not a valid wasm module: {e}") from None
     return {
         imp.name
-        for imp in mod.imports
+        for imp in _module(wasm).imports
         if imp.module == module and imp.name is not None and isinstance(imp.type, wasmtime.FuncType)
     }
 
@@ -69,7 +81,86 @@ def mismatches(
         if got is None:
             problems.append((name, "the wasm does not export it"))
         elif got != want:
-            problems.append(
-                (name, f"the wasm exports it as {_show(got)} but the header gives {_show(want)}")
-            )
+            problems.append((name, f"the wasm exports it as {_show(got)} but the header gives {_show(want)}"))
     return problems
+
+
+# ---------------------------------------------------------------------------
+# Object files (`emcc -c` output): which functions and variables they define, from the symbol table of
+# their "linking" section (the format wasm-ld reads: WebAssembly/tool-conventions,
+# Linking.md), so the build learns what the sources define without compiling them again.
+
+_SYMTAB = 8  # WASM_SYMBOL_TABLE subsection of "linking"
+_UNDEFINED, _LOCAL, _EXPLICIT_NAME = 0x10, 0x02, 0x40
+_FUNCTION, _DATA, _SECTION = 0, 1, 3
+
+
+def _leb(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _name(data: bytes, pos: int) -> tuple[str, int]:
+    n, pos = _leb(data, pos)
+    return data[pos : pos + n].decode("utf-8", "replace"), pos + n
+
+
+def object_symbols(obj: bytes) -> frozenset[str] | None:
+    """The external (non-static) functions and variables a wasm object file defines; None when
+    `obj` is not a wasm object (LLVM bitcode, from -flto). WasmFileError when it is damaged."""
+    if obj[:4] != b"\0asm":
+        return None
+    try:
+        return _object_symbols(obj)
+    except (IndexError, UnicodeError) as e:
+        raise WasmFileError(f"damaged wasm object file ({e})") from None
+
+
+def _object_symbols(obj: bytes) -> frozenset[str]:
+    names: set[str] = set()
+    pos = 8
+    while pos < len(obj):
+        section, pos = obj[pos], pos + 1
+        size, pos = _leb(obj, pos)
+        end = pos + size
+        if section == 0:
+            title, p = _name(obj, pos)
+            if title == "linking":
+                _, p = _leb(obj, p)  # version 2
+                while p < end:
+                    kind, p = obj[p], p + 1
+                    length, p = _leb(obj, p)
+                    if kind == _SYMTAB:
+                        _symbols(obj, p, names)
+                    p += length
+        pos = end
+    return frozenset(names)
+
+
+def _symbols(obj: bytes, p: int, names: set[str]) -> None:
+    count, p = _leb(obj, p)
+    for _ in range(count):
+        kind, p = obj[p], p + 1
+        flags, p = _leb(obj, p)
+        if kind == _DATA:
+            name, p = _name(obj, p)
+            if not flags & _UNDEFINED:
+                for _ in range(3):  # segment index, offset, size
+                    _, p = _leb(obj, p)
+                if not flags & _LOCAL:
+                    names.add(name)
+        elif kind == _SECTION:
+            _, p = _leb(obj, p)
+        else:  # function, global, tag, table: an index, then a name unless imported under its own
+            _, p = _leb(obj, p)
+            name = ""
+            if not flags & _UNDEFINED or flags & _EXPLICIT_NAME:
+                name, p = _name(obj, p)
+            if kind == _FUNCTION and not flags & (_UNDEFINED | _LOCAL):
+                names.add(name)

@@ -21,7 +21,7 @@ from pycparser import c_ast, c_parser  # type: ignore[import-untyped, unused-ign
 from embind_py import model
 from embind_py.cparse._convert import Converter, InternalError, Unbindable, internal, prototype
 from embind_py.cparse._eval import NotConstant, Value
-from embind_py.cparse._files import FileTable
+from embind_py.cparse._files import FileTable, included_user_files
 from embind_py.cparse._layouts import ClangLayouts, parse_dump, probe_source
 from embind_py.cparse._macros import (
     Definition,
@@ -43,11 +43,13 @@ from embind_py.model import (
     NamedType,
     PointerType,
     RecordRef,
+    Variable,
 )
 
 __all__ = [
     "ClangLayouts",
     "InternalError",
+    "included_user_files",
     "layout_spellings",
     "layouts_differ",
     "parse_library",
@@ -198,6 +200,7 @@ class _Builder:
         self.ast = ast
         self.conv = Converter(files, layouts)
         self.functions: dict[str, Function] = {}
+        self.variables: dict[str, Variable] = {}
         self.typedefs: dict[str, NamedType] = {}
 
     def build(self, macros: str, user_files: Sequence[Path]) -> Library:
@@ -210,6 +213,7 @@ class _Builder:
         for name in conv.user_records():
             conv.record(name)
         roots: list[CType] = [f.type for f in self.functions.values()]
+        roots += [v.type for v in self.variables.values()]
         roots += list(self.typedefs.values())
         roots += [RecordRef(conv.record(n).kind, n) for n in conv.user_records()]
         roots += [EnumRef(n) for n in conv.user_enums()]
@@ -218,6 +222,7 @@ class _Builder:
         diagnostics = tuple(d for *_, d in sorted(conv.diagnostics, key=lambda x: x[:3]))
         return Library(
             functions=tuple(self.functions.values()),
+            variables=tuple(self.variables.values()),
             records={n: conv.record(n) for n in sorted(records, key=conv.record_order)},
             enums={n: conv.enum(n) for n in sorted(enums, key=conv.enum_order)},
             typedefs=self.typedefs,
@@ -242,11 +247,7 @@ class _Builder:
             if isinstance(ext.type, c_ast.FuncDecl):
                 self._function(ext)
             elif ext.name is not None and not self._in_source(ext):
-                self.conv.warn(
-                    ext,
-                    f"variable {ext.name} skipped: global variables are not bound",
-                    key=f"variable {ext.name}",
-                )
+                self._variable(ext)
         elif not isinstance(ext, c_ast.Pragma | c_ast.StaticAssert):
             raise internal(ext)
 
@@ -277,6 +278,30 @@ class _Builder:
             return
         raw, line = self.conv.where(decl)
         self.functions[name] = Function(name, ft, prototype(decl), self.files.display(raw), line)
+
+    def _variable(self, decl: c_ast.Decl) -> None:
+        name = decl.name
+        if name in self.variables:
+            return
+        key = f"variable {name}"
+        if "static" in decl.storage:
+            self.conv.warn(decl, f"variable {name} skipped: it is static", key=key)
+            return
+        try:
+            t = self.conv.ctype(decl.type)
+            self.conv.ensure_layout(t)
+            s = model.strip(t)
+            if isinstance(s, FunctionType | model.VoidType):
+                raise Unbindable(f"it has type {t.c_name()}")
+            # `extern int table[];` has no length to check: a Pointer without one
+            self._check_value(s.elem if isinstance(s, ArrayType) and s.length is None else t)
+        except (Unbindable, model.LayoutError) as e:
+            self.conv.warn(decl, f"variable {name} skipped: {e}", key=key)
+            return
+        raw, line = self.conv.where(decl)
+        const = self.conv.is_const(decl.type)
+        text = prototype(decl)
+        self.variables[name] = Variable(name, t, const, text, self.files.display(raw), line)
 
     def _check_callable(self, ft: FunctionType, top: bool) -> None:
         if ft.variadic:

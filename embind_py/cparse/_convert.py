@@ -86,9 +86,7 @@ def _scalar(names: list[str], node: c_ast.Node) -> CType:
     if any(w in ("_Complex", "__int128", "_Imaginary") for w in words):
         raise Unbindable(" ".join(names))
     if "double" in words:
-        if "long" in words:
-            raise Unbindable("long double")
-        return model.DOUBLE
+        return model.LONGDOUBLE if "long" in words else model.DOUBLE
     if words == ["float"]:
         return model.FLOAT
     if words == ["void"]:

@@ -93,3 +93,10 @@ class FileTable:
                 seen.add(path)
                 out.append((path, Path(path)))
         return out
+
+
+def included_user_files(preprocessed: str, user_files: Sequence[Path], root: Path) -> list[Path]:
+    """The user's files (`user_files` and the non-system files they include) that the line
+    markers of `preprocessed` name, for the build's record of its inputs."""
+    table = FileTable(preprocessed, user_files, root)
+    return [path for _, path in table.user_files_in_order(user_files)]

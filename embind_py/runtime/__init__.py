@@ -1,25 +1,38 @@
-"""The embind-py runtime: what generated bindings import to run C through wasmtime.
+"""The embind-py runtime: what generated bindings import to run C through wasmtime (or, under
+Pyodide, through the JavaScript engine's WebAssembly; see `_backend`).
 
 Public API: `Instance` (one isolated wasm instance; generated modules subclass
 it), `FFI` (cffi-style helpers), `Pointer`, the exception hierarchy rooted at
-`WasmError`, and the helpers generated wrappers call (`to_int`, `to_float`,
-`to_bool`, `wasm_bytes`). Everything else is private.
+`WasmError`, and the conversions generated wrappers call (`to_int`, `to_float`,
+`to_bool`, `address`, `arg_str`, `arg_buf`, ..., from `_convert`) and `wasm_bytes`.
+Everything else is private.
 
-May import: wasmtime and the standard library only (never jinja2, pycparser or
-typer), so generated modules work where only `wasmtime` is installed.
+May import: wasmtime (or, under Pyodide, its `js` module) and the standard library only
+(never jinja2, pycparser or typer), so generated modules work where only `wasmtime` is installed.
 """
 
 from __future__ import annotations
 
-from ._callbacks import (
-    Callback,
-    FuncPtr,
-    ObjectHandle,
+from ._backend import NAME as _BACKEND_NAME
+from ._backend import Slot as ValRaw
+from ._callbacks import Callback, FuncPtr, ObjectHandle
+from ._convert import (
+    address,
+    arg_buf,
     arg_byval,
     arg_fn,
     arg_handle,
     arg_rec,
+    arg_str,
+    arg_strv,
+    read_bytes,
     ret_byval,
+    ret_fn,
+    ret_ptr,
+    ret_str,
+    to_bool,
+    to_float,
+    to_int,
 )
 from ._emscripten import HeapView, JsModule, call_main, load_wasm, run_main
 from ._errors import (
@@ -31,12 +44,12 @@ from ._errors import (
     WasmTimeout,
     WasmTrap,
 )
-from ._fastcall import ValRaw
 from ._ffi import FFI
 from ._instance import Instance, compile_module, engine, wasm_bytes
 from ._types import (
     BUILTINS,
     CSTRING,
+    LONG_DOUBLE,
     ArrayOf,
     BitField,
     Buffer,
@@ -47,6 +60,7 @@ from ._types import (
     EnumType,
     FuncPtrType,
     Handle,
+    LongDouble,
     OpaqueType,
     Pointer,
     PointerTo,
@@ -56,16 +70,21 @@ from ._types import (
     Struct,
     StructPointer,
     Union_,
-    to_bool,
+    f128_words,
     to_enum,
-    to_float,
-    to_int,
 )
+
+
+def backend_name() -> str:
+    """The engine running the wasm: "wasmtime" (CPython) or "pyodide" (the JavaScript engine)."""
+    return _BACKEND_NAME
+
 
 __all__ = [
     "BUILTINS",
     "CSTRING",
     "FFI",
+    "LONG_DOUBLE",
     "ArrayOf",
     "BitField",
     "Buffer",
@@ -81,6 +100,7 @@ __all__ = [
     "HeapView",
     "Instance",
     "JsModule",
+    "LongDouble",
     "ObjectHandle",
     "OpaqueType",
     "Pointer",
@@ -99,15 +119,25 @@ __all__ = [
     "WasmOutOfFuel",
     "WasmTimeout",
     "WasmTrap",
+    "address",
+    "arg_buf",
     "arg_byval",
     "arg_fn",
     "arg_handle",
     "arg_rec",
+    "arg_str",
+    "arg_strv",
+    "backend_name",
     "call_main",
     "compile_module",
     "engine",
+    "f128_words",
     "load_wasm",
+    "read_bytes",
     "ret_byval",
+    "ret_fn",
+    "ret_ptr",
+    "ret_str",
     "run_main",
     "to_bool",
     "to_enum",

@@ -10,7 +10,8 @@ and `load_wasm`, which runs a wasm built for Emscripten's JS glue without the gl
 The conversions mirror Emscripten's `preamble.js` and `library.js`, so code
 written against `Module.ccall` or `HEAP32[ptr >> 2]` translates line by line.
 
-May import: wasmtime, the standard library, the runtime's own modules.
+May import: the standard library, the runtime's own modules (the engine only through the
+instance's backend session).
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import wasmtime
-
+from . import _backend, _convert
 from . import host as _host
 from ._errors import WasmBoundsError, WasmError, WasmExit, WasmLinkError
 from ._instance import Instance, compile_module
-from ._types import Pointer
+from ._types import CStr, Pointer
 from .host import js_utf8 as _utf8
 
 _LETTER = {"i32": "i", "i64": "I", "f32": "f", "f64": "d"}
@@ -40,17 +40,16 @@ _VOID_WORDS = frozenset({None, "null", "void", "undefined"})
 _OTHER_WORDS = frozenset({"string", "array", "float", "double"})
 
 
-def _signature(inst: Instance, name: str) -> tuple[wasmtime.Func, str, str]:
+def _signature(inst: Instance, name: str) -> tuple[Any, str, str]:
     """The export `name` and its real wasm signature as letters (i I f d)."""
-    f = inst.exports.get(name)
-    if not isinstance(f, wasmtime.Func):
+    f = inst._be.func(name)
+    sig = inst._be.export_signature(name)
+    if f is None or sig is None:
         raise WasmLinkError(
             f"the wasm module does not export the function {name!r} "
             "(build it with -sEXPORTED_FUNCTIONS=_" + name + ")"
         )
-    ty = f.type(inst.store)
-    params = "".join(_LETTER.get(str(t), "?") for t in ty.params)
-    results = "".join(_LETTER.get(str(t), "?") for t in ty.results)
+    params, results = sig
     if "?" in params + results:
         raise WasmLinkError(f"{name}: wasm signature uses value types ccall cannot pass")
     return f, params, results
@@ -58,23 +57,13 @@ def _signature(inst: Instance, name: str) -> tuple[wasmtime.Func, str, str]:
 
 def _to_slot(slot: Any, letter: str, value: Any, what: str) -> None:
     if letter == "d":
-        slot.f64 = float(value)
+        slot.f64 = _convert.to_float(value, what, "double")
     elif letter == "f":
-        slot.f32 = float(value)
+        slot.f32 = _convert.to_float(value, what, "float")
+    elif letter == "i":
+        slot.i32 = _convert.wasm_int(value, what, letter)
     else:
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise TypeError(f"{what}: {value!r} is not an integer")
-            value = int(value)
-        v = int(value)
-        if letter == "i":
-            if not -(1 << 31) <= v < (1 << 32):
-                raise OverflowError(f"{what}: {v} does not fit in a wasm i32")
-            slot.i32 = v - (1 << 32) if v >= (1 << 31) else v
-        else:
-            if not -(1 << 63) <= v < (1 << 64):
-                raise OverflowError(f"{what}: {v} does not fit in a wasm i64")
-            slot.i64 = v - (1 << 64) if v >= (1 << 63) else v
+        slot.i64 = _convert.wasm_int(value, what, letter)
 
 
 def _from_slot(slot: Any, letter: str) -> Any:
@@ -199,8 +188,8 @@ class HeapView:
         sz = self._size
         stop = mem.size // sz if end is None else end
         n = max(stop - begin, 0)
-        host = mem.check(begin * sz, n * sz)
-        raw: Any = memoryview((ctypes.c_char * (n * sz)).from_address(host)).cast("B")
+        inst = self._get()
+        raw: Any = mem.host_view(begin * sz, n * sz, (inst.store, inst.memory))
         view: memoryview = raw.cast(self._fmt)
         return view
 
@@ -300,10 +289,8 @@ class EmscriptenHelpers:
         raise NotImplementedError
 
     def _addr(self, ptr: Any, what: str) -> int:
-        """An address argument: an int, or a `Pointer` of this instance (another's is a TypeError)."""
-        if isinstance(ptr, Pointer):
-            return self._inst._pointer_address(ptr, what)
-        return operator.index(ptr)
+        """An address argument, by `_convert.address`'s rule (NULL is 0)."""
+        return _convert.address(self._inst, ptr, what)
 
     def _heap(self, name: str) -> HeapView:
         fmt, size = _HEAPS[name]
@@ -476,8 +463,8 @@ class EmscriptenHelpers:
                 pushed = False
                 try:
                     for i, (w, a) in enumerate(zip(words, args, strict=True)):
-                        if isinstance(a, Pointer):  # for any type word: the address, checked
-                            a = inst._pointer_address(a, f"{name}() argument {i + 1}")
+                        if isinstance(a, Pointer | CStr) or w in ("pointer", "*"):  # the address rule
+                            a = _convert.address(inst, a, f"{name}() argument {i + 1}")
                         if w == "string" and a is not None and not isinstance(a, int):
                             if not sp:
                                 sp = inst.stack_save()
@@ -488,8 +475,8 @@ class EmscriptenHelpers:
                             a = _on_stack(inst, _byte_values(a, f"{name}() argument {i + 1}"))
                         elif w == "boolean":
                             a = 1 if a else 0
-                        elif a is None:
-                            a = 0
+                        elif a is None and w in ("string", "array"):
+                            a = 0  # NULL; a "number" given None is a TypeError, as everywhere
                         _to_slot(slots[i], params[i], a, f"{name}() argument {i + 1}")
                     if sp:
                         inst._sp_stack.append(sp)
@@ -525,8 +512,7 @@ _MAIN_NAMES = ("__main_argc_argv", "main", "__main_void", "__original_main")
 
 def has_main(inst: Instance) -> bool:
     """Whether the module has a `main` that `call_main` can run."""
-    ex = inst.exports
-    return any(isinstance(ex.get(n), wasmtime.Func) for n in (*_MAIN_NAMES, "_start"))
+    return any(inst._be.func(n) is not None for n in (*_MAIN_NAMES, "_start"))
 
 
 def call_main(inst: Instance, args: Sequence[str] = (), program: str = "./this.program") -> int:
@@ -537,8 +523,7 @@ def call_main(inst: Instance, args: Sequence[str] = (), program: str = "./this.p
     C's stdio is flushed afterwards.
     """
     argv = [program, *(str(a) for a in args)]
-    ex = inst.exports
-    name = next((n for n in _MAIN_NAMES if isinstance(ex.get(n), wasmtime.Func)), None)
+    name = next((n for n in _MAIN_NAMES if inst._be.func(n) is not None), None)
     with inst._lock:
         try:
             if name is None:
@@ -622,8 +607,7 @@ def run_main(make: Callable[..., Any], args: Sequence[str]) -> int:
 
 def _call_start(inst: Instance, argv: list[str]) -> int:
     """A command module without an exported main: run `_start` with argv via WASI args_get."""
-    start = inst.exports.get("_start")
-    if not isinstance(start, wasmtime.Func):
+    if inst._be.func("_start") is None:
         raise WasmLinkError("the wasm module has no main (no main, __main_argc_argv or _start export)")
     inst.__dict__["_main_argv"] = argv
     try:
@@ -637,32 +621,29 @@ def _call_start(inst: Instance, argv: list[str]) -> int:
 # ---------------------------------------------------------------------------
 # Imports of wasm built for Emscripten's JS glue (`emcc x.c -o x.js`)
 
-def _check_imports(module: wasmtime.Module, path: str) -> None:
-    for imp in module.imports:
-        ty = imp.type
-        if imp.name is None:
-            continue
-        if not isinstance(ty, wasmtime.FuncType):
+def _check_imports(module: Any, path: str) -> None:
+    for imp_module, imp_name, is_func in _backend.backend.module_imports(module):
+        if not is_func:
             raise WasmLinkError(
-                f"{path}: imports {imp.module}.{imp.name} (not a function; e.g. an imported memory "
+                f"{path}: imports {imp_module}.{imp_name} (not a function; e.g. an imported memory "
                 "from -sIMPORTED_MEMORY or threads), which load_wasm cannot provide"
             )
-        if _host.lookup(imp.module, imp.name) is not None:
+        if _host.lookup(imp_module, imp_name) is not None:
             continue
-        if imp.module == _host.WASI:
+        if imp_module == _host.WASI and _backend.NAME == "wasmtime":
             # wasmtime's WASI provides all of preview1 (with no folders granted, file calls
             # fail with EBADF); newer Emscripten glue imports more of it (fd_pwrite, fd_sync, ...).
             continue
         hint = ""
-        if imp.name.startswith(("emscripten_asm_const", "_emscripten_asm_const")):
+        if imp_name.startswith(("emscripten_asm_const", "_emscripten_asm_const")):
             hint = " It is how EM_ASM/EM_JS code runs JavaScript, which Python cannot run."
-        elif len(imp.module) <= 2 and len(imp.name) <= 2:
+        elif len(imp_module) <= 2 and len(imp_name) <= 2:
             hint = (
                 " The import names are minified: emcc does that for JS-glue builds at -O3/-Os/-Oz;"
                 " build with -O2 or lower (or add -sASSERTIONS=1) to keep readable names."
             )
         raise WasmLinkError(
-            f"{path}: the wasm imports {imp.module}.{imp.name}, which the embind-py runtime does not "
+            f"{path}: the wasm imports {imp_module}.{imp_name}, which the embind-py runtime does not "
             f"provide (it is implemented in Emscripten's JavaScript glue).{hint}"
         )
 
@@ -682,7 +663,7 @@ def load_wasm(path: str | Path | bytes, **options: Any) -> Any:
         wasm, label = Path(path).read_bytes(), str(path)
     try:
         module = compile_module(wasm)
-    except wasmtime.WasmtimeError as e:
+    except _backend.TRAPS as e:
         raise WasmLinkError(f"{label}: not a valid wasm module: {e}") from None
     _check_imports(module, label)
     return JsModule(wasm, **options)

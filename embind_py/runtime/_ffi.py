@@ -9,7 +9,6 @@ May import: the standard library and the runtime's own modules.
 
 from __future__ import annotations
 
-import ctypes
 import operator
 import re
 import weakref
@@ -20,6 +19,7 @@ from ._callbacks import Callback, ObjectHandle, from_handle, new_handle
 from ._emscripten import EmscriptenHelpers
 from ._types import (
     ArrayOf,
+    CStr,
     CType,
     EnumType,
     FuncPtrType,
@@ -48,10 +48,10 @@ def _spelling(spec: str) -> str:
 _WORD = re.compile(r"\w")
 
 
-def _free_later(inst_ref: weakref.ref[Instance], store: Any, addr: int) -> None:
+def _free_later(inst_ref: weakref.ref[Instance], session: Any, addr: int) -> None:
     inst = inst_ref()
-    # After inst.reset() the address belongs to a new heap: never free it there.
-    if inst is None or inst.store is not store:
+    # After inst.reset() (a new backend session) the address belongs to a new heap: never free it there.
+    if inst is None or inst._be is not session:
         return
     # A finalizer runs on whatever thread the garbage collector interrupted, maybe one that
     # holds another instance's lock: waiting here for this one could deadlock two threads.
@@ -82,7 +82,7 @@ class _Owner:
 
     def __init__(self, inst: Instance, address: int) -> None:
         self.address = address
-        weakref.finalize(self, _free_later, weakref.ref(inst), inst.store, address)
+        weakref.finalize(self, _free_later, weakref.ref(inst), inst._be, address)
 
 
 class FFI(EmscriptenHelpers):
@@ -106,18 +106,6 @@ class FFI(EmscriptenHelpers):
             return self._instance  # type: ignore[return-value]
         assert self._get is not None
         return self._get()
-
-    def _addr(self, ptr: Any, what: str) -> int:
-        """The wasm address of a Pointer of this instance or an int; TypeError otherwise."""
-        if isinstance(ptr, Pointer):
-            if ptr._inst is not self._inst:
-                raise TypeError(f"{what}: pointer belongs to another wasm instance")
-            return ptr.address
-        if isinstance(ptr, int) and not isinstance(ptr, bool):
-            if not 0 <= ptr <= 0xFFFFFFFF:
-                raise OverflowError(f"{what}: {ptr} is not a wasm32 address")
-            return ptr
-        raise TypeError(f"{what}: expected a pointer or an int address, got {type(ptr).__name__}")
 
     def typeof(self, spec: str) -> CType:
         """The runtime type for a C type name (`"int"`, `"uLongf"`, `"Vec2 *"`, or a
@@ -213,7 +201,7 @@ class FFI(EmscriptenHelpers):
     def cast(self, spec: str, value: Any) -> Any:
         """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type."""
         inst = self._inst
-        if isinstance(value, Pointer):
+        if isinstance(value, Pointer | CStr):
             addr = self._addr(value, "ffi.cast")
         else:
             addr = int(value) if value is not None else 0
@@ -228,6 +216,11 @@ class FFI(EmscriptenHelpers):
             v = v - (1 << bits) if t.signed and v >> (bits - 1) else v
             return to_enum(t.cls, v) if isinstance(t, EnumType) else v
         raise TypeError(f"ffi.cast: cannot cast to {spec!r}")
+
+    def addressof(self, name: str) -> Pointer[Any]:
+        """A pointer to the C global variable `name` (as cffi's `ffi.addressof(lib, name)`);
+        for an array global, a pointer to its first element, of known length."""
+        return self._inst.address_of_var(name)
 
     def string(self, ptr: Any, maxlen: int | None = None) -> bytes:
         """The bytes of the NUL-terminated C string at `ptr` (at most `maxlen`)."""
@@ -254,11 +247,8 @@ class FFI(EmscriptenHelpers):
             else:
                 raise TypeError("ffi.buffer(ptr) needs a size for a pointer of unknown length")
         inst = self._inst
-        host = inst.mem.check(addr, operator.index(size))
-        arr = (ctypes.c_char * size).from_address(host)
         # The view must keep the store (which owns the memory) alive, or it would dangle.
-        arr._keep = (inst.store, inst.memory)  # type: ignore[attr-defined]
-        return memoryview(arr).cast("B")
+        return inst.mem.host_view(addr, operator.index(size), (inst.store, inst.memory))
 
     def from_buffer(self, data: Any) -> Pointer[Any]:
         """A new `unsigned char[]` holding a copy of `data`."""

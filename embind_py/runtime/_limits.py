@@ -25,9 +25,10 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import wasmtime
+if TYPE_CHECKING:  # only the wasmtime backend makes Limits and WASI grants
+    import wasmtime
 
 TICK = 0.01  # seconds between epoch increments while a timed call runs
 

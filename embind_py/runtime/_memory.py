@@ -1,9 +1,10 @@
-"""Bounds-checked access to one instance's linear memory.
+"""Bounds-checked access to one instance's linear memory, where the host can address it (wasmtime).
 
 Owns: the base address and size of linear memory (refreshed when C grows it),
 reads and writes of bytes, scalars and C strings, each checked against the
 memory's bounds before any copy, so no pointer from C or from Python can make
-the host read or write outside the instance.
+the host read or write outside the instance. The Pyodide backend has its own
+class with the same methods (`_backend/pyodide.py`), over a JavaScript ArrayBuffer.
 
 May import: the standard library (ctypes) and the runtime's own modules.
 """
@@ -112,9 +113,28 @@ class Memory:
     def zero(self, ptr: int, n: int) -> None:
         ctypes.memset(self.check(ptr, n), 0, n)
 
-    def view(self, ctype: Any, ptr: int) -> Any:
-        """A ctypes object of `ctype` at wasm `ptr` (bounds-checked; valid until growth)."""
-        return ctype.from_address(self.check(ptr, ctypes.sizeof(ctype)))
+    def load(self, ctype: Any, ptr: int) -> Any:
+        """The value of the ctypes scalar type `ctype` at wasm `ptr` (bounds-checked)."""
+        return ctype.from_address(self.check(ptr, ctypes.sizeof(ctype))).value
+
+    def store(self, ctype: Any, ptr: int, value: Any) -> None:
+        """Write `value` as the ctypes scalar type `ctype` at wasm `ptr` (bounds-checked)."""
+        ctype.from_address(self.check(ptr, ctypes.sizeof(ctype))).value = value
+
+    def writable(self, ptr: int, n: int) -> Any:
+        """A writable byte view of `[ptr, ptr+n)`: slice assignment writes wasm memory.
+
+        Valid until memory grows (`base` changes); the caller re-makes it then.
+        """
+        host = self.check(ptr, n)
+        return memoryview((ctypes.c_char * n).from_address(host)).cast("B")
+
+    def host_view(self, ptr: int, n: int, keep: Any) -> memoryview:
+        """A no-copy memoryview of `[ptr, ptr+n)` that keeps `keep` (the memory's owner) alive."""
+        host = self.check(ptr, n)
+        arr = (ctypes.c_char * n).from_address(host)
+        arr._keep = keep  # type: ignore[attr-defined]
+        return memoryview(arr).cast("B")
 
 
 def buffer_address(buf: Any, writable: bool = False) -> tuple[int, Any]:

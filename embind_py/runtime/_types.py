@@ -2,9 +2,8 @@
 
 Owns: the runtime descriptors of C types (`Scalar`, `PointerTo`, `ArrayOf`, and
 the hooks records and callbacks plug into), their load/store to linear memory,
-argument conversion helpers used by generated wrappers (`to_int`, `to_float`,
-`to_bool`), and `Pointer`, the value a `T *` becomes in Python. Each conversion
-rule lives here once; generated wrappers, `ffi` helpers and callbacks share it.
+and `Pointer`, the value a `T *` becomes in Python. The conversion rules they apply
+when storing a Python value live in `_convert`, shared with wrappers, callbacks and `ffi`.
 
 May import: the standard library and the runtime's own modules.
 """
@@ -16,6 +15,7 @@ import itertools
 import math
 import operator
 import re
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -23,42 +23,6 @@ if TYPE_CHECKING:
     from ._instance import Instance
 
 T = TypeVar("T")
-
-# ---------------------------------------------------------------------------
-# Argument checks (the slow paths of the inline checks in generated code)
-
-
-def to_int(value: object, name: str, lo: int, hi: int, ctype: str) -> int:
-    """Convert a Python argument to a C integer in [lo, hi], or raise."""
-    if isinstance(value, float) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name}: expected int for C {ctype}, got {type(value).__name__}")
-    v = operator.index(value)
-    if not lo <= v <= hi:
-        raise OverflowError(f"{name}: {v} does not fit in C {ctype} (range {lo}..{hi})")
-    return v
-
-
-def to_float(value: object, name: str, ctype: str) -> float:
-    if isinstance(value, float | int):
-        return float(value)
-    if hasattr(value, "__float__") and not isinstance(value, str | bytes):
-        return float(value)
-    raise TypeError(f"{name}: expected float for C {ctype}, got {type(value).__name__}")
-
-
-def to_bool(value: object, name: str) -> bool:
-    if isinstance(value, bool | int):
-        return bool(value)
-    if hasattr(value, "__index__"):
-        return bool(operator.index(value))
-    raise TypeError(f"{name}: expected bool for C _Bool, got {type(value).__name__}")
-
-
-def int_range(size: int, signed: bool) -> tuple[int, int]:
-    if signed:
-        return -(1 << (size * 8 - 1)), (1 << (size * 8 - 1)) - 1
-    return 0, (1 << (size * 8)) - 1
-
 
 # ---------------------------------------------------------------------------
 # Type descriptors
@@ -79,6 +43,13 @@ class CType:
 
     def __repr__(self) -> str:
         return f"<ctype {self.name!r}>"
+
+
+def int_range(size: int, signed: bool) -> tuple[int, int]:
+    """The values a C integer of `size` bytes holds."""
+    if signed:
+        return -(1 << (size * 8 - 1)), (1 << (size * 8 - 1)) - 1
+    return 0, (1 << (size * 8)) - 1
 
 
 _CT_INT: dict[tuple[int, bool], type[Any]] = {
@@ -111,19 +82,75 @@ class Scalar(CType):
 
     def convert(self, value: Any, what: str) -> Any:
         if self.kind == "float":
-            return to_float(value, what, self.name)
+            return _convert.to_float(value, what, self.name)
         if self.kind == "bool":
-            return to_bool(value, what)
+            return _convert.to_bool(value, what)
         if value.__class__ is int and self.lo <= value <= self.hi:
             return value
-        return to_int(value, what, self.lo, self.hi, self.name)
+        return _convert.to_int(value, what, self.lo, self.hi, self.name)
 
     def load(self, inst: Instance, addr: int) -> Any:
-        v = self.ct.from_address(inst.mem.check(addr, self.size)).value
+        v = inst.mem.load(self.ct, addr)
         return bool(v) if self.kind == "bool" else v
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
-        self.ct.from_address(inst.mem.check(addr, self.size)).value = self.convert(value, what)
+        inst.mem.store(self.ct, addr, self.convert(value, what))
+
+
+def f128_from_float(x: float) -> int:
+    """The IEEE binary128 bits of `x` (wasm32's `long double`): every double is exact in it."""
+    bits: int = struct.unpack("<Q", struct.pack("<d", x))[0]
+    sign, exp, mant = bits >> 63, (bits >> 52) & 0x7FF, bits & ((1 << 52) - 1)
+    if exp == 0x7FF:  # inf, NaN (payload and quiet bit kept)
+        e, m = 0x7FFF, mant << 60
+    elif exp == 0 and mant == 0:
+        e, m = 0, 0
+    else:
+        if exp == 0:  # a subnormal double is a normal binary128
+            shift = 53 - mant.bit_length()
+            mant, exp = (mant << shift) & ((1 << 52) - 1), 1 - shift
+        e, m = exp - 1023 + 16383, mant << 60
+    return (sign << 127) | (e << 112) | m
+
+
+def f128_to_float(bits: int) -> float:
+    """A binary128 value as the nearest double (ties to even), as C's conversion rounds."""
+    sign = -1.0 if bits >> 127 else 1.0
+    e, m = (bits >> 112) & 0x7FFF, bits & ((1 << 112) - 1)
+    if e == 0x7FFF:
+        return sign * math.inf if m == 0 else math.nan
+    if e == 0:
+        e = 1
+    else:
+        m |= 1 << 112
+    k = e - 16383 - 112
+    try:  # int -> float and int / int are correctly rounded, subnormal results included
+        v = float(m << k) if k >= 0 else m / (1 << -k)
+    except OverflowError:
+        v = math.inf
+    return math.copysign(v, sign)
+
+
+def f128_words(x: float) -> tuple[int, int]:
+    """A `long double` argument as wasm passes it: two i64 words, low first (signed, as slots hold)."""
+    bits = f128_from_float(x)
+    lo, hi = bits & 0xFFFFFFFFFFFFFFFF, bits >> 64
+    return lo - ((lo >> 63) << 64), hi - ((hi >> 63) << 64)
+
+
+class LongDouble(Scalar):
+    """wasm32's `long double`: 16 bytes (align 8) of IEEE binary128, a Python float to Python
+    (reading rounds to the nearest double; writing is exact)."""
+
+    def __init__(self) -> None:
+        super().__init__("long double", "float", 8)
+        self.size, self.align = 16, 8
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        return f128_to_float(int.from_bytes(inst.mem.read(addr, 16), "little"))
+
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        inst.mem.write(addr, f128_from_float(self.convert(value, what)).to_bytes(16, "little"))
 
 
 class BitField(Scalar):
@@ -178,7 +205,7 @@ class PointerTo(CType):
         self.name = name or _pointer_name(target, const)
 
     def load(self, inst: Instance, addr: int) -> Any:
-        p = ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value
+        p = inst.mem.load(ctypes.c_uint32, addr)
         return self.wrap(inst, p)
 
     def wrap(self, inst: Instance, address: int) -> Any:
@@ -190,20 +217,11 @@ class PointerTo(CType):
 
     def address_of(self, inst: Instance, value: Any, what: str) -> int:
         """The wasm address a Python value stands for when stored as this pointer."""
-        if value is None:
-            return 0
-        if isinstance(value, Pointer):
-            if value._inst is not inst:
-                raise TypeError(f"{what}: pointer belongs to another wasm instance")
-            return value.address
-        if self.target is None and value.__class__ is int:
-            if not 0 <= value <= 0xFFFFFFFF:
-                raise OverflowError(f"{what}: {value} is not a wasm32 address")
-            return value
-        raise TypeError(f"{what}: expected a pointer ({self.name}) or None, got {type(value).__name__}")
+        typed = self.target if isinstance(self.target, RecordType | OpaqueType) else None
+        return _convert.address(inst, value, what, self.name, typed)
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
-        ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value = self.address_of(inst, value, what)
+        inst.mem.store(ctypes.c_uint32, addr, self.address_of(inst, value, what))
 
 
 class ArrayOf(CType):
@@ -368,10 +386,12 @@ class Buffer(Protocol):
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
 
-BufferArg = Buffer | Pointer[Any] | None
-"""What a `T *` parameter accepts: a buffer (copied in, and back if writable), a Pointer, or None."""
-CharPtrArg = str | Buffer | Pointer[Any] | None
-"""What a `char *` parameter accepts: str (UTF-8), bytes, a writable buffer, a Pointer, or None."""
+BufferArg = Buffer | Pointer[Any] | int | None
+"""What a `T *` parameter accepts: a buffer (copied in, and back if writable), a Pointer, an int
+address, or None."""
+CharPtrArg = str | Buffer | Pointer[Any] | int | None
+"""What a `char *` parameter accepts: str (UTF-8), bytes, a writable buffer, a Pointer or a `CStr`
+(their address), an int address, or None."""
 StrArrayArg = Sequence[str | bytes | None] | Pointer[Any] | None
 """What a `char **` parameter accepts (`const char *const *argv`): a list or tuple of str/bytes/None
 (copied in for the call as a NULL-terminated array), a Pointer, or None."""
@@ -421,6 +441,7 @@ _INT_NAMES: dict[str, tuple[int, bool]] = {
 BUILTINS: dict[str, CType] = {n: Scalar(n, "int", s, sg) for n, (s, sg) in _INT_NAMES.items()}
 BUILTINS["float"] = Scalar("float", "float", 4)
 BUILTINS["double"] = Scalar("double", "float", 8)
+BUILTINS["long double"] = LONG_DOUBLE = LongDouble()
 BUILTINS["_Bool"] = Scalar("_Bool", "bool", 1, False)
 BUILTINS["bool"] = Scalar("bool", "bool", 1, False)
 
@@ -713,7 +734,26 @@ def to_enum(cls: Any, v: int) -> Any:
     return cls._value2member_map_.get(v, v)
 
 
+def enum_of(t: CType, v: int) -> Any:
+    """The integer `v` read as C type `t`: an enum member when `t` is an enum that has one."""
+    return to_enum(t.cls, v) if isinstance(t, EnumType) else v
+
+
 S_co = TypeVar("S_co", bound=Struct)
+
+
+def live(inst: Instance, addr: int, t: CType, owner: Any = None, chars: bool = False) -> Any:
+    """The C object of type `t` at `addr` as Python reads it in place (a struct field, a global).
+
+    Nested records and arrays are live views (a copy would swallow `p.inner.x = 5`); they
+    share `owner`, so `ffi.new` memory lives as long as any view. A `char` array is read as
+    bytes unless `chars` (a global's `Pointer` of known length). Anything else is its value.
+    """
+    if isinstance(t, RecordType):
+        return Pointer(inst, addr, t, None, owner)
+    if isinstance(t, ArrayOf) and (chars or not t.is_chars):
+        return Pointer(inst, addr, t.elem, t.length or None, owner)
+    return t.load(inst, addr)
 
 
 class StructPointer(Pointer[S_co]):
@@ -728,13 +768,7 @@ class StructPointer(Pointer[S_co]):
     def _get(self, i: int) -> Any:
         rt: RecordType = self.ctype  # type: ignore[assignment]
         _, off, t = rt.fields[i]
-        # Nested records and arrays are live views (a copy would swallow `p.inner.x = 5`);
-        # they share this pointer's owner, so `ffi.new` memory lives as long as any view.
-        if isinstance(t, RecordType):
-            return Pointer(self._inst, self.address + off, t, None, self._owner)
-        if isinstance(t, ArrayOf) and not t.is_chars:
-            return Pointer(self._inst, self.address + off, t.elem, t.length or None, self._owner)
-        return t.load(self._inst, self.address + off)
+        return live(self._inst, self.address + off, t, self._owner)
 
     def _set(self, i: int, value: Any) -> None:
         rt: RecordType = self.ctype  # type: ignore[assignment]
@@ -768,15 +802,20 @@ class Handle(Pointer[Any]):
 
 
 class CStr(str):
-    """The `str` a function's `char *` result gives, with the C `address` it was read from:
-    memory the C library allocated for the caller (`cJSON_Print`, `strdup`) is freed with its
-    own function, `lib.cJSON_free(s.address)`, as nothing else keeps the pointer."""
+    """The `str` a `char *` result gives, with the C `address` it was read from.
+
+    Passed back to a pointer parameter it is that address, never a copy, so memory the
+    C library allocated for the caller (`cJSON_Print`, `strdup`) is freed with its own
+    function: `lib.cJSON_free(s)` or `lib.cJSON_free(s.address)`.
+    """
 
     address: int
+    _inst: Any  # the instance whose memory `address` is in (None: any)
 
-    def __new__(cls, value: str, address: int) -> CStr:
+    def __new__(cls, value: str, address: int, inst: Any = None) -> CStr:
         self = super().__new__(cls, value)
         self.address = address
+        self._inst = inst
         return self
 
     def __reduce__(self) -> tuple[type[str], tuple[str]]:
@@ -784,18 +823,18 @@ class CStr(str):
 
 
 class CString(CType):
-    """`const char *` in a callback's arguments: arrives as str (UTF-8) or None."""
+    """`const char *` read as text: arrives as a `CStr` (UTF-8, keeping C's address) or None."""
 
     name = "const char *"
     size = 4
     align = 4
 
     def load(self, inst: Instance, addr: int) -> Any:
-        return self.from_wasm(inst, ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value)
+        return _convert.read_cstr(inst, inst.mem.load(ctypes.c_uint32, addr))
 
-    def from_wasm(self, inst: Instance, raw: int) -> Any:
-        raw &= 0xFFFFFFFF
-        return inst.mem.read_cstring(raw).decode("utf-8", "replace") if raw else None
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        # Memory outlives any copy a str could get here: only an address is stored.
+        inst.mem.store(ctypes.c_uint32, addr, _convert.address(inst, value, what, self.name))
 
 
 CSTRING = CString()
@@ -829,7 +868,7 @@ class FuncPtrType(CType):
         self.sret = sret
 
     def load(self, inst: Instance, addr: int) -> Any:
-        return self.wrap(inst, ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value)
+        return self.wrap(inst, inst.mem.load(ctypes.c_uint32, addr))
 
     def wrap(self, inst: Instance, index: int) -> Any:
         from ._callbacks import FuncPtr
@@ -837,9 +876,7 @@ class FuncPtrType(CType):
         return FuncPtr(inst, index, self) if index else None
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
-        from ._callbacks import fn_index
-
-        ctypes.c_uint32.from_address(inst.mem.check(addr, 4)).value = fn_index(inst, value, self, what, False)
+        inst.mem.store(ctypes.c_uint32, addr, _convert.fn_index(inst, value, self, what, False))
 
 
 # Pointer(...) builds the pointer class its target type asks for (struct pointer, handle).
@@ -853,3 +890,7 @@ def _pointer_new(cls: Any, inst: Any, address: int, ctype: CType, *args: Any, **
 
 
 Pointer.__new__ = _pointer_new  # type: ignore[method-assign, assignment]
+
+
+# Last: `_convert` uses the classes above, and they call it only at run time.
+from . import _convert  # noqa: E402

@@ -158,7 +158,9 @@ def test_strings(lib: ModuleType) -> None:
     assert buf == bytearray(b"SHOUT\0")  # C's writes are copied back
     assert lib.upper("abc") == "ABC"
     with pytest.raises(TypeError, match="'name'"):
-        lib.greet(12)
+        lib.greet(12.0)
+    with pytest.raises(TypeError, match="'name'"):
+        lib.greet(True)  # a bool is never an address
 
 
 def test_buffers_and_pointers(lib: ModuleType) -> None:

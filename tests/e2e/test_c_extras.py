@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -150,3 +155,207 @@ def test_packed_and_aligned_records_are_laid_out_as_clang_does(mod: ModuleType, 
     assert int(a) % 16 == 0 and lib.aligned_x(a) == 42
     assert lib.big_v(mod.Big(v=5)) == 5
     assert lib.outer_e(mod.Outer(c=1, in_=mod.Outer_in(d=2, e=300))) == 303
+
+
+GLOBALS_H = r"""
+#include <stdint.h>
+typedef struct { int x, y; } Point;
+extern int counter;
+extern const int limit;
+extern double ratio;
+extern const char *lib_version;
+extern const uint8_t table[8];
+extern int grid[4];
+extern Point origin;
+extern const Point unit;
+extern long long big;
+extern int *cursor;
+extern int missing_var;
+static const int hidden = 3;
+int bump(void);
+int get_counter(void);
+int origin_sum(void);
+int sum_grid(void);
+void set_cursor(int i);
+long long get_big(void);
+"""
+
+GLOBALS_C = r"""
+#include "globals.h"
+int counter = 5;
+const int limit = 100;
+double ratio = 0.5;
+const char *lib_version = "1.2.3";
+const uint8_t table[8] = {1, 2, 3, 5, 8, 13, 21, 255};
+int grid[4] = {10, 20, 30, 40};
+Point origin = {3, 4};
+const Point unit = {1, 1};
+long long big = 1LL << 40;
+int *cursor = 0;
+int bump(void) { return ++counter; }
+int get_counter(void) { return counter; }
+int origin_sum(void) { return origin.x + origin.y; }
+int sum_grid(void) { return grid[0] + grid[1] + grid[2] + grid[3]; }
+void set_cursor(int i) { cursor = &grid[i]; }
+long long get_big(void) { return big; }
+"""
+
+
+@pytest.fixture(scope="module")
+def gmod(build_c: BuildFn) -> ModuleType:
+    return build_c("globals", GLOBALS_C, GLOBALS_H)
+
+
+def test_globals_read_and_written_from_both_sides(gmod: ModuleType) -> None:
+    lib = gmod.load()
+    assert lib.counter == 5 and lib.bump() == 6 and lib.counter == 6  # C's write, seen by Python
+    lib.counter = 41
+    assert lib.get_counter() == 41  # Python's write, seen by C
+    lib.counter += 1
+    assert lib.bump() == 43
+    with pytest.raises(OverflowError, match="counter"):
+        lib.counter = 2**31
+    assert (lib.limit, lib.ratio, lib.lib_version, lib.big) == (100, 0.5, "1.2.3", 1 << 40)
+    lib.big = -(2**62)
+    assert lib.get_big() == -(2**62)
+    with pytest.raises(AttributeError):
+        lib.limit = 1  # const: read-only
+    with pytest.raises(AttributeError):
+        lib.lib_version = "x"
+    assert len(lib.table) == 8 and list(lib.table) == [1, 2, 3, 5, 8, 13, 21, 255] and lib.table[7] == 255
+    lib.grid[1] = 70
+    assert lib.sum_grid() == 10 + 70 + 30 + 40
+    lib.grid = [1, 2, 3, 4]
+    assert lib.sum_grid() == 10 and lib.grid == [1, 2, 3, 4]
+    lib.origin.x = 10
+    assert lib.origin_sum() == 14 and lib.origin == gmod.Point(x=10, y=4)
+    lib.origin = gmod.Point(x=-1, y=-2)
+    assert lib.origin_sum() == -3 and lib.unit == gmod.Point(x=1, y=1)
+    assert lib.cursor is None
+    lib.set_cursor(2)
+    assert lib.cursor is not None and lib.cursor[0] == 3
+    lib.cursor = lib.ffi.addressof("grid") + 3
+    assert lib.cursor[0] == 4
+    p = lib.ffi.addressof("counter")
+    assert p[0] == lib.counter
+    p[0] = 7
+    assert lib.get_counter() == 7
+    with pytest.raises(AttributeError, match="nope"):
+        lib.ffi.addressof("nope")
+
+
+def test_globals_per_instance_module_level_and_reset(gmod: ModuleType) -> None:
+    a, b = gmod.load(), gmod.load()
+    a.counter = 1000
+    assert b.counter == 5 and b.get_counter() == 5
+    gmod.instance().counter = 77
+    assert gmod.get_counter() == 77 and gmod.instance().counter == 77
+    assert gmod.ffi.addressof("counter")[0] == 77
+    a.reset()
+    assert a.counter == 5 and a.bump() == 6
+    names = [n for n in dir(gmod.Library) if not n.startswith("_")]
+    assert "missing_var" not in names and "hidden" not in names
+
+
+USER_SCRIPT = """
+import globals as g
+import layouts
+
+lib = g.load()
+lib.counter += 1
+n: int = lib.limit + lib.table[0] + lib.grid[1] + lib.origin.x + lib.unit.y
+v: str | None = lib.lib_version
+lib.origin = g.Point(x=1, y=2)
+lib.grid = [1, 2, 3, 4]
+lib.cursor = lib.ffi.addressof("grid")
+lay = layouts.load()
+f = lay.flags_make(1)
+bits: int = f.level + f.mode
+on: bool = f.on
+p = lay.ffi.new("struct Flags *", f)
+p.level = 3
+import ld
+half: float = ld.ld_half(1)
+"""
+
+
+def test_generated_modules_pass_mypy_strict_and_ruff(
+    mod: ModuleType, gmod: ModuleType, ldmod: ModuleType, tmp_path: Path
+) -> None:
+    for m in (mod, gmod, ldmod):
+        src = Path(m.__file__ or "")
+        (tmp_path / f"{src.stem}.py").write_text(src.read_text())
+    (tmp_path / "user.py").write_text(textwrap.dedent(USER_SCRIPT))
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "MYPYPATH": str(root)}
+    files = [str(tmp_path / n) for n in ("layouts.py", "globals.py", "ld.py", "user.py")]
+    argv = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent", *files]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # const globals are read-only properties to mypy too
+    (tmp_path / "user.py").write_text(textwrap.dedent(USER_SCRIPT) + "lib.limit = 3\n")
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert proc.returncode == 1 and "limit" in proc.stdout, proc.stdout
+    rules = ["--select", "E,F,I,B,UP,RUF", "--line-length", "110"]
+    ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", *rules, *files[:-1]]
+    proc = subprocess.run(ruff, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+LD_H = r"""
+long double ld_half(long double x);
+double ld_to_d(long double x);
+long double d_to_ld(double x);
+long double ld_add(long double a, double b, long double c);
+long double third(void);
+long double ld_frac(int n);
+int ld_same(long double x, double d);
+typedef struct { long double v; int k; } LS;
+LS ls_make(double v, int k);
+long double ls_v(LS *p);
+extern long double ld_global;
+long double ld_global_get(void);
+long double ld_cb(long double (*f)(long double));
+"""
+
+LD_C = r"""
+#include "ld.h"
+long double ld_half(long double x) { return x / 2; }
+double ld_to_d(long double x) { return (double)x; }
+long double d_to_ld(double x) { return x; }
+long double ld_add(long double a, double b, long double c) { return a + b + c; }
+long double third(void) { return 1.0L / 3; }
+long double ld_frac(int n) { return 1.0L + n * 0x1p-53L; }
+int ld_same(long double x, double d) { return x == (long double)d; }
+LS ls_make(double v, int k) { LS s = {v, k}; s.v /= 3; return s; }
+long double ls_v(LS *p) { return p->v * 3; }
+long double ld_global = 2.5L;
+long double ld_global_get(void) { return ld_global; }
+long double ld_cb(long double (*f)(long double)) { return f(1.0L); }
+"""
+
+
+@pytest.fixture(scope="module")
+def ldmod(build_c: BuildFn) -> ModuleType:
+    return build_c("ld", LD_C, LD_H)
+
+
+def test_long_double_is_a_python_float(ldmod: ModuleType) -> None:
+    m = ldmod
+    lib = m.load()
+    assert m._EXPORTS["ld_add"] == ("iIIdII", "")  # sret, then each long double as two i64 words
+    assert lib.ld_half(5.0) == 2.5 and lib.ld_to_d(-0.1) == -0.1 and lib.d_to_ld(1e300) == 1e300
+    assert lib.ld_add(1.5, 2, -0.25) == 3.25 and lib.third() == 1 / 3
+    assert all(lib.ld_same(x, x) for x in (0.1, -0.0, 5e-324, 1.7976931348623157e308, float("inf")))
+    # results round to the nearest double, ties to even: the precision loss cffi has too
+    assert [lib.ld_frac(n) for n in (0, 1, 2, 3)] == [1.0, 1.0, 1 + 2**-52, 1 + 2**-51]
+    assert lib.ld_to_d(float("nan")) != lib.ld_to_d(float("nan"))
+    s = lib.ls_make(1.5, 7)
+    assert (s.v, s.k) == (0.5, 7) and m._R_LS.size == 24 and lib.ld_global_get() == 2.5
+    p = lib.ffi.new("LS *", s)
+    assert lib.ls_v(p) == 1.5
+    lib.ld_global = 0.75
+    assert lib.ld_global_get() == 0.75 and lib.ld_global == 0.75
+    with pytest.raises(TypeError):
+        lib.ld_half("1")
+    assert not hasattr(lib, "ld_cb")  # a long double callback: skipped with a warning

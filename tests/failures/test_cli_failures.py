@@ -64,12 +64,15 @@ CASES: dict[str, Case] = {
             "_enum_": ((1,), 8),
         },
     ),
-    "include_cycle": Case(1, ("nested too deeply", "preprocessing the headers failed")),
+    "include_cycle": Case(2, ("cannot preprocess the headers", "lib.h:1: error: #include nested too deeply")),
+    "pp_error": Case(2, ("lib.h:2: error: \"lib.h needs a configured build\"",)),
+    "unterminated_if": Case(2, ("lib.h:1: error: unterminated conditional directive",)),
+    "include_dev_zero": Case(2, ("included file /dev/zero: not a regular file",)),
     "include_cycle_guarded": Case(0, (), {"g": ((), 1), "g2": ((), 2)}),
-    "non_utf8_code": Case(1, ("not valid UTF-8",)),
+    "non_utf8_code": Case(2, ("not valid UTF-8",)),
     "non_utf8_comment": Case(0, (), {"h": ((), 7)}),
     "c_compile_error": Case(1, ("undeclared identifier 'undefined_thing'", "compiling lib.c failed")),
-    "binary_source": Case(1, ("lib.c", "failed")),
+    "binary_source": Case(2, ("lib.c:1: error: source file is not valid UTF-8",)),
     "empty_header": Case(0, ("0 functions",)),
     "signature_mismatch": Case(
         0,
@@ -79,7 +82,9 @@ CASES: dict[str, Case] = {
     ),
     "stray_pragma": Case(0, ("pair_default skipped",), {"pair_sum": ((None,), 3)}),
     "pragma_mid_declaration": Case(2, ("lib.h:3", "syntax error: invalid declaration")),
-    "undefined_decl": Case(0, ("not_here() is declared but no source defines it",), {"here": ((), 1)}),
+    "undefined_decl": Case(
+        0, ("not_here() is declared but no source defines or calls it",), {"here": ((), 1)}
+    ),
 }
 
 
@@ -145,6 +150,12 @@ GOOD_C = "int one(void) { return 1; }\n"
         ("stdlib_name", ["{src}", "--name", "math"], 2, "--name 'math'"),
         ("shadowed_import", ["{src}", "--name", "typing"], 2, "the name of a standard module"),
         ("bad_opt", ["{src}", "-O", "9"], 2, "-O"),
+        ("empty_opt", ["{src}", "-O", ""], 2, "-O ''"),
+        ("empty_name", ["{src}", "-n", ""], 2, "--name ''"),
+        ("runtime_dependency_name", ["{src}", "--name", "ctypes"], 2, "the name of a standard module"),
+        ("json_name", ["{src}", "--name", "json"], 2, "the name of a standard module"),
+        ("header_dev_null", ["{src}", "-H", "/dev/null"], 2, "header /dev/null: not a regular file"),
+        ("bad_jobs", ["{src}", "-j", "0"], 2, "-j 0"),
         ("missing_header", ["{src}", "-H", "{d}/none.h"], 2, "none.h"),
         ("missing_include_dir", ["{src}", "-I", "{d}/nodir"], 2, "nodir"),
         ("bad_define", ["{src}", "-D", "1X=2"], 2, "-D"),

@@ -36,7 +36,7 @@ def _exports(argv: list[str]) -> list[str]:
 def test_standalone_exports_name_the_stack_functions_of_each_version(
     version: tuple[int, int, int], stack: list[str]
 ) -> None:
-    argv = toolchain.wasm_argv(Emcc(("emcc",), version), Job(SRC, ["add"]), Path("lib.wasm"))
+    argv = toolchain.wasm_argv(Emcc(("emcc",), version), Job(SRC, ["add"], objects=SRC), Path("lib.wasm"))
     exports = _exports(argv)
     assert exports[:4] == ["_add", "_malloc", "_free", "_fflush"]
     # errno for host functions (`system`): exported by itself only up to 3.1.51
@@ -53,14 +53,18 @@ def test_standalone_exports_name_the_stack_functions_of_each_version(
 
 
 def test_a_program_exports_main_and_its_constructors_and_has_an_entry() -> None:
-    argv = toolchain.wasm_argv(Emcc(("emcc",), (4, 0, 10)), Job(SRC, [], has_main=True), Path("p.wasm"))
+    argv = toolchain.wasm_argv(
+        Emcc(("emcc",), (4, 0, 10)), Job(SRC, [], has_main=True, objects=SRC), Path("p.wasm")
+    )
     assert "--no-entry" not in argv
     assert _exports(argv)[-2:] == ["_main", "___wasm_call_ctors"]
 
 
 @pytest.mark.parametrize("version", [(3, 1, 6), (3, 1, 11), (3, 1, 12), (4, 0, 0), (6, 0, 8)])
 def test_js_glue_argv(version: tuple[int, int, int]) -> None:
-    argv = toolchain.js_argv(Emcc(("emcc",), version), Job(SRC, ["add"], has_main=True), Path("lib.js.js"))
+    argv = toolchain.js_argv(
+        Emcc(("emcc",), version), Job(SRC, ["add"], has_main=True, objects=SRC), Path("lib.js.js")
+    )
     assert "-sMODULARIZE=1" in argv and "-sINVOKE_RUN=0" in argv
     assert "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap,callMain" in argv
     assert ("-sWASM_ASYNC_COMPILATION=0" in argv) == (version < (3, 1, 12))

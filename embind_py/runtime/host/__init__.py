@@ -2,8 +2,9 @@
 
 Layout:
 - `_registry`: the registry (`host`, `prefix_host`, `lookup`) and shared helpers;
-- `_link`: `define_imports`, which defines each function import of a module on a
-  wasmtime `Linker`, in order: user host functions, the registry, wasmtime's WASI;
+- `_link`: `define_imports`, which answers each function import of a module through the
+  engine's backend (`_backend`), in order: user host functions, the registry, the
+  engine's WASI;
 - `user`: the user's host functions (C functions the headers declare and no source
   defines, implemented in Python: `load(host={...})`);
 - `wasi`: the WASI preview 1 calls answered in Python (stdio, exit, clocks, argv);
@@ -15,7 +16,7 @@ Layout:
 Importing this package registers them all. Each registered factory takes
 `(instance, import_name)` and returns a plain Python function over wasm values.
 
-May import: wasmtime, the standard library, the runtime's own modules.
+May import: the standard library, the runtime's own modules.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ Emscripten's UTF-8 encoding of strings.
 Host functions are plain Python functions over plain values (ints and floats) and
 the instance's `mem` interface, so another engine can supply the same imports.
 
-May import: wasmtime, the standard library, the runtime's own modules (not the other
-modules of this package).
+May import: the standard library, the runtime's own modules (not the other modules of
+this package); the engine only through the instance's backend session.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import wasmtime
 
 from .._errors import WasmLinkError
 
@@ -80,27 +78,24 @@ def import_params(inst: Instance, module: str, name: str) -> list[str]:
     passed by pointer, as a BigInt i64, or split into two i32 halves) pick their form
     from it rather than guessing from the values.
     """
-    for imp in inst.module.imports:
-        ty = imp.type
-        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
-            return [str(t) for t in ty.params]
-    return []
+    sig = inst._be.import_signature(module, name)
+    return [_TYPE_NAMES[c] for c in sig[0]] if sig else []
 
 
 def import_results(inst: Instance, module: str, name: str) -> list[str]:
     """The wasm result types of the module's import `module.name` (see `import_params`)."""
-    for imp in inst.module.imports:
-        ty = imp.type
-        if imp.module == module and imp.name == name and isinstance(ty, wasmtime.FuncType):
-            return [str(t) for t in ty.results]
-    return []
+    sig = inst._be.import_signature(module, name)
+    return [_TYPE_NAMES[c] for c in sig[1]] if sig else []
 
 
 def set_errno(inst: Instance, code: int) -> None:
     """Set C's `errno`, when the module exports `__errno_location` (emcc 3.1.6 does by itself)."""
-    loc = inst.exports.get("__errno_location")
-    if isinstance(loc, wasmtime.Func):
-        inst.mem.write(loc(inst.store), struct.pack("<i", code))
+    loc = inst._be.func("__errno_location")
+    if loc is not None:
+        inst.mem.write(inst._be.call(loc, ()), struct.pack("<i", code))
+
+
+_TYPE_NAMES = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
 
 
 def unknown(module: str, name: str) -> Callable[..., Any]:

@@ -8,7 +8,8 @@ the `__syscall_*` fallback (ENOSYS) for calls no file system answers, and
 setjmp/longjmp in Emscripten's default scheme (`invoke_*`, `_emscripten_throw_longjmp`)
 with signal handlers (`__call_sighandler`), which call through the function table.
 
-May import: wasmtime, the standard library, the runtime's own modules, `._registry`.
+May import: the standard library, the runtime's own modules, `._registry` (the engine only
+through the instance's backend session).
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import wasmtime
-
-from .. import _fastcall
-from .._callbacks import _state as state_of
+from .. import _backend
 from .._errors import WasmExit, WasmTrap
 from ._registry import ENOSYS, ENOTSUP, host, import_params, import_results, js_utf8, prefix_host, set_errno
 
@@ -131,16 +129,12 @@ HEAP_MAX = 2 * 1024 * 1024 * 1024  # Emscripten's default MAXIMUM_MEMORY with gr
 _PAGE = 65536
 
 
-def _memory_of(inst: Instance) -> wasmtime.Memory:
-    return inst.memory
-
-
 @host("env", "emscripten_resize_heap")
 def _resize_heap(inst: Instance, name: str) -> Callable[..., Any]:
     def resize(requested: int) -> int:
         requested &= 0xFFFFFFFF
-        memory = _memory_of(inst)
-        old = memory.data_len(inst.store)
+        inst.mem.refresh()
+        old = inst.mem.size
         if requested <= old:
             return 0
         if requested > HEAP_MAX:
@@ -149,9 +143,7 @@ def _resize_heap(inst: Instance, name: str) -> Callable[..., Any]:
         for cut in (1, 2, 3, 4):
             target = min(max(requested, int(old * (1 + 0.2 / cut))), requested + 96 * 1024 * 1024)
             target = min((target + _PAGE - 1) // _PAGE * _PAGE, HEAP_MAX)
-            try:
-                memory.grow(inst.store, (target - old) // _PAGE)
-            except wasmtime.WasmtimeError:
+            if not inst._be.grow_memory((target - old) // _PAGE):
                 continue
             inst.mem.refresh()
             return 1
@@ -163,7 +155,7 @@ def _resize_heap(inst: Instance, name: str) -> Callable[..., Any]:
 @host("env", "emscripten_get_heap_max", "emscripten_get_heap_size")
 def _heap_max(inst: Instance, name: str) -> Callable[..., Any]:
     if name == "emscripten_get_heap_size":
-        return lambda: _memory_of(inst).data_len(inst.store)
+        return lambda: inst.memory_size()
     return lambda: HEAP_MAX
 
 
@@ -454,13 +446,13 @@ def _random(inst: Instance, name: str) -> Callable[..., Any]:
 def _call_sighandler(inst: Instance, name: str) -> Callable[..., Any]:
     # `raise(sig)` with a handler installed by `signal()`: call it, as the JS glue does.
     def call_sighandler(fp: int, sig: int) -> None:
-        st = state_of(inst)
-        func = st.table.get(st.store, fp) if st.table is not None else None
-        if not isinstance(func, wasmtime.Func):
+        be = inst._be
+        func = be.table_get(fp)
+        if func is None:
             raise WasmTrap(f"raise({sig}): signal handler {fp} is not a function")
         try:
-            func(st.store, sig)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
+            be.call(func, (sig,), "i")
+        except _backend.TRAPS as e:
             if inst._pending is None:  # the handler trapped: a WasmTrap, not wasmtime's
                 raise inst._translate(e) from None
             raise  # a longjmp out of the handler, or a Python callback's exception
@@ -492,26 +484,27 @@ def _throw_longjmp(inst: Instance, name: str) -> Callable[..., Any]:
 def _invoke(inst: Instance, name: str) -> Callable[..., Any]:
     returns = name[len("invoke_") :][:1] != "v"
     set_threw: list[Any] = []
+    sig = inst._be.import_signature("env", name)
+    params = sig[0][1:] if sig else None  # after the table index
 
     def invoke(index: int, *args: Any) -> Any:
-        st = state_of(inst)
-        assert st.table is not None
-        func = st.table.get(st.store, index)
-        if not isinstance(func, wasmtime.Func):
+        be = inst._be
+        func = be.table_get(index)
+        if func is None:
             raise WasmTrap(f"invoke: function table entry {index} is not a function")
         sp = inst.stack_save()
         try:
-            return func(st.store, *args)
+            return be.call(func, args, params)
         except _LongJmp:
             inst._pending = None
-            _fastcall.clear_last_exception()
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
+            be.clear_host_exception()
+        except _backend.TRAPS as e:
             if inst._pending is None:
                 raise inst._translate(e) from None
             if not isinstance(inst._pending, _LongJmp):
                 raise
             inst._pending = None
-            _fastcall.clear_last_exception()
+            be.clear_host_exception()
         inst.stack_restore(sp)
         if not set_threw:
             set_threw.append(inst._caller("setThrew", "ii", ""))

@@ -9,15 +9,13 @@ is read at every call, so implementations registered after the instance exists a
 C calling one that has no implementation raises `WasmLinkError` naming it; with
 `require_host`, a missing one fails `load()` instead.
 
-May import: wasmtime, the standard library, the runtime's own modules, `._registry`.
+May import: the standard library, the runtime's own modules, `._registry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-import wasmtime
 
 from .._errors import WasmLinkError
 
@@ -46,15 +44,12 @@ def _dispatcher(host: Mapping[str, Any] | None, name: str) -> Callable[..., Any]
     return call
 
 
-def imported(inst: Instance, module: wasmtime.Module) -> list[str]:
-    """The user host functions `module` imports: described ones, and names `host` gives."""
+def imported(inst: Instance, imports: Sequence[tuple[str, str, str, str]]) -> list[str]:
+    """The user host functions among a module's function `imports`: described ones, and names
+    `host` gives."""
     types: Mapping[str, Any] = inst._host_types
     given = inst._host or {}
-    env = {
-        imp.name
-        for imp in module.imports
-        if imp.module == MODULE and imp.name is not None and isinstance(imp.type, wasmtime.FuncType)
-    }
+    env = {name for module, name, _params, _results in imports if module == MODULE}
     names = [name for name in sorted(env) if name in types or name in given]
     unknown = sorted(set(given) - env - set(types))
     if unknown:
@@ -76,23 +71,17 @@ def imported(inst: Instance, module: wasmtime.Module) -> list[str]:
     return names
 
 
-def define(inst: Instance, linker: wasmtime.Linker, name: str, ty: wasmtime.FuncType) -> None:
-    """Define the import `env.name` as the instance's implementation of host function `name`."""
-    from .._callbacks import make_func  # _callbacks imports the instance machinery
+def implementation(inst: Instance, name: str, params: str, results: str) -> Callable[..., Any]:
+    """The Python function answering the import `env.name` (wasm signature `params` -> `results`)."""
+    from .._callbacks import trampoline  # _callbacks imports the instance machinery
 
-    store = inst.store
     call = _dispatcher(inst._host, name)
     ft = inst._host_types.get(name)
     if ft is None:
-        linker.define(store, MODULE, name, wasmtime.Func(store, ty, inst.guard(call)))
-        return
-    func = make_func(inst, ft, call)
-    got = func.type(store)
-    if [str(t) for t in got.params] != [str(t) for t in ty.params] or [str(t) for t in got.results] != [
-        str(t) for t in ty.results
-    ]:
+        return call
+    if (ft.wparams, ft.wresults) != (params, results):
         raise WasmLinkError(
             f"host function {name}: the wasm module imports it with another signature than its "
             "C declaration in the bindings; regenerate the bindings"
         )
-    linker.define(store, MODULE, name, func)
+    return trampoline(inst, ft, call)

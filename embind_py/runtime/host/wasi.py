@@ -7,7 +7,7 @@ given file-like object, fd 0 read from the instance's stdin), with `fd_read`/`fd
 and thread-CPU clocks (wasmtime answers EBADF for them), and argv (`args_get`, from
 `call_main`'s argv or the instance's `argv`).
 
-May import: wasmtime, the standard library, the runtime's own modules, `._registry`, `.files`.
+May import: the standard library, the runtime's own modules, `._registry`, `.files`.
 """
 
 from __future__ import annotations

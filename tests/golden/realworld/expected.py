@@ -195,7 +195,8 @@ class Library(_rt.Instance):
             _mark = self._top
             try:
                 _s0.i32 = argument_count
-                _s1.i32 = self._arg_strv(
+                _s1.i32 = _rt.arg_strv(
+                    self,
                     argument_vector,
                     "rw_parse_command_line_arguments() argument 'argument_vector'",
                     "const char *const *",
@@ -222,7 +223,12 @@ class Library(_rt.Instance):
             _mark = self._top
             try:
                 _s0.i32 = code
-                _s1.i32 = self._arg_strv(out_message, "rw_error_message() argument 'out_message'", "char **")
+                _s1.i32 = _rt.arg_strv(
+                    self,
+                    out_message,
+                    "rw_error_message() argument 'out_message'",
+                    "char **",
+                )
                 self._c_rw_error_message()
                 _r: int = _s0.i32
                 return _r
@@ -237,11 +243,11 @@ class Library(_rt.Instance):
             _s0, _s1 = self._v_rw_scale_matrix_in_place
             _mark = self._top
             try:
-                _s0.i32 = self._arg_buf(
+                _s0.i32 = _rt.arg_buf(
+                    self,
                     matrix,
                     "rw_scale_matrix_in_place() argument 'matrix'",
                     True,
-                    False,
                     "double (*)[3]",
                 )
                 _s1.f64 = factor
@@ -252,7 +258,7 @@ class Library(_rt.Instance):
     def rw_visit_every_row_with_callback(
         self,
         visitor: Callable[[int | None, _rt.Pointer[Any] | None, int], int] | None,
-        user_data: _rt.BufferArg | int,
+        user_data: _rt.BufferArg,
         maximum_rows: int,
     ) -> int:
         """uint64_t rw_visit_every_row_with_callback(rw_visit_callback_function visitor, void *user_data,
@@ -275,10 +281,12 @@ class Library(_rt.Instance):
                     "rw_visit_every_row_with_callback() argument 'visitor'",
                     _F0,
                 )
-                _s1.i32 = self._arg_void(
+                _s1.i32 = _rt.arg_buf(
+                    self,
                     user_data,
                     "rw_visit_every_row_with_callback() argument 'user_data'",
                     True,
+                    "void *",
                 )
                 _s2.i32 = maximum_rows
                 self._c_rw_visit_every_row_with_callback()
@@ -332,7 +340,7 @@ def rw_scale_matrix_in_place(matrix: _rt.BufferArg | _rt.Pointer[float], factor:
 
 def rw_visit_every_row_with_callback(
     visitor: Callable[[int | None, _rt.Pointer[Any] | None, int], int] | None,
-    user_data: _rt.BufferArg | int,
+    user_data: _rt.BufferArg,
     maximum_rows: int,
 ) -> int:
     """uint64_t rw_visit_every_row_with_callback(rw_visit_callback_function visitor, void *user_data,

@@ -808,7 +808,7 @@ class Library(_rt.Instance):
             _s0.f64 = x
             _s1.f64 = y
             self._c_vnew()
-            _r: Vec2Ptr | None = self._ret_ptr(_s0.i32, _R_Vec2)
+            _r: Vec2Ptr | None = _rt.ret_ptr(self, _s0.i32, _R_Vec2)
             return _r
 
     def next_color(self, c: Color | int) -> Color | int:
@@ -830,7 +830,7 @@ class Library(_rt.Instance):
             _s0, = self._v_counter_new
             _s0.i32 = start
             self._c_counter_new()
-            _r: Counter | None = self._ret_ptr(_s0.i32, _R_Counter)
+            _r: Counter | None = _rt.ret_ptr(self, _s0.i32, _R_Counter)
             return _r
 
     def counter_next(self, c: Counter | None) -> int:
@@ -869,7 +869,7 @@ class Library(_rt.Instance):
             _s0, = self._v_get_op
             _s0.i32 = which
             self._c_get_op()
-            _r: Callable[[int, int], int] | None = _F0.wrap(self, _s0.i32 & 0xFFFFFFFF)
+            _r: Callable[[int, int], int] | None = _rt.ret_fn(self, _s0.i32, _F0)
             return _r
 
     def box_run(self, b: OpBoxPtr | OpBox | None, x: int) -> int:

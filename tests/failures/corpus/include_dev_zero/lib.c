@@ -1,0 +1,2 @@
+#include "lib.h"
+int f(void){return 1;}

@@ -1,0 +1,2 @@
+int f(void);
+#error "lib.h needs a configured build"

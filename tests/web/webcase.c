@@ -1,0 +1,68 @@
+#include "webcase.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int add(int a, int b) { return a + b; }
+uint32_t wrap_u32(uint32_t a) { return a + 1u; }
+int64_t mul64(int64_t a, int64_t b) { return a * b; }
+double scale(float a, double b) { return a * b; }
+_Bool is_even(int n) { return n % 2 == 0; }
+
+int word_count(const char *s) {
+    int n = 0, in = 0;
+    for (; *s; s++) {
+        if (isspace((unsigned char)*s)) in = 0;
+        else if (!in) { in = 1; n++; }
+    }
+    return n;
+}
+
+static char greeting[64];
+const char *greet(const char *name) {
+    snprintf(greeting, sizeof greeting, "Hello, %s!", name);
+    return greeting;
+}
+
+void upcase(char *s) { for (; *s; s++) *s = (char)toupper((unsigned char)*s); }
+
+double sum(const double *xs, size_t n) {
+    double t = 0;
+    for (size_t i = 0; i < n; i++) t += xs[i];
+    return t;
+}
+
+Vec2 vadd(Vec2 a, Vec2 b) { Vec2 r = {a.x + b.x, a.y + b.y}; return r; }
+double vdot(const Vec2 *a, const Vec2 *b) { return a->x * b->x + a->y * b->y; }
+Color next_color(Color c) { return (Color)((c + 1) % 3); }
+
+int divmod(int a, int b, int *q, int *r) {
+    if (b == 0) return -1;
+    *q = a / b;
+    *r = a % b;
+    return 0;
+}
+
+int apply(binop f, int a, int b) { return f(a, b); }
+
+static unary kept;
+void keep(unary f) { kept = f; }
+double call_kept(double x) { return kept ? kept(x) : -1.0; }
+
+void say(const char *s) { printf("C says: %s\n", s); }
+void quit(int code) { exit(code); }
+int divide(int a, int b) { return a / b; }
+int boom(void) { __builtin_trap(); }
+
+int grow_and_fill(int megabytes) {
+    /* Memory grows (a new ArrayBuffer under JavaScript); the runtime must follow. */
+    size_t n = (size_t)megabytes << 20;
+    unsigned char *p = malloc(n);
+    if (!p) return -1;
+    memset(p, 7, n);
+    int s = p[0] + p[n - 1];
+    static unsigned char *sink;
+    sink = p; /* kept, so the allocation is real */
+    return s;
+}

@@ -1,0 +1,33 @@
+/* webcase: what the Pyodide backend must run exactly as wasmtime does (tests/web). */
+#ifndef WEBCASE_H
+#define WEBCASE_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct { double x, y; } Vec2;
+typedef enum { RED, GREEN, BLUE } Color;
+typedef int (*binop)(int, int);
+typedef double (*unary)(double);
+
+int add(int a, int b);
+uint32_t wrap_u32(uint32_t a);
+int64_t mul64(int64_t a, int64_t b);
+double scale(float a, double b);
+_Bool is_even(int n);
+int word_count(const char *s);
+const char *greet(const char *name);
+void upcase(char *s);
+double sum(const double *xs, size_t n);
+Vec2 vadd(Vec2 a, Vec2 b);
+double vdot(const Vec2 *a, const Vec2 *b);
+Color next_color(Color c);
+int divmod(int a, int b, int *q, int *r);
+int apply(binop f, int a, int b);
+void keep(unary f);
+double call_kept(double x);
+void say(const char *s);
+void quit(int code);
+int divide(int a, int b);
+int boom(void);
+int grow_and_fill(int megabytes);
+#endif
