@@ -465,4 +465,6 @@ def wasm_signature(
         w = wasm_type(p.type, records)
         assert w is not None, "void parameter"
         params.append(w)
+    if ft.variadic:  # the variable arguments: a pointer to a buffer of them
+        params.append("i32")
     return tuple(params), tuple(results)

@@ -148,6 +148,7 @@ INSTANCE_NAMES = (
     "free",
     "guard",
     "has_export",
+    "interrupt",
     "malloc",
     "mem",
     "memory",
@@ -940,6 +941,16 @@ def _wfield(t: m.IntType | m.FloatType) -> str:
     return "i64" if t.size == 8 else "i32"
 
 
+def _varargs_spec(f: m.Function, slot: int, taken: set[str]) -> ParamSpec:
+    """`*args` of a variadic function: C's default promotions, laid out in one buffer whose
+    address is the wasm function's last parameter (`_rt.va_buffer`)."""
+    name = "args"
+    while name in taken:
+        name += "_"
+    store = (f'_s{slot}.i32 = _rt.va_buffer(self, {name}, "{f.name}()")',)
+    return ParamSpec(f"*{name}", "...", "_rt.VarArg", (), store, True)
+
+
 def result_spec(t: CType, lib: Library) -> tuple[str, str]:
     """(annotation, expression over `_s0`) for a function result."""
     lib = scope_of(lib)
@@ -1001,8 +1012,6 @@ def result_spec(t: CType, lib: Library) -> tuple[str, str]:
 
 def function_spec(f: m.Function, lib: Library) -> FuncSpec:
     lib = scope_of(lib)
-    if f.type.variadic:
-        raise Unsupported("variadic functions cannot be called through wasm exports")
     wparams, wresults = m.wasm_signature(f.type, lib.records)
     sret = m.is_indirect_aggregate(f.type.result, lib.records)
     long_ret = m.is_long_double(f.type.result)
@@ -1011,6 +1020,8 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
     for p in f.type.params:
         specs.append(param_spec(p, slot, f.name, lib))
         slot += 2 if m.is_long_double(p.type) else 1
+    if f.type.variadic:
+        specs.append(_varargs_spec(f, slot, {s.name for s in specs}))
     params = tuple(specs)
     returns, result = result_spec(f.type.result, lib)
     prologue: tuple[str, ...] = ()

@@ -39,6 +39,7 @@ from ._errors import (
     WasmBoundsError,
     WasmError,
     WasmExit,
+    WasmInterrupted,
     WasmLinkError,
     WasmOutOfFuel,
     WasmTimeout,
@@ -73,6 +74,7 @@ from ._types import (
     f128_words,
     to_enum,
 )
+from ._varargs import CFloat, CInt, VarArg, va_buffer
 
 
 def backend_name() -> str:
@@ -89,6 +91,8 @@ __all__ = [
     "BitField",
     "Buffer",
     "BufferArg",
+    "CFloat",
+    "CInt",
     "CStr",
     "CType",
     "Callback",
@@ -112,9 +116,11 @@ __all__ = [
     "StructPointer",
     "Union_",
     "ValRaw",
+    "VarArg",
     "WasmBoundsError",
     "WasmError",
     "WasmExit",
+    "WasmInterrupted",
     "WasmLinkError",
     "WasmOutOfFuel",
     "WasmTimeout",
@@ -143,5 +149,6 @@ __all__ = [
     "to_enum",
     "to_float",
     "to_int",
+    "va_buffer",
     "wasm_bytes",
 ]

@@ -206,6 +206,12 @@ class FuncPtr:
 
     __slots__ = ("__weakref__", "_inst", "ctype", "index")
 
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            f"cannot pickle a {type(self).__name__}: it is a slot in one wasm instance's function "
+            "table; pickle the Python function, or the module-level C function, instead"
+        )
+
     def __init__(self, inst: Instance, index: int, ctype: FuncPtrType) -> None:
         self._inst = inst
         self.index = index

@@ -30,6 +30,7 @@ from ._types import (
     parse_ctype,
     to_enum,
 )
+from ._varargs import CFloat, CInt
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -199,13 +200,18 @@ class FFI(EmscriptenHelpers):
         return p
 
     def cast(self, spec: str, value: Any) -> Any:
-        """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type."""
+        """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type.
+
+        An int or float result remembers its C type (`CInt`, `CFloat`: still an int or a
+        float), which is how a variadic function is given a `long long` or a `float`."""
         inst = self._inst
+        t = self.typeof(spec)
+        if isinstance(t, Scalar) and t.kind == "float":
+            return CFloat(t.convert(value, "ffi.cast"), t)
         if isinstance(value, Pointer | CStr):
             addr = self._addr(value, "ffi.cast")
         else:
             addr = int(value) if value is not None else 0
-        t = self.typeof(spec)
         if isinstance(t, PointerTo):
             return t.wrap(inst, addr & 0xFFFFFFFF) if addr else None
         if isinstance(t, FuncPtrType):  # a function-pointer typedef: callable from Python
@@ -214,7 +220,7 @@ class FFI(EmscriptenHelpers):
             bits = t.size * 8
             v = addr & ((1 << bits) - 1)
             v = v - (1 << bits) if t.signed and v >> (bits - 1) else v
-            return to_enum(t.cls, v) if isinstance(t, EnumType) else v
+            return to_enum(t.cls, v) if isinstance(t, EnumType) else CInt(v, t)
         raise TypeError(f"ffi.cast: cannot cast to {spec!r}")
 
     def addressof(self, name: str) -> Pointer[Any]:

@@ -13,6 +13,7 @@ through `_backend`).
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import sys
 import threading
@@ -23,7 +24,15 @@ from typing import Any
 
 from . import _backend, _convert, _limits
 from . import host as _host
-from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
+from ._errors import (
+    WasmError,
+    WasmExit,
+    WasmInterrupted,
+    WasmLinkError,
+    WasmOutOfFuel,
+    WasmTimeout,
+    WasmTrap,
+)
 from ._types import ArrayOf, CType, Pointer, live
 
 ARENA_SIZE = 64 * 1024  # per-instance scratch space for call temporaries
@@ -130,18 +139,21 @@ class Instance:
         max_memory: int | None = None,
         preopens: Mapping[str, Any] | None = None,
         writable: bool = False,
+        interruptible: bool = True,
         host: Mapping[str, Callable[..., Any]] | None = None,
         require_host: bool = False,
     ) -> None:
         if not isinstance(wasm, bytes):
             wasm = Path(wasm).read_bytes()
-        _limits.check_options(timeout, fuel, max_memory)
+        _limits.check_options(timeout, fuel, max_memory, interruptible)
         _limits.check_stdio_env(stdout, stderr, stdin, env, argv, _host.DEFAULT)
         self._options: dict[str, Any] = dict(stdout=stdout, stderr=stderr, stdin=stdin, env=env, argv=argv)
         limits = {"timeout": timeout, "fuel": fuel, "max_memory": max_memory, "preopens": preopens}
         self._options.update((k, v) for k, v in limits.items() if v is not None)
         if writable:
             self._options["writable"] = True
+        if not interruptible:
+            self._options["interruptible"] = False
         if host is not None:
             if not isinstance(host, Mapping):
                 raise TypeError(f"host: expected a dict {{name: function}}, got {type(host).__name__}")
@@ -381,15 +393,17 @@ class Instance:
         pending, self._pending = self._pending, None
         if pending is not None:
             self._be.clear_host_exception(pending)
+        reason = self._be.stop_reason()
         self._recover()
         if pending is not None:
             raise pending
         if not isinstance(exc, _backend.TRAPS):
-            raise exc  # the public-API fallback re-raised a host exception itself
-        raise self._translate(exc) from None
+            raise exc  # a signal handler's exception, or one the public-API fallback re-raised
+        raise self._translate(exc, reason) from None
 
     def _recover(self) -> None:
-        """Put the wasm stack pointer back where it was when this call level began."""
+        """Re-arm the call's stopping; put the wasm stack pointer back where this call level began."""
+        self._be.rearm()
         sp = self._sp_stack[-1] if self._sp_stack else getattr(self, "_sp0", 0)
         if sp and self._stack_restore is not None:
             self._be.refill()  # the failed call may have used up the budget restore runs on
@@ -398,7 +412,17 @@ class Instance:
             except WasmError:  # pragma: no cover - restore itself cannot trap
                 pass
 
-    def _translate(self, exc: Any) -> WasmError:
+    def interrupt(self) -> None:
+        """Stop the C call running on this instance, from any thread: it raises `WasmInterrupted`.
+
+        Returns at once; the call stops at its next loop iteration or function entry (or when
+        a Python callback it is in returns). Other instances' calls go on. With no call
+        running, nothing happens: the next call is not affected. The instance stays usable,
+        but C may have been stopped halfway through updating its data: `reset()` starts over.
+        """
+        self._be.interrupt()
+
+    def _translate(self, exc: Any, reason: str | None = None) -> WasmError:
         f = self._be.failure(exc)
         if f.kind == "exit":
             return WasmExit(f.exit_code)
@@ -408,6 +432,9 @@ class Instance:
         where = f" in C function {frames[0]}()" if frames else ""
         if locations and locations[0]:
             where += f" at {locations[0]}"
+        if f.kind == "interrupt" and reason != "timeout":
+            by = "by Ctrl-C (SIGINT)" if reason == "sigint" else "by interrupt()"
+            return WasmInterrupted(f"wasm call{where} was stopped {by}", "interrupt", frames, locations)
         if f.kind == "interrupt":
             t = self._be.limit("timeout")
             budget = f"timeout={t} s" if t is not None else "timeout"
@@ -507,6 +534,33 @@ class Instance:
         self.mem.refresh()
         return self.mem.size
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a recipe: the same class made again with the same load options.
+
+        The other process re-creates the instance from its own copy of the module (checked
+        to carry the same wasm) with fresh memory: C's globals and heap are not copied, and
+        pointers into them refuse to pickle. Options that name this process's objects
+        (stdout/stderr/stdin streams) cannot travel and raise `TypeError`.
+        """
+        cls = type(self)
+        options = {}
+        for k, v in self._options.items():
+            if v is None or (k in ("stdout", "stderr") and v is _host.DEFAULT):
+                continue
+            if k in ("stdout", "stderr") or (k == "stdin" and not isinstance(v, bytes | bytearray)):
+                raise TypeError(
+                    f"cannot pickle this {cls.__name__}: its {k}= is a {type(v).__name__}, an object "
+                    f"of this process; load it without {k}= (a worker's C output goes to the worker's "
+                    "own sys.stdout/sys.stderr), or pass bytes as stdin"
+                )
+            options[k] = v
+        module = sys.modules.get(cls.__module__)
+        own = module is not None and getattr(module, "_WASM", None) is not None
+        wasm = None if own else self._wasm
+        signatures = self._signatures if cls is Instance else None
+        digest = hashlib.sha256(self._wasm).hexdigest()
+        return (_restore, (cls.__module__, cls.__qualname__, wasm, digest, signatures, options))
+
     def reset(self) -> None:
         """Start over in place: a fresh instance state (memory, C globals) with the same options.
 
@@ -530,3 +584,31 @@ class Instance:
 
     def wrap_pointer(self, addr: int, ctype: CType | None) -> Any:
         return _convert.ret_ptr(self, addr, ctype)
+
+
+def _restore(
+    module: str,
+    qualname: str,
+    wasm: bytes | None,
+    digest: str,
+    signatures: Mapping[str, tuple[str, str]] | None,
+    options: dict[str, Any],
+) -> Instance:
+    """Unpickle an instance (see `Instance.__reduce__`): make it again from its module."""
+    import importlib
+
+    cls: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        cls = getattr(cls, part)
+    if wasm is None:
+        inst = cls(**options)  # a generated Library reads its module's NAME.wasm
+        if hashlib.sha256(inst._wasm).hexdigest() != digest:
+            raise WasmLinkError(
+                f"cannot unpickle {module}.{qualname}: the {module} module here comes with a different "
+                f"wasm than the pickled instance was made from (sha256 {digest[:12]}...); install the "
+                "same build of it on every process"
+            )
+        return inst  # type: ignore[no-any-return]
+    if cls is Instance:
+        return Instance(wasm, signatures, **options)
+    return cls(wasm, **options)  # type: ignore[no-any-return]

@@ -286,6 +286,13 @@ class Pointer(Generic[T]):
         self._length = length
         self._owner = owner  # keeps an owning allocation alive
 
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            f"cannot pickle a {type(self).__name__}: it is an address in one wasm instance's memory, "
+            "which another process does not share; send the values instead (e.g. list(p[0:n]), a "
+            "struct value, bytes(ffi.buffer(p, n)))"
+        )
+
     def _addr(self, i: int) -> int:
         if self._length is not None and not -self._length <= i < self._length:
             raise IndexError(f"index {i} out of range for {self.ctype.name}[{self._length}]")

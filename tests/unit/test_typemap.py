@@ -59,7 +59,8 @@ def test_small_int_results_are_narrowed() -> None:
 
 def test_unsupported_becomes_a_warning() -> None:
     lib = m.Library(functions=(fn("v", m.INT, ("x", m.INT)),))
-    variadic = m.Function("pf", m.FunctionType(m.INT, (), True), "int pf(...)", "x.h", 7)
+    takes = m.FunctionType(m.VOID, (m.Param("f", m.PointerType(m.FunctionType(m.INT, (), True))),))
+    variadic = m.Function("pf", takes, "void pf(int (*f)(...))", "x.h", 7)
     lib = m.Library(functions=(*lib.functions, variadic))
     mapped = typemap.map_library(lib)
     assert [f.name for f in mapped.functions] == ["v"]

@@ -450,6 +450,15 @@ class Session:
     def refill(self) -> None:
         pass
 
+    def interrupt(self) -> None:
+        raise WasmError("interrupt() needs wasmtime; the browser's engine cannot stop a running call")
+
+    def stop_reason(self) -> str | None:
+        return None
+
+    def rearm(self) -> None:
+        pass
+
     def limit(self, name: str) -> Any:
         return None
 

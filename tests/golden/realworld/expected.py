@@ -32,6 +32,7 @@ __all__ = [
     "rw_configuration_options",
     "rw_configuration_optionsPtr",
     "rw_error_message",
+    "rw_log",
     "rw_parse_command_line_arguments",
     "rw_scale_matrix_in_place",
     "rw_visit_every_row_with_callback",
@@ -43,6 +44,7 @@ _EXPORTS: Final[dict[str, tuple[str, str]]] = {
     "rw_error_message": ("ii", "i"),
     "rw_scale_matrix_in_place": ("id", ""),
     "rw_visit_every_row_with_callback": ("iii", "I"),
+    "rw_log": ("ii", "i"),
 }
 
 # Records: descriptors first (fields may point at any record), classes, then layouts.
@@ -173,6 +175,7 @@ class Library(_rt.Instance):
             self._c_rw_visit_every_row_with_callback,
             self._v_rw_visit_every_row_with_callback,
         ) = self._bind("rw_visit_every_row_with_callback")
+        self._c_rw_log, self._v_rw_log = self._bind("rw_log")
 
     def rw_parse_command_line_arguments(
         self,
@@ -295,6 +298,20 @@ class Library(_rt.Instance):
             finally:
                 self._release(_mark)
 
+    def rw_log(self, fmt: _rt.CharPtrArg, *args: _rt.VarArg) -> int:
+        """int rw_log(const char *fmt, ...)"""
+        with self._lock:
+            _s0, _s1 = self._v_rw_log
+            _mark = self._top
+            try:
+                _s0.i32 = _rt.arg_str(self, fmt, "rw_log() argument 'fmt'", False)
+                _s1.i32 = _rt.va_buffer(self, args, "rw_log()")
+                self._c_rw_log()
+                _r: int = _s0.i32
+                return _r
+            finally:
+                self._release(_mark)
+
 
 def load(**options: Any) -> Library:
     """A new, isolated instance (own memory, stdio and limits); see Library for options."""
@@ -346,3 +363,8 @@ def rw_visit_every_row_with_callback(
     """uint64_t rw_visit_every_row_with_callback(rw_visit_callback_function visitor, void *user_data,
     size_t maximum_rows)"""
     return (_default or instance()).rw_visit_every_row_with_callback(visitor, user_data, maximum_rows)
+
+
+def rw_log(fmt: _rt.CharPtrArg, *args: _rt.VarArg) -> int:
+    """int rw_log(const char *fmt, ...)"""
+    return (_default or instance()).rw_log(fmt, *args)
