@@ -225,13 +225,15 @@ class Record:
 
 @dataclass(frozen=True)
 class Enum:
-    """An enum; `typedef` is the typedef name if one names it."""
+    """An enum; `typedef` is the typedef name if one names it. An `anonymous` one (no tag,
+    no typedef: `enum { FIRST, SECOND };`) only names constants; `name` is synthesized."""
 
     name: str
     members: tuple[tuple[str, int], ...]
     typedef: str | None
     file: str
     line: int
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,12 @@ def render_module(
             typedefs.append({"name": tname, "expr": expr})
     constants = []
     taken = {f.name for f in mapped.functions} | {v.name for v in mapped.variables}
+    for e in lib.anonymous_enums:  # `enum { FIRST, SECOND };` names int constants
+        for n, v in e.members:
+            cname = typemap.const_name(n)
+            if cname not in taken:
+                taken.add(cname)
+                constants.append({"name": cname, "annotation": "int", "value": str(v)})
     for c in lib.constants:
         cname = typemap.const_name(c.name)
         if cname in taken:

@@ -140,6 +140,8 @@ INSTANCE_NAMES = (
     "_var",
     "_vars",
     "_wasm",
+    "_wasm_digest",
+    "_wasm_file",
     "address_of_var",
     "close",
     "engine",
@@ -302,9 +304,12 @@ def typedef_descriptor(name: str, t: CType, lib: Library) -> str | None:
         return f"_E_{s.name}" if s.name in lib.enums else f'_rt.Scalar("{name}", "int", 4, True)'
     if isinstance(s, m.RecordRef):
         return f"_R_{s.name}" if s.name in lib.records else None
-    if isinstance(s, m.PointerType) and isinstance(m.strip(s.target), m.FunctionType):
+    fn = m.strip(s.target) if isinstance(s, m.PointerType) else s
+    if isinstance(fn, m.FunctionType):
+        # `typedef int (*cb_t)(int);` and `typedef int handler_t(int);` alike: the descriptor of
+        # a pointer to the function type (C code names `handler_t *`; ffi.callback "handler_t").
         try:
-            return fn_type_var(m.strip(s.target), lib)  # type: ignore[arg-type]
+            return fn_type_var(fn, lib)
         except (Unsupported, m.LayoutError):
             return None
     if isinstance(s, m.PointerType):
@@ -342,6 +347,8 @@ class Scope(Library):
     function_names: frozenset[str] = frozenset()
     # The attributes holding each function's caller and value slots (`_c_f`, `_v_f`).
     callers: frozenset[str] = frozenset()
+    # Enums with neither tag nor typedef: their members are plain int constants (no class).
+    anonymous_enums: tuple[m.Enum, ...] = ()
 
 
 def scope_of(lib: Library) -> Scope:
@@ -351,7 +358,9 @@ def scope_of(lib: Library) -> Scope:
     fields = {k: getattr(lib, k) for k in Library.__dataclass_fields__}
     names = frozenset(f.name for f in lib.functions)
     callers = frozenset(f"_{k}_{n}" for n in names for k in "cv")
-    return Scope(**fields, function_names=names, callers=callers)
+    fields["enums"] = {k: e for k, e in lib.enums.items() if not e.anonymous}
+    anonymous = tuple(e for e in lib.enums.values() if e.anonymous)
+    return Scope(**fields, function_names=names, callers=callers, anonymous_enums=anonymous)
 
 
 def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
@@ -363,11 +372,18 @@ def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
     wparams, wresults = m.wasm_signature(ft, lib.records)
     sret = m.is_indirect_aggregate(ft.result, lib.records)
     res = "None" if isinstance(m.strip(ft.result), m.VoidType) else _cb_expr(ft.result, lib)
-    items = [_cb_expr(p.type, lib) for p in ft.params]
+    pairs = length_pairs(ft)
+    sized = {i for i, _ in pairs}
+    items = [
+        ctype_expr(_strip_names(p.type), lib) if i in sized else _cb_expr(p.type, lib)
+        for i, p in enumerate(ft.params)
+    ]
     params = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     name = ft.c_name_with("(*)").replace('"', "'")
     letters = "".join(_SIG_LETTER[w] for w in wparams), "".join(_SIG_LETTER[w] for w in wresults)
     args = [f'"{name}"', f'"{letters[0]}"', f'"{letters[1]}"', res, params, str(sret)]
+    if pairs:
+        args.append("(" + "".join(f"({i}, {j}), " for i, j in pairs).rstrip(" ") + ")")
     expr = "_rt.FuncPtrType(\n" + "".join(f"    {a},\n" for a in args) + ")"
     sc = _scope(lib)
     var = sc.fn_types.get(expr)
@@ -481,9 +497,44 @@ def pointer_annotation(s: m.PointerType, lib: Library, callback: bool = False) -
     return "_rt.Pointer[Any] | None"
 
 
+# A parameter name that says it holds the length of the pointer before it.
+_LENGTH_NAME = re.compile(r"(?i)^(n|sz|cb|nb)$|len|size|count|bytes|nbyte")
+_UNNAMED = re.compile(r"^(arg\d+)?$")
+
+
+def length_pairs(ft: m.FunctionType) -> tuple[tuple[int, int], ...]:
+    """(pointer, length) parameter positions of `ft` that C's types imply: a pointer to bytes
+    (`char`, `unsigned char`, `uint8_t`, `void`) directly followed by an integer that is its
+    length: named so (`len`, `size`, `n`, `count`...), or, unnamed, of an unsigned type.
+
+    A callback then receives exactly that many bytes (inference changes how the value is
+    read, never the parameters: the length is still passed)."""
+    out = []
+    params = ft.params
+    for i in range(len(params) - 1):
+        ptr, n = m.strip(params[i].type), m.strip(params[i + 1].type)
+        if not isinstance(ptr, m.PointerType) or not isinstance(n, m.IntType) or n.size < 2:
+            continue
+        tgt = m.strip(ptr.target)
+        if not (isinstance(tgt, m.VoidType) or (isinstance(tgt, m.IntType) and tgt.size == 1)):
+            continue
+        if isinstance(tgt, m.VoidType) and not ptr.const:
+            continue  # a `void *` stays an address (user data, often followed by a count)
+        named = params[i + 1].name
+        if _UNNAMED.match(named):  # cparse names an unnamed parameter `arg<i>`
+            named = ""
+        if (_LENGTH_NAME.search(named) is not None) if named else not n.signed:
+            out.append((i, i + 1))
+    return tuple(out)
+
+
 def callable_annotation(ft: m.FunctionType, lib: Library) -> str:
     """`Callable[[args], result]` for a C function type, as Python sees it from both sides."""
-    args = ", ".join(load_annotation(p.type, lib, callback=True) for p in ft.params)
+    sized = dict(length_pairs(ft))
+    args = ", ".join(
+        _sized_annotation(p.type) if i in sized else load_annotation(p.type, lib, callback=True)
+        for i, p in enumerate(ft.params)
+    )
     r = m.strip(ft.result)
     if isinstance(r, m.VoidType):
         res = "None"
@@ -494,6 +545,12 @@ def callable_annotation(ft: m.FunctionType, lib: Library) -> str:
     else:
         res = "Any"
     return f"Callable[[{args}], {res}]"
+
+
+def _sized_annotation(t: CType) -> str:
+    """What a pointer paired with its length gives a callback (see `length_pairs`)."""
+    s = m.strip(t)
+    return "bytes | None" if isinstance(s, m.PointerType) and s.const else "_rt.Pointer[int] | None"
 
 
 def _scalar_path(rec: m.Record, lib: Library) -> tuple[int, CType] | None:
@@ -536,11 +593,27 @@ class FieldSpec:
 
 def _field_value_annotation(t: CType, ann: str) -> str:
     """A `void *` field reads as an int address but is given a `Pointer` too (e.g. `ffi.new`
-    memory, which the struct value then keeps alive)."""
+    memory, which the struct value then keeps alive); a `const char *` field reads as text
+    and is given an address (a `CStr`, a `Pointer`, an int: C keeps it, a copy could not live)."""
     s = m.strip(t)
     if isinstance(s, m.PointerType) and isinstance(m.strip(s.target), m.VoidType):
         return "_rt.Pointer[Any] | int | None"
+    if _is_text_field(t):
+        return "str | _rt.Pointer[Any] | int | None"
+    if _is_fn_field(t):
+        return "_rt.FuncPtr | None"  # C keeps it: an ffi.callback (a FuncPtr), never a plain callable
     return ann
+
+
+def _is_text_field(t: CType) -> bool:
+    """A `const char *` field: it reads as `str | None` (a `CStr`), as the README's table says."""
+    s = m.strip(t)
+    return isinstance(s, m.PointerType) and s.const and _is_char(s.target)
+
+
+def _is_fn_field(t: CType) -> bool:
+    s = m.strip(t)
+    return isinstance(s, m.PointerType) and isinstance(m.strip(s.target), m.FunctionType)
 
 
 @dataclass(frozen=True)
@@ -610,10 +683,15 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
     fields = []
     for f in rec.fields:
         ann = load_annotation(f.type, lib)
+        if _is_text_field(f.type):
+            ann = "str | None"
         value_ann = _field_value_annotation(f.type, ann)
+        init_ann = _init_annotation(f.type, value_ann)
+        if _is_text_field(f.type):
+            init_ann = "_rt.CStr | _rt.Pointer[Any] | int | None"
         fields.append(
             FieldSpec(
-                field_name(f.name), f.name, ann, _init_annotation(f.type, value_ann), f.offset,
+                field_name(f.name), f.name, ann, init_ann, f.offset,
                 _field_expr(f, lib), value_ann, _live_annotation(f.type, ann, lib),
             )
         )
@@ -638,6 +716,8 @@ def _field_expr(f: m.Field, lib: Library) -> str:
         return f"_rt.BitField({ctype_expr(s, lib)}, {f.bits[0]}, {f.bits[1]}, {signed})"
     if isinstance(s, m.ArrayType) and not s.length:
         return "_rt.ArrayOf(" + ctype_expr(s.elem, lib) + ", 0)"
+    if _is_text_field(s):
+        return "_rt.CSTRING"
     return ctype_expr(s, lib)
 
 

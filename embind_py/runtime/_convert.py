@@ -402,6 +402,29 @@ def from_wasm(inst: Instance, t: CType, raw: Any) -> Any:
     raise TypeError(f"cannot convert a wasm value to C type {t.name}")
 
 
+def callback_args(inst: Instance, ft: FuncPtrType, raw: Any) -> list[Any]:
+    """The Python arguments of a callback of type `ft` from its wasm values.
+
+    A pointer paired with its length (`ft.lengths`) gives exactly that many bytes, never
+    a scan for a NUL: `bytes` for a const pointer, a `Pointer` of that length to write
+    into for a non-const one; None for NULL.
+    """
+    args = [from_wasm(inst, t, r) for t, r in zip(ft.params, raw, strict=True)]
+    for i, j in ft.lengths:
+        n = args[j]
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"{ft.name}: C passed {n!r} as the length of argument {i + 1}")
+        t = ft.params[i]
+        if not raw[i] & _U32:
+            args[i] = None
+        elif isinstance(t, PointerTo) and not t.const and t.target is not None:
+            inst.mem.check(raw[i] & _U32, n * t.target.size)
+            args[i] = Pointer(inst, raw[i] & _U32, t.target, n)
+        else:
+            args[i] = read_bytes(inst, raw[i], n)
+    return args
+
+
 def to_wasm(inst: Instance, t: CType, value: Any, what: str, temporary: bool = True) -> Any:
     """The wasm value for Python `value` as C type `t` (temporaries in the current call frame).
 

@@ -20,7 +20,6 @@ own modules.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import re
 import struct
@@ -107,7 +106,7 @@ def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> Any:
     """The compiled `WebAssembly.Module` for `wasm`, once per process."""
     if epoch or fuel:
         raise WasmError("timeout and fuel need wasmtime; they are not available under Pyodide")
-    key = hashlib.sha256(wasm).hexdigest()
+    key = _binary.digest(wasm)
     mod = _modules.get(key)
     if mod is None:
         mod = _modules[key] = js.WebAssembly.Module.new(to_js(wasm))

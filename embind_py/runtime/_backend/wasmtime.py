@@ -12,7 +12,6 @@ May import: wasmtime, the standard library, the runtime's own modules.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -26,7 +25,7 @@ from .. import _cache, _fastcall, _limits
 from .. import host as _host
 from .._errors import WasmLinkError
 from .._memory import Memory
-from . import Failure
+from . import Failure, _binary
 
 if TYPE_CHECKING:
     from .._instance import Instance
@@ -90,7 +89,7 @@ def compile_module(
     small module).
     """
     eng = eng if eng is not None else engine(epoch, fuel)
-    key = (epoch, fuel, hashlib.sha256(wasm).hexdigest())
+    key = (epoch, fuel, _binary.digest(wasm))
     with _lock:
         code = _serialized.get(key)
         first = _modules.pop(key, None) if code is None else None
@@ -133,7 +132,11 @@ class Session:
         interruptible = bool(options.get("interruptible", True))
         metered = fuel is not None
         self.engine = engine(interruptible, metered)
-        self.module = compile_module(wasm, interruptible, metered, self.engine)
+        try:
+            self.module = compile_module(wasm, interruptible, metered, self.engine)
+        except wasmtime.WasmtimeError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid"
+            raise WasmLinkError(f"it is not a valid wasm module ({first})") from None
         self.store = store = wasmtime.Store(self.engine)
         if max_memory is not None:
             store.set_limits(memory_size=min(max_memory, 1 << 32))  # wasm32 never has more

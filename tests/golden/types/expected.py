@@ -370,13 +370,13 @@ class OpBox(_rt.Struct):
     """struct OpBox (wasm32: 8 bytes, align 4); fields are attributes."""
 
     __slots__ = ("op", "value_")
-    op: Callable[[int, int], int] | None
+    op: _rt.FuncPtr | None
     value_: int
 
     def __init__(
         self,
         *,
-        op: Callable[[int, int], int] | None = None,
+        op: _rt.FuncPtr | None = None,
         value_: int | None = None,
     ) -> None:
         super().__init__(
@@ -396,7 +396,7 @@ class OpBoxPtr(_rt.StructPointer[OpBox]):
         return v
 
     @op.setter
-    def op(self, v: Callable[[int, int], int] | None) -> None:
+    def op(self, v: _rt.FuncPtr | None) -> None:
         self._set(0, v)
 
     @property
@@ -733,6 +733,8 @@ TYPES_V2: Final[int] = 2
 
 class Library(_rt.Instance):
     """One isolated instance of types.wasm, with the C functions as methods."""
+
+    _wasm_file = _WASM
 
     def __init__(self, wasm: bytes | None = None, **options: Any) -> None:
         if wasm is None:
