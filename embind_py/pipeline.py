@@ -15,7 +15,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import cparse, objcache, render, toolchain, typemap, wasmcheck
+from . import cparse, declare, objcache, render, toolchain, typemap, wasmcheck
 from .config import BuildError, Config, ConfigError, regular_file
 from .model import Diagnostic, Library, Variable
 from .objcache import write_atomic
@@ -50,6 +50,18 @@ def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Librar
 
 
 def parse_with_files(
+    cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None
+) -> tuple[Library, list[Path]]:
+    """The headers' model with the target's declarations (see `_parse_headers`); a
+    declaration naming nothing in it is an error."""
+    lib, read = _parse_headers(cfg, emcc, echo)
+    if cfg.declare:
+        lib = replace(lib, declarations=declare.parse_all(cfg.declare))
+        lib = replace(lib, diagnostics=(*lib.diagnostics, *declare.check(lib)))
+    return lib, read
+
+
+def _parse_headers(
     cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None
 ) -> tuple[Library, list[Path]]:
     """Preprocess and parse the headers into the model (diagnostics inside).

@@ -26,7 +26,12 @@ from ._convert import (
     arg_rec,
     arg_str,
     arg_strv,
+    length_of,
+    nonnull,
+    owned,
+    owned_str,
     read_bytes,
+    ret_bytes,
     ret_byval,
     ret_fn,
     ret_ptr,
@@ -50,6 +55,7 @@ from ._ffi import FFI
 from ._instance import Instance, compile_module, engine, wasm_bytes
 from ._types import (
     BUILTINS,
+    CBYTES,
     CSTRING,
     LONG_DOUBLE,
     ArrayOf,
@@ -85,6 +91,7 @@ def backend_name() -> str:
 
 __all__ = [
     "BUILTINS",
+    "CBYTES",
     "CSTRING",
     "FFI",
     "LONG_DOUBLE",
@@ -145,8 +152,13 @@ __all__ = [
     "compile_module",
     "engine",
     "f128_words",
+    "length_of",
     "load_wasm",
+    "nonnull",
+    "owned",
+    "owned_str",
     "read_bytes",
+    "ret_bytes",
     "ret_byval",
     "ret_fn",
     "ret_ptr",
