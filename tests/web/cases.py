@@ -170,7 +170,10 @@ def case_traps(m: ModuleType, prog: ModuleType) -> None:
     assert "in C function divide()" in str(e)
     e = _raises(WasmTrap, lambda: lib.boom())
     assert e.code == "unreachable", e.code  # type: ignore[attr-defined]
-    assert lib.divide(7, 2) == 3  # the instance still answers
+    e = _raises(WasmTrap, lambda: lib.deep(1))
+    assert e.code == "stack overflow", e.code  # type: ignore[attr-defined]
+    assert e.frames[:1] == ("deep",), e.frames  # type: ignore[attr-defined]
+    assert lib.divide(7, 2) == 3 and lib.deep(-1) == 0  # the instance still answers
 
 
 def case_memory_growth(m: ModuleType, prog: ModuleType) -> None:

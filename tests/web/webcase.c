@@ -54,6 +54,8 @@ void say(const char *s) { printf("C says: %s\n", s); }
 void quit(int code) { exit(code); }
 int divide(int a, int b) { return a / b; }
 int boom(void) { __builtin_trap(); }
+/* Unbounded recursion that no optimizer turns into a loop: the engine's stack runs out. */
+int deep(int n) { volatile int pad[4]; pad[0] = n; if (n < 0) return 0; return deep(n + 1) + pad[0]; }
 
 int grow_and_fill(int megabytes) {
     /* Memory grows (a new ArrayBuffer under JavaScript); the runtime must follow. */

@@ -29,6 +29,7 @@ void say(const char *s);
 void quit(int code);
 int divide(int a, int b);
 int boom(void);
+int deep(int n);
 int grow_and_fill(int megabytes);
 
 /* Function pointers C hands out, called from Python. */
