@@ -152,11 +152,11 @@ def test_web_sample_in_chromium(web_tools: dict[str, Path], serve: ModuleType, t
     try:
         url = _read_url(proc, timeout=300, log=log)
         with sync_playwright() as p:
-            # Debian's Chromium, not one Playwright downloads; as root it needs --no-sandbox.
+            # Debian's Chromium, not one Playwright downloads; as root it needs --no-sandbox, and
+            # containers often have a tiny /dev/shm.
             chromium = str(web_tools["CHROMIUM"])
-            browser = p.chromium.launch(
-                executable_path=chromium, headless=True, args=["--no-sandbox"], timeout=60_000
-            )
+            flags = ["--no-sandbox", "--disable-dev-shm-usage"]
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=flags, timeout=60_000)
             try:
                 page = browser.new_page()
                 errors: list[str] = []
