@@ -225,13 +225,15 @@ class Record:
 
 @dataclass(frozen=True)
 class Enum:
-    """An enum; `typedef` is the typedef name if one names it."""
+    """An enum; `typedef` is the typedef name if one names it. An `anonymous` one (no tag,
+    no typedef: `enum { FIRST, SECOND };`) only names constants; `name` is synthesized."""
 
     name: str
     members: tuple[tuple[str, int], ...]
     typedef: str | None
     file: str
     line: int
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -465,4 +467,6 @@ def wasm_signature(
         w = wasm_type(p.type, records)
         assert w is not None, "void parameter"
         params.append(w)
+    if ft.variadic:  # the variable arguments: a pointer to a buffer of them
+        params.append("i32")
     return tuple(params), tuple(results)

@@ -48,6 +48,7 @@ def render_module(
     `files` are "HASH PATH" lines recording every input file, and `wasm` the hash of the
     NAME.wasm it goes with, for `embind-py check`)."""
     mapped = typemap.map_library(lib)
+    lib = mapped.scope
     typedefs: list[dict[str, Any]] = []
     for tname, t in lib.typedefs.items():
         expr = typemap.typedef_descriptor(tname, t.target, lib)
@@ -55,6 +56,12 @@ def render_module(
             typedefs.append({"name": tname, "expr": expr})
     constants = []
     taken = {f.name for f in mapped.functions} | {v.name for v in mapped.variables}
+    for e in lib.anonymous_enums:  # `enum { FIRST, SECOND };` names int constants
+        for n, v in e.members:
+            cname = typemap.const_name(n)
+            if cname not in taken:
+                taken.add(cname)
+                constants.append({"name": cname, "annotation": "int", "value": str(v)})
     for c in lib.constants:
         cname = typemap.const_name(c.name)
         if cname in taken:

@@ -304,12 +304,8 @@ class _Builder:
         self.variables[name] = Variable(name, t, const, text, self.files.display(raw), line)
 
     def _check_callable(self, ft: FunctionType, top: bool) -> None:
-        if ft.variadic:
-            raise Unbindable(
-                "variadic functions cannot be called"
-                if top
-                else "it takes a variadic function pointer"
-            )
+        if ft.variadic and not top:  # a variadic function itself is called with `*args`
+            raise Unbindable("it takes a variadic function pointer")
         for t in (ft.result, *(p.type for p in ft.params)):
             self._check_value(t)
 

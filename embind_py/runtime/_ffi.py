@@ -19,6 +19,7 @@ from ._callbacks import Callback, ObjectHandle, from_handle, new_handle
 from ._emscripten import EmscriptenHelpers
 from ._types import (
     ArrayOf,
+    CStr,
     CType,
     EnumType,
     FuncPtrType,
@@ -29,6 +30,7 @@ from ._types import (
     parse_ctype,
     to_enum,
 )
+from ._varargs import CFloat, CInt
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -105,18 +107,6 @@ class FFI(EmscriptenHelpers):
             return self._instance  # type: ignore[return-value]
         assert self._get is not None
         return self._get()
-
-    def _addr(self, ptr: Any, what: str) -> int:
-        """The wasm address of a Pointer of this instance or an int; TypeError otherwise."""
-        if isinstance(ptr, Pointer):
-            if ptr._inst is not self._inst:
-                raise TypeError(f"{what}: pointer belongs to another wasm instance")
-            return ptr.address
-        if isinstance(ptr, int) and not isinstance(ptr, bool):
-            if not 0 <= ptr <= 0xFFFFFFFF:
-                raise OverflowError(f"{what}: {ptr} is not a wasm32 address")
-            return ptr
-        raise TypeError(f"{what}: expected a pointer or an int address, got {type(ptr).__name__}")
 
     def typeof(self, spec: str) -> CType:
         """The runtime type for a C type name (`"int"`, `"uLongf"`, `"Vec2 *"`, or a
@@ -210,13 +200,18 @@ class FFI(EmscriptenHelpers):
         return p
 
     def cast(self, spec: str, value: Any) -> Any:
-        """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type."""
+        """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type.
+
+        An int or float result remembers its C type (`CInt`, `CFloat`: still an int or a
+        float), which is how a variadic function is given a `long long` or a `float`."""
         inst = self._inst
-        if isinstance(value, Pointer):
+        t = self.typeof(spec)
+        if isinstance(t, Scalar) and t.kind == "float":
+            return CFloat(t.convert(value, "ffi.cast"), t)
+        if isinstance(value, Pointer | CStr):
             addr = self._addr(value, "ffi.cast")
         else:
             addr = int(value) if value is not None else 0
-        t = self.typeof(spec)
         if isinstance(t, PointerTo):
             return t.wrap(inst, addr & 0xFFFFFFFF) if addr else None
         if isinstance(t, FuncPtrType):  # a function-pointer typedef: callable from Python
@@ -225,7 +220,7 @@ class FFI(EmscriptenHelpers):
             bits = t.size * 8
             v = addr & ((1 << bits) - 1)
             v = v - (1 << bits) if t.signed and v >> (bits - 1) else v
-            return to_enum(t.cls, v) if isinstance(t, EnumType) else v
+            return to_enum(t.cls, v) if isinstance(t, EnumType) else CInt(v, t)
         raise TypeError(f"ffi.cast: cannot cast to {spec!r}")
 
     def addressof(self, name: str) -> Pointer[Any]:

@@ -32,16 +32,18 @@ def make(**options: Any) -> Instance:
 
 
 def call(inst: Instance, name: str, *args: int) -> int:
-    """Call export `name` through its fast caller; ints only (i64 for 'I' slots)."""
+    """Call export `name` through its fast caller, under the instance's lock as wrappers do;
+    ints only (i64 for 'I' slots)."""
     c, v = inst._bind(name)
     params = _wat.SIGNATURES[name][0]
-    for i, (a, kind) in enumerate(zip(args, params, strict=True)):
-        if kind == "I":
-            v[i].i64 = a
-        else:
-            v[i].i32 = a
-    c()
-    return int(v[0].i32)
+    with inst._lock:
+        for i, (a, kind) in enumerate(zip(args, params, strict=True)):
+            if kind == "I":
+                v[i].i64 = a
+            else:
+                v[i].i32 = a
+        c()
+        return int(v[0].i32)
 
 
 # -- timeout ---------------------------------------------------------------

@@ -20,7 +20,6 @@ own modules.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import re
 import struct
@@ -107,7 +106,7 @@ def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> Any:
     """The compiled `WebAssembly.Module` for `wasm`, once per process."""
     if epoch or fuel:
         raise WasmError("timeout and fuel need wasmtime; they are not available under Pyodide")
-    key = hashlib.sha256(wasm).hexdigest()
+    key = _binary.digest(wasm)
     mod = _modules.get(key)
     if mod is None:
         try:
@@ -433,6 +432,10 @@ class Session:
             raise ValueError(str(e)) from None
         return index
 
+    def table_set(self, index: int, func: Any) -> None:
+        assert self.table is not None
+        self.table.set(index, func)
+
     def table_size(self) -> int:
         return int(self.table.length) if self.table is not None else 0
 
@@ -450,6 +453,15 @@ class Session:
         pass  # Pyodide keeps no process-wide record of a host exception
 
     def refill(self) -> None:
+        pass
+
+    def interrupt(self) -> None:
+        raise WasmError("interrupt() needs wasmtime; the browser's engine cannot stop a running call")
+
+    def stop_reason(self) -> str | None:
+        return None
+
+    def rearm(self) -> None:
         pass
 
     def limit(self, name: str) -> Any:

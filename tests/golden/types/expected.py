@@ -370,13 +370,13 @@ class OpBox(_rt.Struct):
     """struct OpBox (wasm32: 8 bytes, align 4); fields are attributes."""
 
     __slots__ = ("op", "value_")
-    op: Callable[[int, int], int] | None
+    op: _rt.FuncPtr | None
     value_: int
 
     def __init__(
         self,
         *,
-        op: Callable[[int, int], int] | None = None,
+        op: _rt.FuncPtr | None = None,
         value_: int | None = None,
     ) -> None:
         super().__init__(
@@ -396,7 +396,7 @@ class OpBoxPtr(_rt.StructPointer[OpBox]):
         return v
 
     @op.setter
-    def op(self, v: Callable[[int, int], int] | None) -> None:
+    def op(self, v: _rt.FuncPtr | None) -> None:
         self._set(0, v)
 
     @property
@@ -734,6 +734,8 @@ TYPES_V2: Final[int] = 2
 class Library(_rt.Instance):
     """One isolated instance of types.wasm, with the C functions as methods."""
 
+    _wasm_file = _WASM
+
     def __init__(self, wasm: bytes | None = None, **options: Any) -> None:
         if wasm is None:
             wasm = _rt.wasm_bytes(__name__, globals().get("__file__"), _WASM)
@@ -808,7 +810,7 @@ class Library(_rt.Instance):
             _s0.f64 = x
             _s1.f64 = y
             self._c_vnew()
-            _r: Vec2Ptr | None = self._ret_ptr(_s0.i32, _R_Vec2)
+            _r: Vec2Ptr | None = _rt.ret_ptr(self, _s0.i32, _R_Vec2)
             return _r
 
     def next_color(self, c: Color | int) -> Color | int:
@@ -830,7 +832,7 @@ class Library(_rt.Instance):
             _s0, = self._v_counter_new
             _s0.i32 = start
             self._c_counter_new()
-            _r: Counter | None = self._ret_ptr(_s0.i32, _R_Counter)
+            _r: Counter | None = _rt.ret_ptr(self, _s0.i32, _R_Counter)
             return _r
 
     def counter_next(self, c: Counter | None) -> int:
@@ -869,7 +871,7 @@ class Library(_rt.Instance):
             _s0, = self._v_get_op
             _s0.i32 = which
             self._c_get_op()
-            _r: Callable[[int, int], int] | None = _F0.wrap(self, _s0.i32 & 0xFFFFFFFF)
+            _r: Callable[[int, int], int] | None = _rt.ret_fn(self, _s0.i32, _F0)
             return _r
 
     def box_run(self, b: OpBoxPtr | OpBox | None, x: int) -> int:
