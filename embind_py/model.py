@@ -270,6 +270,71 @@ class Constant:
     line: int
 
 
+# Function-like macros (`#define SQUARE(x) ((x) * (x))`): a typed C expression tree whose
+# conversions are explicit, so the generator can give it C's semantics in Python.
+
+
+@dataclass(frozen=True)
+class Lit:
+    value: int | float
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Convert:
+    """C's conversion of `expr` to `type` (usual arithmetic conversions, casts)."""
+
+    expr: Expr
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: Literal["-", "~", "!"]
+    operand: Expr
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Binary:
+    """`left op right`, both operands already converted to the operation's type (`type` for
+    arithmetic; for comparisons, `&&` and `||` the result is an `int`, the operands' types kept)."""
+
+    op: str
+    left: Expr
+    right: Expr
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Cond:
+    cond: Expr
+    then: Expr
+    other: Expr
+    type: IntType | FloatType
+
+
+Expr = Lit | Arg | Convert | Unary | Binary | Cond
+
+
+@dataclass(frozen=True)
+class MacroFunction:
+    """A function-like `#define` whose body is an expression of its parameters and constants."""
+
+    name: str
+    params: tuple[Arg, ...]
+    body: Expr
+    text: str  # `#define SQUARE(x) ((x) * (x))`, for the docstring
+    file: str
+    line: int
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """A problem in user input, reported as `file:line: message`."""
@@ -294,6 +359,7 @@ class Library:
     enums: dict[str, Enum] = field(default_factory=dict)
     typedefs: dict[str, NamedType] = field(default_factory=dict)
     constants: tuple[Constant, ...] = ()
+    macros: tuple[MacroFunction, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     has_main: bool = False
     # Declared functions no source defines that the wasm imports: Python implements them.

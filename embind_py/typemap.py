@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import keyword
+import math
 import re
+import textwrap
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,6 +63,11 @@ MODULE_RESERVED = frozenset(
         "_enum",
         "_sys",
         "call_main",
+        "HostFunctions",
+        "set_host",
+        "TypedDict",
+        "_HOST",
+        "_default_host",
         # builtins the generated code itself uses
         "int",
         "float",
@@ -98,6 +105,7 @@ INSTANCE_NAMES = (
     "_check_signatures",
     "_copybacks",
     "_deferred_frees",
+    "_files",
     "_free",
     "_free_v",
     "_host",
@@ -133,7 +141,6 @@ INSTANCE_NAMES = (
     "_translate",
     "_var",
     "_vars",
-    "_wasi_stdio",
     "_wasm",
     "_wasm_digest",
     "_wasm_file",
@@ -1164,6 +1171,89 @@ def map_library(lib: Library) -> Mapped:
             continue
         out.hosts.append(host)
     return out
+
+
+@dataclass(frozen=True)
+class MacroSpec:
+    """A function-like macro as a module-level Python function with C's arithmetic."""
+
+    c_name: str
+    name: str
+    doc: str
+    params: tuple[ParamSpec, ...]  # only `name`, `annotation` and `check` are used
+    returns: str
+    expr: str
+
+    @property
+    def body(self) -> tuple[str, ...]:
+        """The `return` statement's lines: a long expression continues inside parentheses,
+        broken between tokens (the rendered expression has blanks only there)."""
+        if len(self.expr) <= 90:
+            return (f"return {self.expr}",)
+        parts = textwrap.wrap(self.expr, 96, break_long_words=False, break_on_hyphens=False)
+        return ("return (", *(f"    {p}" for p in parts), ")")
+
+
+def macro_spec(mf: m.MacroFunction, name: str, lib: Library) -> MacroSpec:
+    params = tuple(param_spec(m.Param(a.name, a.type), 0, mf.name, lib) for a in mf.params)
+    names = {a.name: p.name for a, p in zip(mf.params, params, strict=True)}
+    doc = mf.text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    returns = "float" if isinstance(mf.body.type, m.FloatType) else "int"
+    return MacroSpec(mf.name, name, doc, params, returns, macro_expr(mf.body, names))
+
+
+def _int_range(t: m.IntType | m.FloatType) -> tuple[int, int]:
+    assert isinstance(t, m.IntType)
+    return _range(t)
+
+
+def macro_expr(e: m.Expr, names: dict[str, str]) -> str:
+    """Python for a macro's typed tree: each operation has C's result for its C type."""
+    t = e.type
+    if isinstance(e, m.Lit):
+        if isinstance(e.value, float) and not math.isfinite(e.value):
+            return f'float("{e.value}")'
+        return f"({e.value!r})" if e.value < 0 else repr(e.value)
+    if isinstance(e, m.Arg):
+        return names[e.name]
+    wrap = (lambda x: f"_rt.c_wrap({x}, {t.size}, {t.signed})") if isinstance(t, m.IntType) else (lambda x: x)
+    if isinstance(e, m.Convert):
+        inner, src = macro_expr(e.expr, names), e.expr.type
+        if isinstance(t, m.FloatType):
+            return inner if isinstance(src, m.FloatType) else f"float({inner})"
+        if isinstance(src, m.FloatType):
+            return f"_rt.c_trunc({inner}, {t.size}, {t.signed})"
+        (lo, hi), (tlo, thi) = _int_range(src), _int_range(t)
+        return inner if tlo <= lo and hi <= thi else wrap(inner)
+    if isinstance(e, m.Unary):
+        inner = macro_expr(e.operand, names)
+        return wrap(f"{e.op}{inner}") if e.op != "-" or isinstance(t, m.IntType) else f"(-{inner})"
+    if isinstance(e, m.Cond):
+        a, b = macro_expr(e.then, names), macro_expr(e.other, names)
+        cond = e.cond
+        if isinstance(cond, m.Binary) and cond.op in ("<", ">", "<=", ">=", "==", "!="):
+            c = f"{macro_expr(cond.left, names)} {cond.op} {macro_expr(cond.right, names)}"
+        else:
+            c = macro_expr(cond, names)
+        return f"({a} if {c} else {b})"
+    a, b = macro_expr(e.left, names), macro_expr(e.right, names)
+    op = e.op
+    if op in ("&&", "||"):
+        return f"int(bool({a}) {'and' if op == '&&' else 'or'} bool({b}))"
+    if op in ("<", ">", "<=", ">=", "==", "!="):
+        return f"int({a} {op} {b})"
+    if isinstance(t, m.FloatType):
+        return f"_rt.c_fdiv({a}, {b})" if op == "/" else f"({a} {op} {b})"
+    if op in ("<<", ">>"):
+        shifted = f"_rt.c_shift({a}, {b}, {op == '<<'}, {t.size})"
+        return wrap(shifted) if op == "<<" else shifted
+    if op == "/":
+        return wrap(f"_rt.c_div({a}, {b})")
+    if op == "%":
+        return f"_rt.c_mod({a}, {b})"
+    if op in ("&", "|", "^"):
+        return f"({a} {op} {b})"
+    return wrap(f"{a} {op} {b}")
 
 
 def constant_literal(value: int | float | str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ._backend import NAME as _BACKEND_NAME
 from ._backend import Slot as ValRaw
 from ._callbacks import Callback, FuncPtr, ObjectHandle
+from ._cmacro import c_div, c_fdiv, c_mod, c_shift, c_trunc, c_wrap
 from ._convert import (
     address,
     arg_buf,
@@ -134,6 +135,12 @@ __all__ = [
     "arg_str",
     "arg_strv",
     "backend_name",
+    "c_div",
+    "c_fdiv",
+    "c_mod",
+    "c_shift",
+    "c_trunc",
+    "c_wrap",
     "call_main",
     "compile_module",
     "engine",

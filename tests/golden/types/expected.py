@@ -22,6 +22,7 @@ __all__ = [
     "GREEN",
     "RED",
     "TYPES_LIMIT",
+    "TYPES_SQUARE",
     "TYPES_V2",
     "TYPES_V10",
     "Color",
@@ -729,6 +730,15 @@ _TYPES["int (*)(int, int)"] = _F0
 TYPES_LIMIT: Final[int] = 16
 TYPES_V10: Final[int] = 10
 TYPES_V2: Final[int] = 2
+
+# Function-like macros (#define F(x) ...), with C's arithmetic for their C types
+
+
+def TYPES_SQUARE(x: int) -> int:
+    """#define TYPES_SQUARE(x) ((x) * (x))"""
+    if x.__class__ is not int or not -2147483648 <= x <= 2147483647:
+        x = _rt.to_int(x, "TYPES_SQUARE() argument 'x'", -2147483648, 2147483647, "int")
+    return _rt.c_wrap(x * x, 4, True)
 
 
 class Library(_rt.Instance):
