@@ -364,6 +364,8 @@ class Library:
     has_main: bool = False
     # Declared functions no source defines that the wasm imports: Python implements them.
     host_functions: tuple[Function, ...] = ()
+    # Functions allowed as host functions by name (--host-function), declared in no bound header.
+    raw_host_functions: tuple[str, ...] = ()
 
     def record(self, ref: RecordRef) -> Record:
         return self.records[ref.name]
