@@ -241,6 +241,15 @@ def case_host_functions(m: ModuleType, prog: ModuleType) -> None:
     assert "host_scale()" in str(e)
 
 
+def case_variadic(m: ModuleType, prog: ModuleType) -> None:
+    lib = m.load()
+    ffi = lib.ffi
+    buf = ffi.new("char[]", 100)
+    n = lib.format(buf, 100, "%d|%s|%.2f|%lld", -42, "héllo", 2.5, ffi.cast("long long", 2**40 + 1))
+    want = "-42|héllo|2.50|1099511627777"
+    assert ffi.string(buf).decode() == want and n == len(want.encode())
+
+
 def case_environment_and_stdin(m: ModuleType, prog: ModuleType) -> None:
     lib = m.load(env={"GREETING": "hi there"})
     assert lib.env_of("GREETING") == "hi there"
