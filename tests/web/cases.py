@@ -266,9 +266,11 @@ def case_backend_options(m: ModuleType, prog: ModuleType) -> None:
         for option, value in options.items():
             e = _raises(WasmError, lambda o=option, v=value: m.load(**{o: v}))  # type: ignore[misc]
             assert f"{option}=" in str(e) and "Pyodide" in str(e), str(e)
-        ffi = m.load().ffi
-        e = _raises(WasmError, lambda: ffi.buffer(ffi.malloc(4), 4))
+        lib = m.load()
+        e = _raises(WasmError, lambda: lib.ffi.buffer(lib.ffi.malloc(4), 4))
         assert "Pyodide" in str(e)
+        e = _raises(WasmError, lib.interrupt)
+        assert "interrupt()" in str(e)
     else:
         assert m.load(timeout=5.0, fuel=10**9).add(1, 2) == 3
 
