@@ -194,7 +194,7 @@ class Instance:
         self._lock = self.__dict__.get("_lock") or _backend.new_lock()
         self._pending: BaseException | None = None
         self._host_fns: list[Callable[..., Any]] = []  # see guard()
-        self._deferred_frees: list[int] = []  # ffi.new blocks to free once the lock is free
+        self._deferred_frees: list[Any] = []  # ffi.new blocks / ffi.gc destructors, once the lock is free
         self._in_host = 0  # host functions (callbacks, stdio) running now: reset() must wait
         self._sp_stack: list[int] = []
         self.temp_ret0 = 0
@@ -334,7 +334,8 @@ class Instance:
         return Pointer(self, addr, t)
 
     def has_export(self, name: str) -> bool:
-        return self._be.func(name) is not None or self._be.export_signature(name) is not None
+        """Whether the module exports a function `name`."""
+        return self._be.func(name) is not None
 
     # -- stack -------------------------------------------------------------
 
