@@ -203,8 +203,9 @@ def make_config(sources: Sequence[Path], options: Options | None = None, root: P
 # [[tool.embind-py.target]] in pyproject.toml
 
 _LIST_KEYS = ("sources", "headers", "include-dirs", "defines", "cflags", "host-functions")
-_TARGET_KEYS = ("name", "sources", "headers", "out", "include-dirs", "defines", "cflags", "opt")
-_TARGET_KEYS += ("host-functions",)
+_TARGET_KEYS = (
+    "name", "sources", "headers", "out", "include-dirs", "defines", "cflags", "opt", "host-functions"
+)
 
 
 @dataclass(frozen=True)
