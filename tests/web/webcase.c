@@ -1,3 +1,4 @@
+#include <stdarg.h>
 #include "webcase.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -66,3 +67,18 @@ int grow_and_fill(int megabytes) {
     sink = p; /* kept, so the allocation is real */
     return s;
 }
+
+int wc_counter = 3;
+int wc_bump(void) { return ++wc_counter; }
+long long wc_sum(const char *kinds, ...) {
+    va_list ap;
+    long long t = 0;
+    va_start(ap, kinds);
+    for (; *kinds; kinds++)
+        t += *kinds == 'l' ? va_arg(ap, long long) : *kinds == 'd' ? (long long)va_arg(ap, double)
+             : *kinds == 's' ? (long long)strlen(va_arg(ap, const char *)) : va_arg(ap, int);
+    va_end(ap);
+    return t;
+}
+int wc_bits(struct WcBits *b) { b->lo += 1; b->hi -= 1; b->wide += 1; return b->lo + b->hi; }
+long double wc_half(long double x) { return x / 2; }

@@ -30,4 +30,13 @@ void quit(int code);
 int divide(int a, int b);
 int boom(void);
 int grow_and_fill(int megabytes);
+
+/* the rest of C (issue 15): a global, variadic calls, bitfields, long double, a macro */
+extern int wc_counter;
+struct WcBits { unsigned lo : 4; signed hi : 4; unsigned long long wide : 36; };
+int wc_bump(void);
+long long wc_sum(const char *kinds, ...);
+int wc_bits(struct WcBits *b);
+long double wc_half(long double x);
+#define WC_SQUARE(x) ((x) * (x))
 #endif
