@@ -9,8 +9,11 @@ May import: the standard library and the runtime's own modules.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
+import sys
+import types
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._callbacks import Callback, ObjectHandle, from_handle, new_handle
 from ._emscripten import EmscriptenHelpers
 from ._types import (
+    BUILTINS,
     ArrayOf,
     CStr,
     CType,
@@ -49,7 +53,8 @@ def _spelling(spec: str) -> str:
 _WORD = re.compile(r"\w")
 
 
-def _free_later(inst_ref: weakref.ref[Instance], session: Any, addr: int) -> None:
+def _free_later(inst_ref: weakref.ref[Instance], session: Any, job: int | Callable[[], Any]) -> None:
+    """Free a block (an address) or run a destructor (`ffi.gc`) once its last Pointer is gone."""
     inst = inst_ref()
     # After inst.reset() (a new backend session) the address belongs to a new heap: never free it there.
     if inst is None or inst._be is not session:
@@ -58,10 +63,10 @@ def _free_later(inst_ref: weakref.ref[Instance], session: Any, addr: int) -> Non
     # holds another instance's lock: waiting here for this one could deadlock two threads.
     # When the instance is busy, its next ffi.new frees the block instead.
     if not inst._lock.acquire(blocking=False):
-        inst._deferred_frees.append(addr)
+        inst._deferred_frees.append(job)
         return
     try:
-        inst.free(addr)
+        _run(inst, job)
         free_deferred(inst)
     except Exception:
         pass
@@ -69,21 +74,39 @@ def _free_later(inst_ref: weakref.ref[Instance], session: Any, addr: int) -> Non
         inst._lock.release()
 
 
+def _run(inst: Instance, job: int | Callable[[], Any]) -> None:
+    if isinstance(job, int):
+        inst.free(job)
+        return
+    try:
+        job()
+    except Exception as e:  # a finalizer cannot raise to anyone: report it as Python does
+        sys.unraisablehook(
+            types.SimpleNamespace(
+                exc_type=type(e), exc_value=e, exc_traceback=e.__traceback__,
+                err_msg="Exception ignored in an ffi.gc destructor", object=job,
+            )
+        )
+
+
 def free_deferred(inst: Instance) -> None:
-    """Free the blocks whose pointers died while the instance was busy (caller holds its lock)."""
+    """Free the blocks (and run the `ffi.gc` destructors) whose pointers died while the
+    instance was busy (caller holds its lock)."""
     pending = inst._deferred_frees
     while pending:
-        inst.free(pending.pop())
+        _run(inst, pending.pop())
 
 
 class _Owner:
-    """Frees a malloc'd block when the last Pointer referring to it is gone."""
+    """Frees a malloc'd block, or runs an `ffi.gc` destructor, when the last Pointer referring
+    to it is gone; `release()` does it now (once)."""
 
-    __slots__ = ("__weakref__", "address")
+    __slots__ = ("__weakref__", "address", "release")
 
-    def __init__(self, inst: Instance, address: int) -> None:
+    def __init__(self, inst: Instance, address: int, destructor: Callable[[], Any] | None = None) -> None:
         self.address = address
-        weakref.finalize(self, _free_later, weakref.ref(inst), inst._be, address)
+        job = address if destructor is None else destructor
+        self.release = weakref.finalize(self, _free_later, weakref.ref(inst), inst._be, job)
 
 
 class FFI(EmscriptenHelpers):
@@ -277,6 +300,40 @@ class FFI(EmscriptenHelpers):
             mem.write(self._addr(dest, "ffi.memmove dest"), data[:n])
         else:
             mem.copy_out(self._addr(src, "ffi.memmove src"), dest, n)
+
+    def gc(self, ptr: Any, destructor: Callable[[Any], Any] | None) -> Pointer[Any]:
+        """A new pointer to the same memory that calls `destructor(pointer)` once it (and every
+        pointer derived from it) is garbage-collected, as cffi's `ffi.gc`: `ffi.gc(lib.new_thing(),
+        lib.free_thing)`. `ffi.release(p)` runs the destructor now. With None, a plain copy.
+
+        `ptr` is a `Pointer` (a handle, a struct pointer...) or a `CStr` (then a `char` pointer).
+        The destructor runs under the instance's lock, later if the instance is busy when the
+        pointer dies; its exceptions are reported like any finalizer's.
+        """
+        inst = self._inst
+        if isinstance(ptr, CStr):
+            addr, ctype, length = self._addr(ptr, "ffi.gc"), BUILTINS["char"], None
+        elif isinstance(ptr, Pointer):
+            addr, ctype, length = self._addr(ptr, "ffi.gc"), ptr.ctype, ptr._length
+        else:
+            raise TypeError(f"ffi.gc: expected a pointer or a CStr, got {type(ptr).__name__}")
+        if destructor is None:
+            return Pointer(inst, addr, ctype, length)
+        if not callable(destructor):
+            raise TypeError(f"ffi.gc: the destructor must be callable, got {type(destructor).__name__}")
+        target: Pointer[Any] = Pointer(inst, addr, ctype, length)  # the destructor's argument
+        owner = _Owner(inst, addr, functools.partial(destructor, target))
+        return Pointer(inst, addr, ctype, length, owner)
+
+    def release(self, ptr: Pointer[Any]) -> None:
+        """Run now what the pointer's owner would run when collected: the `ffi.gc` destructor,
+        or freeing `ffi.new` memory (as cffi's `ffi.release`). Every pointer sharing that memory
+        is dangling afterwards; a second release does nothing."""
+        owner = ptr._owner if isinstance(ptr, Pointer) else None
+        if not isinstance(owner, _Owner):
+            raise ValueError("ffi.release: the pointer comes from neither ffi.new nor ffi.gc")
+        with self._inst._lock:
+            owner.release()
 
     def malloc(self, n: int) -> int:
         """C `malloc(n)`: an int address (0 on failure); free it with `ffi.free`."""

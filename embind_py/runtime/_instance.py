@@ -194,7 +194,7 @@ class Instance:
         self._lock = self.__dict__.get("_lock") or _backend.new_lock()
         self._pending: BaseException | None = None
         self._host_fns: list[Callable[..., Any]] = []  # see guard()
-        self._deferred_frees: list[int] = []  # ffi.new blocks to free once the lock is free
+        self._deferred_frees: list[Any] = []  # ffi.new blocks / ffi.gc destructors, once the lock is free
         self._in_host = 0  # host functions (callbacks, stdio) running now: reset() must wait
         self._sp_stack: list[int] = []
         self.temp_ret0 = 0
@@ -203,7 +203,13 @@ class Instance:
         self._stdin = stdin
         self._stdin_pos = 0  # how much of a bytes stdin C has read
 
-        self._wasi_stdio = False  # the wasmtime backend sets it when WASI owns stdio (preopens)
+        # C's files: the folders granted, served by the runtime's own file system (never
+        # wasmtime's WASI preopens, so stdio stays the runtime's too).
+        old_files = self.__dict__.get("_files")
+        if old_files is not None:  # reset()
+            old_files.close_all()
+        self._files = _host.FileSystem(_host.parse_grants(preopens, writable))
+        weakref.finalize(self, self._files.close_all)
         try:
             self._be = be = _backend.Session(self, wasm, self._options)
         except WasmLinkError as e:

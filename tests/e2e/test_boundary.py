@@ -287,3 +287,31 @@ def test_generated_module_passes_mypy_strict_and_ruff(mod: ModuleType, tmp_path:
     ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", *rules, files[0]]
     proc = subprocess.run(ruff, capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ffi_gc_runs_the_destructor_when_collected_and_release_runs_it_now(lib: Any) -> None:
+    freed: list[int] = []
+
+    def free(p: Any) -> None:
+        freed.append(p.address)
+        lib.free_str(p)
+
+    s = lib.dup_str("gc me")
+    p = lib.ffi.gc(s, free)
+    assert lib.str_len(p) == 5 and p.address == s.address
+    del p
+    gc.collect()
+    assert freed == [s.address]
+    q = lib.ffi.gc(lib.dup_str("now"), free)
+    lib.ffi.release(q)
+    assert len(freed) == 2
+    lib.ffi.release(q)  # once only
+    del q
+    gc.collect()
+    assert len(freed) == 2
+    lib.ffi.release(lib.ffi.new("int[]", 4))  # ffi.new memory is freed now too
+    with pytest.raises(ValueError, match="comes from neither"):
+        lib.ffi.release(lib.ffi.cast("int *", 16))
+    with pytest.raises(TypeError):
+        lib.ffi.gc(16, free)
+    assert lib.dup_str("x" * 40) == "x" * 40  # the heap is intact

@@ -129,7 +129,6 @@ class Session:
 
     def __init__(self, inst: Instance, wasm: bytes, options: Mapping[str, Any]) -> None:
         timeout, fuel, max_memory = options.get("timeout"), options.get("fuel"), options.get("max_memory")
-        preopens = options.get("preopens")
         interruptible = bool(options.get("interruptible", True))
         metered = fuel is not None
         self.engine = engine(interruptible, metered)
@@ -146,13 +145,8 @@ class Session:
             _limits.EPOCHS.arm_sigint()
         timed = timeout is not None
         self.limits = _limits.Limits(store, self.stopper, timeout, fuel) if timed or metered else None
+        # No WASI preopens: the runtime's own file system (host.files) serves C's files.
         wasi = wasmtime.WasiConfig()
-        _limits.apply_preopens(wasi, preopens, bool(options.get("writable")))
-        # With folders granted, wasmtime's WASI must own every fd (files opened in them
-        # too), so stdio goes through its hooks instead of the runtime's fd_read/fd_write.
-        inst._wasi_stdio = bool(preopens)
-        if preopens:
-            _host.wasi_stdio(wasi, inst.stdout, inst.stderr, options.get("stdin"))
         argv, env = options.get("argv"), options.get("env")
         if argv is not None:
             wasi.argv = list(argv)  # wasmtime-py's WasiConfig.argv/env are write-only properties
