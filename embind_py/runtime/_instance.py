@@ -334,7 +334,8 @@ class Instance:
         return Pointer(self, addr, t)
 
     def has_export(self, name: str) -> bool:
-        return self._be.func(name) is not None or self._be.export_signature(name) is not None
+        """Whether the module exports a function `name`."""
+        return self._be.func(name) is not None
 
     # -- stack -------------------------------------------------------------
 

@@ -55,6 +55,8 @@ void say(const char *s) { printf("C says: %s\n", s); }
 void quit(int code) { exit(code); }
 int divide(int a, int b) { return a / b; }
 int boom(void) { __builtin_trap(); }
+/* Unbounded recursion that no optimizer turns into a loop: the engine's stack runs out. */
+int deep(int n) { volatile int pad[4]; pad[0] = n; if (n < 0) return 0; return deep(n + 1) + pad[0]; }
 
 int grow_and_fill(int megabytes) {
     /* Memory grows (a new ArrayBuffer under JavaScript); the runtime must follow. */
@@ -66,6 +68,24 @@ int grow_and_fill(int megabytes) {
     static unsigned char *sink;
     sink = p; /* kept, so the allocation is real */
     return s;
+}
+
+static int add_impl(int a, int b) { return a + b; }
+static int mul_impl(int a, int b) { return a * b; }
+binop get_op(int which) { return which ? mul_impl : add_impl; }
+static double halve(double x) { return x / 2; }
+unary get_halver(void) { return halve; }
+
+int counter = 5;
+double ratio = 0.5;
+const char *version_str = "1.2.3";
+int bump(void) { return ++counter; }
+
+const char *env_of(const char *name) { return getenv(name); }
+
+int64_t use_hosts(int x, int64_t v, double d) {
+    /* i32, i64 (a BigInt in JavaScript) and f64 across the import boundary, both ways. */
+    return host_scale(x) + host_wide(v) + (int64_t)host_half(d);
 }
 
 int wc_counter = 3;

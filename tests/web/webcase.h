@@ -29,7 +29,27 @@ void say(const char *s);
 void quit(int code);
 int divide(int a, int b);
 int boom(void);
+int deep(int n);
 int grow_and_fill(int megabytes);
+
+/* Function pointers C hands out, called from Python. */
+binop get_op(int which);
+unary get_halver(void);
+
+/* C globals, read and written from both sides. */
+extern int counter;
+extern double ratio;
+extern const char *version_str;
+int bump(void);
+
+/* The environment C sees. */
+const char *env_of(const char *name);
+
+/* Host functions: declared, defined by no source, implemented in Python. */
+int host_scale(int x);
+int64_t host_wide(int64_t v);
+double host_half(double x);
+int64_t use_hosts(int x, int64_t v, double d);
 
 /* the rest of C (issue 15): a global, variadic calls, bitfields, long double, a macro */
 extern int wc_counter;

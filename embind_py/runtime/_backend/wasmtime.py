@@ -106,6 +106,14 @@ def compile_module(
     return mod
 
 
+def forget_compiled() -> None:
+    """Drop this process's compiled modules (both forms), so the next load compiles or reads the
+    disk cache: for tests and benchmarks of that path."""
+    with _lock:
+        _modules.clear()
+        _serialized.clear()
+
+
 def _settings(epoch: bool, fuel: bool) -> str:
     details = os.environ.get(_BACKTRACE_DETAILS, "1")
     return f"epoch={int(epoch)} fuel={int(fuel)} fixed-memory={int(sys.maxsize > 2**32)} details={details}"
