@@ -1,6 +1,6 @@
-#include <stdarg.h>
 #include "webcase.h"
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +86,14 @@ const char *env_of(const char *name) { return getenv(name); }
 int64_t use_hosts(int x, int64_t v, double d) {
     /* i32, i64 (a BigInt in JavaScript) and f64 across the import boundary, both ways. */
     return host_scale(x) + host_wide(v) + (int64_t)host_half(d);
+}
+
+int format(char *out, int n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vsnprintf(out, (size_t)n, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 int wc_counter = 3;

@@ -42,6 +42,9 @@ extern double ratio;
 extern const char *version_str;
 int bump(void);
 
+/* A variadic function: arguments laid out in memory as emcc does. */
+int format(char *out, int n, const char *fmt, ...);
+
 /* The environment C sees. */
 const char *env_of(const char *name);
 
