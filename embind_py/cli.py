@@ -140,6 +140,12 @@ def build(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Compile every source afresh, without the object cache.")
     ] = False,
+    host_function: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host-function", help="Allow a function no source defines or header declares, for Python."
+        ),
+    ] = None,
 ) -> None:
     """Compile SRC.c ... to NAME.wasm and generate the Python module NAME.py.
 
@@ -160,6 +166,7 @@ def build(
             verbose=verbose,
             jobs=jobs,
             cache=not no_cache,
+            host_functions=_tuple(host_function),
         )
         for cfg in _configs(sources, project, target, opts):
             if not force and stamp.is_current(cfg, js):  # decided before the pipeline is imported

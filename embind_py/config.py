@@ -80,6 +80,7 @@ class Options:
     emcc: str | None = None
     verbose: bool = False
     jobs: int | None = None  # parallel compiles (None: one per core)
+    host_functions: tuple[str, ...] | None = None  # undeclared functions Python implements
     cache: bool = True  # the object cache (see toolchain.ObjectCache)
 
     def single_target_options(self) -> list[str]:
@@ -106,6 +107,7 @@ class Config:
     verbose: bool = False
     jobs: int | None = None
     cache: bool = True
+    host_functions: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -185,6 +187,9 @@ def make_config(sources: Sequence[Path], options: Options | None = None, root: P
             raise ConfigError(f"--declare: {e}") from None
     if o.jobs is not None and o.jobs < 1:
         raise ConfigError(f"-j {o.jobs}: expected a number of parallel compiles, at least 1")
+    for fn in o.host_functions or ():
+        if not _IDENT.match(fn):
+            raise ConfigError(f"--host-function {fn!r}: expected the name of a C function")
     return Config(
         sources=tuple(srcs),
         headers=tuple(hdrs),
@@ -200,14 +205,18 @@ def make_config(sources: Sequence[Path], options: Options | None = None, root: P
         verbose=o.verbose,
         jobs=o.jobs,
         cache=o.cache,
+        host_functions=tuple(dict.fromkeys(o.host_functions or ())),
     )
 
 
 # ---------------------------------------------------------------------------
 # [[tool.embind-py.target]] in pyproject.toml
 
-_TARGET_KEYS = ("name", "sources", "headers", "out", "include-dirs", "defines", "cflags", "opt", "declare")
-_LIST_KEYS = ("sources", "headers", "include-dirs", "defines", "cflags", "declare")
+_LIST_KEYS = ("sources", "headers", "include-dirs", "defines", "cflags", "host-functions", "declare")
+_TARGET_KEYS = (
+    "name", "sources", "headers", "out", "include-dirs", "defines", "cflags", "opt", "host-functions",
+    "declare",
+)
 
 
 @dataclass(frozen=True)
@@ -223,6 +232,7 @@ class Target:
     cflags: tuple[str, ...] = ()
     opt: str = "2"
     declare: tuple[str, ...] = ()
+    host_functions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -370,6 +380,7 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
                 cflags=lists.get("cflags", ()),
                 opt=opt.removeprefix("-O"),
                 declare=lists.get("declare", ()),
+                host_functions=lists.get("host-functions", ()),
             )
         )
     return Project(path, root, tuple(targets))
@@ -392,6 +403,7 @@ def target_config(project: Project, target: Target, options: Options | None = No
             opt=o.opt if o.opt is not None else target.opt,
             cflags=o.cflags if o.cflags is not None else target.cflags,
             declare=o.declare if o.declare is not None else target.declare,
+            host_functions=o.host_functions if o.host_functions is not None else target.host_functions,
         ),
         root=r,
     )

@@ -380,6 +380,8 @@ class Library:
     host_functions: tuple[Function, ...] = ()
     # What the user declared that C's types cannot say (see `embind_py.declare`).
     declarations: tuple[Declaration, ...] = ()
+    # Functions allowed as host functions by name (--host-function), declared in no bound header.
+    raw_host_functions: tuple[str, ...] = ()
 
     def record(self, ref: RecordRef) -> Record:
         return self.records[ref.name]

@@ -203,7 +203,7 @@ def _build(
         exports=rendered.functions + rendered.variables,
         has_main=has_main,
         objects=[o.path for o in objects],
-        host_functions=tuple(f.name for f in undefined),
+        host_functions=(*(f.name for f in undefined), *cfg.host_functions),
     )
     tmp_wasm = tmp / f"{cfg.name}.wasm"
     toolchain.compile_wasm(emcc, job, tmp_wasm, cmd_echo)
@@ -214,7 +214,9 @@ def _build(
         if f.name not in imported:
             msg = f"{f.name}() is declared but no source defines or calls it; left out"
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
-    lib = replace(lib, host_functions=hosts)
+    declared = {f.name for f in lib.functions}
+    raw = tuple(n for n in cfg.host_functions if n in imported and n not in declared)
+    lib = replace(lib, host_functions=hosts, raw_host_functions=raw)
     # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
     # a source that does not include its header): such a function would make the module
     # fail to load, so it is left out instead. Extra wasm exports are harmless.

@@ -1273,6 +1273,9 @@ def map_library(lib: Library) -> Mapped:
             out.diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
             continue
         out.hosts.append(host)
+    for name in lib.raw_host_functions:
+        doc = f"{name}(...): declared in no bound header, so it takes and returns wasm numbers"
+        out.hosts.append(HostSpec(name, "", "Callable[..., Any]", doc))
     return out
 
 

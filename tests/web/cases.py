@@ -241,6 +241,15 @@ def case_host_functions(m: ModuleType, prog: ModuleType) -> None:
     assert "host_scale()" in str(e)
 
 
+def case_variadic(m: ModuleType, prog: ModuleType) -> None:
+    lib = m.load()
+    ffi = lib.ffi
+    buf = ffi.new("char[]", 100)
+    n = lib.format(buf, 100, "%d|%s|%.2f|%lld", -42, "héllo", 2.5, ffi.cast("long long", 2**40 + 1))
+    want = "-42|héllo|2.50|1099511627777"
+    assert ffi.string(buf).decode() == want and n == len(want.encode())
+
+
 def case_environment_and_stdin(m: ModuleType, prog: ModuleType) -> None:
     lib = m.load(env={"GREETING": "hi there"})
     assert lib.env_of("GREETING") == "hi there"
@@ -257,11 +266,24 @@ def case_backend_options(m: ModuleType, prog: ModuleType) -> None:
         for option, value in options.items():
             e = _raises(WasmError, lambda o=option, v=value: m.load(**{o: v}))  # type: ignore[misc]
             assert f"{option}=" in str(e) and "Pyodide" in str(e), str(e)
-        ffi = m.load().ffi
-        e = _raises(WasmError, lambda: ffi.buffer(ffi.malloc(4), 4))
+        lib = m.load()
+        e = _raises(WasmError, lambda: lib.ffi.buffer(lib.ffi.malloc(4), 4))
         assert "Pyodide" in str(e)
+        e = _raises(WasmError, lib.interrupt)
+        assert "interrupt()" in str(e)
     else:
         assert m.load(timeout=5.0, fuel=10**9).add(1, 2) == 3
+
+
+def case_c_extras(m: ModuleType, prog: ModuleType) -> None:
+    lib = m.load()
+    assert lib.wc_counter == 3 and lib.wc_bump() == 4 and lib.wc_counter == 4
+    lib.wc_counter = 40
+    assert lib.wc_bump() == 41 and lib.ffi.addressof("wc_counter")[0] == 41
+    assert lib.wc_sum("ildsi", 1, 2**40, 2.5, "four", lib.ffi.cast("short", -3)) == 1 + 2**40 + 2 + 4 - 3
+    b = lib.ffi.new("struct WcBits *", m.WcBits(lo=15, hi=-8, wide=2**36 - 1))
+    assert lib.wc_bits(b) == 0 + 7 and (b.lo, b.hi, b.wide) == (0, 7, 0)
+    assert lib.wc_half(3.0) == 1.5 and m.WC_SQUARE(-(2**31)) == 0
 
 
 CASES: dict[str, Callable[[ModuleType, ModuleType], None]] = {
