@@ -3,8 +3,9 @@ Pyodide, through the JavaScript engine's WebAssembly; see `_backend`).
 
 Public API: `Instance` (one isolated wasm instance; generated modules subclass
 it), `FFI` (cffi-style helpers), `Pointer`, the exception hierarchy rooted at
-`WasmError`, and the helpers generated wrappers call (`to_int`, `to_float`,
-`to_bool`, `wasm_bytes`). Everything else is private.
+`WasmError`, and the conversions generated wrappers call (`to_int`, `to_float`,
+`to_bool`, `address`, `arg_str`, `arg_buf`, ..., from `_convert`) and `wasm_bytes`.
+Everything else is private.
 
 May import: wasmtime (or, under Pyodide, its `js` module) and the standard library only
 (never jinja2, pycparser or typer), so generated modules work where only `wasmtime` is installed.
@@ -14,21 +15,37 @@ from __future__ import annotations
 
 from ._backend import NAME as _BACKEND_NAME
 from ._backend import Slot as ValRaw
-from ._callbacks import (
-    Callback,
-    FuncPtr,
-    ObjectHandle,
+from ._callbacks import Callback, FuncPtr, ObjectHandle
+from ._cmacro import c_div, c_fdiv, c_mod, c_shift, c_trunc, c_wrap
+from ._convert import (
+    address,
+    arg_buf,
     arg_byval,
     arg_fn,
     arg_handle,
     arg_rec,
+    arg_str,
+    arg_strv,
+    length_of,
+    nonnull,
+    owned,
+    owned_str,
+    read_bytes,
+    ret_bytes,
     ret_byval,
+    ret_fn,
+    ret_ptr,
+    ret_str,
+    to_bool,
+    to_float,
+    to_int,
 )
 from ._emscripten import HeapView, JsModule, call_main, load_wasm, run_main
 from ._errors import (
     WasmBoundsError,
     WasmError,
     WasmExit,
+    WasmInterrupted,
     WasmLinkError,
     WasmOutOfFuel,
     WasmTimeout,
@@ -38,6 +55,7 @@ from ._ffi import FFI
 from ._instance import Instance, compile_module, engine, wasm_bytes
 from ._types import (
     BUILTINS,
+    CBYTES,
     CSTRING,
     LONG_DOUBLE,
     ArrayOf,
@@ -61,11 +79,9 @@ from ._types import (
     StructPointer,
     Union_,
     f128_words,
-    to_bool,
     to_enum,
-    to_float,
-    to_int,
 )
+from ._varargs import CFloat, CInt, VarArg, va_buffer
 
 
 def backend_name() -> str:
@@ -75,6 +91,7 @@ def backend_name() -> str:
 
 __all__ = [
     "BUILTINS",
+    "CBYTES",
     "CSTRING",
     "FFI",
     "LONG_DOUBLE",
@@ -82,6 +99,8 @@ __all__ = [
     "BitField",
     "Buffer",
     "BufferArg",
+    "CFloat",
+    "CInt",
     "CStr",
     "CType",
     "Callback",
@@ -105,28 +124,50 @@ __all__ = [
     "StructPointer",
     "Union_",
     "ValRaw",
+    "VarArg",
     "WasmBoundsError",
     "WasmError",
     "WasmExit",
+    "WasmInterrupted",
     "WasmLinkError",
     "WasmOutOfFuel",
     "WasmTimeout",
     "WasmTrap",
+    "address",
+    "arg_buf",
     "arg_byval",
     "arg_fn",
     "arg_handle",
     "arg_rec",
+    "arg_str",
+    "arg_strv",
     "backend_name",
+    "c_div",
+    "c_fdiv",
+    "c_mod",
+    "c_shift",
+    "c_trunc",
+    "c_wrap",
     "call_main",
     "compile_module",
     "engine",
     "f128_words",
+    "length_of",
     "load_wasm",
+    "nonnull",
+    "owned",
+    "owned_str",
+    "read_bytes",
+    "ret_bytes",
     "ret_byval",
+    "ret_fn",
+    "ret_ptr",
+    "ret_str",
     "run_main",
     "to_bool",
     "to_enum",
     "to_float",
     "to_int",
+    "va_buffer",
     "wasm_bytes",
 ]

@@ -1,12 +1,11 @@
-"""Function pointers both ways, records and handles as call arguments.
+"""Function pointers both ways.
 
 Owns: Python callables turned into wasm functions in the instance's function
-table (a slot keeps its wasm function and is reused per C signature), `FuncPtr` (a C function pointer
-callable from Python, through the table), `Callback` (`ffi.callback`: a table
-entry that lives as long as the object), `ffi.new_handle`/`from_handle`, the
-conversion of values between wasm and Python in callbacks, and the argument /
-result helpers generated wrappers call for records, handles and function
-pointers (`arg_rec`, `arg_byval`, `arg_handle`, `arg_fn`, `ret_byval`).
+table (`temporary_slot` for a plain callable during one call; a table index is
+never given to another Python function, see `_State`), `FuncPtr` (a C function
+pointer callable from Python, through the table), `Callback` (`ffi.callback`: a
+table entry that lives as long as the object) and `ffi.new_handle`/`from_handle`.
+Values convert by `_convert`'s rules in both directions.
 
 Callbacks run on the thread that called C (under the instance's RLock); the
 wasm stack pointer in effect is pushed on `inst._sp_stack` while one runs, so a
@@ -19,43 +18,39 @@ the instance's backend session).
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import _backend
+from . import _backend, _convert
 from ._errors import WasmTrap as WasmTrapError
-from ._types import (
-    CString,
-    CType,
-    EnumType,
-    FuncPtrType,
-    Handle,
-    OpaqueType,
-    Pointer,
-    PointerTo,
-    RecordType,
-    Scalar,
-    Struct,
-    to_enum,
-)
+from ._types import FuncPtrType, Handle, OpaqueType, RecordType, Struct
 
 if TYPE_CHECKING:
     from ._instance import Instance
 
-_RAW: dict[str, Any] = {"i": ctypes.c_int32, "I": ctypes.c_int64, "f": ctypes.c_float, "d": ctypes.c_double}
-
-
 class _State:
-    """Per-instance (per-store) table slots and object handles."""
+    """Per-instance (per-store) table slots and object handles.
+
+    A Python callable reaches C as a table index whose wasm function calls a box holding
+    the callable. the engine frees a function only with its store, so idle boxes (with their
+    functions) are reused, but always at a fresh table index: an index C may still hold
+    must never call another Python function. A retired index points at a function that
+    raises a clear `WasmTrap`.
+    """
 
     def __init__(self, inst: Instance) -> None:
         self.be = inst._be  # the backend session: tables, functions and calls
-        # Slots for plain callables, by C signature: a slot keeps its wasm function and only
-        # its box changes, because wasmtime frees a Func only with its store.
-        self.idle: dict[FuncPtrType, list[tuple[int, _Box]]] = {}
+        self.idle: dict[FuncPtrType, list[_Box]] = {}
+        self.dead: dict[FuncPtrType, Any] = {}
+        # Boxes of collected ffi.callback objects: finalizers only append here (any thread);
+        # their indices are retired under the instance's lock, when a slot is next taken.
+        self.retired: list[tuple[FuncPtrType, int, _Box]] = []
+        # A callable passed again gets back the index it had last time, when that one is idle
+        # (C still holding it would call the same function): repeated calls do not grow the table.
+        self.again: dict[FuncPtrType, weakref.WeakKeyDictionary[Any, int]] = {}
+        self.busy: set[int] = set()
         self.handles: dict[int, Any] = {}
         self.next_handle = itertools.count(1)
 
@@ -70,196 +65,76 @@ def _state(inst: Instance) -> _State:
     return st
 
 
-# ---------------------------------------------------------------------------
-# Values between wasm and Python
-
-
-def _letter(t: CType | None) -> str:
-    if isinstance(t, Scalar):
-        return ("d" if t.size == 8 else "f") if t.kind == "float" else ("I" if t.size == 8 else "i")
-    if isinstance(t, RecordType) and t.scalar is not None:
-        return _letter(t.scalar[1])
-    return "i"
-
-
-def from_wasm(inst: Instance, t: CType, raw: Any) -> Any:
-    """The Python value of a wasm value carrying C type `t` (callback arguments, results)."""
-    if isinstance(t, Scalar):
-        if t.kind == "float":
-            return raw
-        if t.kind == "bool":
-            return (raw & 0xFF) != 0
-        bits = t.size * 8
-        v = raw & ((1 << bits) - 1)
-        if t.signed and v >> (bits - 1):
-            v -= 1 << bits
-        return to_enum(t.cls, v) if isinstance(t, EnumType) else v
-    if isinstance(t, CString):
-        return t.from_wasm(inst, raw)
-    if isinstance(t, PointerTo):
-        return t.wrap(inst, raw & 0xFFFFFFFF)
-    if isinstance(t, FuncPtrType):
-        return t.wrap(inst, raw & 0xFFFFFFFF)
-    if isinstance(t, RecordType):
-        if t.scalar is not None:
-            addr = inst._tmp(t.size, t.align)
-            inst.mem.zero(addr, t.size)
-            off, st = t.scalar
-            inst.mem.store(_RAW[_letter(st)], addr + off, raw)
-            return t.load(inst, addr)
-        return t.load(inst, raw & 0xFFFFFFFF)
-    if isinstance(t, OpaqueType):
-        raise TypeError(f"{t.name} is opaque and cannot be passed by value")
-    raise TypeError(f"cannot convert a wasm value to C type {t.name}")
-
-
-def to_wasm(inst: Instance, t: CType, value: Any, what: str) -> Any:
-    """The wasm value for Python `value` as C type `t` (temporaries in the current call frame)."""
-    if isinstance(t, Scalar):
-        v = t.convert(value, what)
-        return int(v) if t.kind == "bool" else v
-    if isinstance(t, CString):
-        if value is None:
-            return 0
-        return inst._arg_str(value, what, False)
-    if isinstance(t, PointerTo):
-        if isinstance(t.target, RecordType | OpaqueType):
-            return arg_rec(inst, value, what, t.target, not t.const) if isinstance(
-                t.target, RecordType
-            ) else arg_handle(inst, value, what, t.target.pointer_class)
-        if value is None or isinstance(value, Pointer):
-            return t.address_of(inst, value, what)
-        if value.__class__ is int and t.target is None:
-            return t.address_of(inst, value, what)
-        return inst._arg_buf(value, what, not t.const, False, t.name)
-    if isinstance(t, FuncPtrType):
-        return arg_fn(inst, value, what, t)
-    if isinstance(t, RecordType):
-        return arg_byval(inst, value, what, t)
-    raise TypeError(f"{what}: cannot pass a value of C type {t.name}")
-
-
-# ---------------------------------------------------------------------------
-# Arguments and results of generated wrappers
-
-
-def arg_rec(inst: Instance, value: Any, what: str, rt: RecordType, writable: bool) -> int:
-    """A `T *` argument for a struct T: a pointer to T, None, or a T value (copied in, and back)."""
-    if value is None:
-        return 0
-    if isinstance(value, Pointer):
-        if value._inst is not inst:
-            raise TypeError(f"{what}: pointer belongs to another wasm instance")
-        if value.ctype is not rt:
-            raise TypeError(f"{what}: expected a pointer to {rt.name}, got a pointer to {value.ctype.name}")
-        return value.address
-    if rt.cls is not None and isinstance(value, rt.cls):
-        addr = inst._tmp(rt.size, max(rt.align, 1))
-        rt.store(inst, addr, value, what)
-        if writable:
-            obj = value
-
-            def back(a: int) -> None:
-                new = rt.load(inst, a)
-                for n in obj._fields:
-                    object.__setattr__(obj, n, getattr(new, n))
-                if rt.overlap:
-                    object.__setattr__(obj, "_raw", new._raw)
-                if rt.kind == "union":
-                    object.__setattr__(obj, "_last", None)
-
-            inst._copybacks.append((inst._top, addr, back, -1))
-        return addr
-    want = rt.cls.__name__ if rt.cls is not None else rt.name
-    raise TypeError(f"{what}: expected {want}, a pointer to it, or None; got {type(value).__name__}")
-
-
-def arg_byval(inst: Instance, value: Any, what: str, rt: RecordType) -> Any:
-    """A struct passed by value: the address of a copy, or its single scalar."""
-    v = rt.convert(value, what)
-    addr = inst._tmp(rt.size, max(rt.align, 1))
-    rt.store(inst, addr, v, what)
-    if rt.scalar is None:
-        return addr
-    off, st = rt.scalar
-    return inst.mem.load(_RAW[_letter(st)], addr + off)
-
-
-def ret_byval(inst: Instance, raw: Any, rt: RecordType) -> Any:
-    """A struct result returned as its single scalar."""
-    return from_wasm(inst, rt, raw)
-
-
-def arg_handle(inst: Instance, value: Any, what: str, cls: type[Handle]) -> int:
-    """A pointer to an opaque type: only a handle of that very class, or None."""
-    if value is None:
-        return 0
-    if isinstance(value, cls):
-        if value._inst is not inst:
-            raise TypeError(f"{what}: handle belongs to another wasm instance")
-        return value.address
-    raise TypeError(f"{what}: expected {cls.__name__} or None, got {type(value).__name__}")
-
-
-def arg_fn(inst: Instance, value: Any, what: str, ft: FuncPtrType) -> int:
-    """A function-pointer argument; a Python callable gets a table slot for this call."""
-    return fn_index(inst, value, ft, what, True)
-
-
-def fn_index(inst: Instance, value: Any, ft: FuncPtrType, what: str, temporary: bool) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, FuncPtr):
-        if value._inst is not inst:
-            raise TypeError(f"{what}: function pointer belongs to another wasm instance")
-        return value.index
-    if value.__class__ is int and 0 <= value <= 0xFFFFFFFF:
-        return int(value)
-    if not callable(value):
-        raise TypeError(f"{what}: expected a callable or None for C {ft.name}, got {type(value).__name__}")
-    if not temporary:
-        raise TypeError(
-            f"{what}: C may keep this function pointer after the call: make it with "
-            "ffi.callback(type, fn) and keep that object alive"
-        )
-    st = _state(inst)
-    idx, box = _take_slot(inst, st, ft, value)
-    inst._copybacks.append((inst._top, idx, lambda i: _give_back(st, ft, i, box), -1))
-    return idx
-
-
-def _take_slot(inst: Instance, st: _State, ft: FuncPtrType, fn: Callable[..., Any]) -> tuple[int, _Box]:
-    """A table slot calling `fn` (caller holds the instance's lock): an idle one of this
-    signature, else a new one."""
+def _take_slot(inst: Instance, st: _State, ft: FuncPtrType, fn: Callable[..., Any], reuse: bool) -> tuple[
+    int, _Box
+]:
+    """A table index calling `fn` (caller holds the instance's lock)."""
+    while st.retired:
+        rft, ridx, rbox = st.retired.pop()
+        _retire(inst, st, rft, ridx, rbox)
     idle = st.idle.setdefault(ft, [])
-    if idle:
-        idx, box = idle.pop()
+    box = idle.pop() if idle else _Box(inst, ft)
+    idx: int | None = None
+    if reuse:
+        try:
+            known = st.again.get(ft)
+            idx = known.get(fn) if known is not None else None
+        except TypeError:  # unhashable, or no weak references to it
+            idx = None
+        if idx in st.busy:
+            idx = None
+    if idx is None:
+        idx = _add(st, box.func)
     else:
-        box = _Box()
-        idx = _add(inst, st, make_func(inst, ft, box))
+        st.be.table_set(idx, box.func)
     box.fn = fn
+    st.busy.add(idx)
     return idx, box
 
 
-def _give_back(st: _State, ft: FuncPtrType, idx: int, box: _Box) -> None:
-    box.fn = None  # list operations only: safe from a finalizer on any thread
-    st.idle.setdefault(ft, []).append((idx, box))
+def _retire(inst: Instance, st: _State, ft: FuncPtrType, idx: int, box: _Box) -> None:
+    """Point `idx` at the signature's trapping function and make its box reusable (under the lock)."""
+    box.fn = None
+    dead = st.dead.get(ft)
+    if dead is None:
+        dead = st.dead[ft] = _Box(inst, ft).func
+    st.be.table_set(idx, dead)
+    st.busy.discard(idx)
+    st.idle.setdefault(ft, []).append(box)
+
+
+def temporary_slot(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> int:
+    """A table index calling `fn` until the current call's temporaries are released."""
+    st = _state(inst)
+    idx, box = _take_slot(inst, st, ft, fn, True)
+
+    def done(i: int) -> None:
+        _retire(inst, st, ft, i, box)
+        try:
+            st.again.setdefault(ft, weakref.WeakKeyDictionary())[fn] = i
+        except TypeError:
+            pass
+
+    inst._copybacks.append((inst._top, idx, done, -1))
+    return idx
 
 
 class _Box:
-    """The Python callable behind a reusable table slot, set for the duration of one call."""
+    """The Python callable behind a table index (None once it may no longer run) and its wasm function."""
 
-    __slots__ = ("fn",)
+    __slots__ = ("fn", "func")
 
-    def __init__(self) -> None:
+    def __init__(self, inst: Instance, ft: FuncPtrType) -> None:
         self.fn: Callable[..., Any] | None = None
+        self.func = make_func(inst, ft, self)
 
     def __call__(self, *args: Any) -> Any:
         fn = self.fn
         if fn is None:
             raise WasmTrapError(
-                "C called a Python callback after the call it was passed to returned; "
-                "make it with ffi.callback(type, fn) and keep that object alive",
+                "C called a function pointer whose Python callable is gone: a plain callable is "
+                "valid only during the call it is passed to, an ffi.callback(type, fn) while the "
+                "object is referenced",
                 "callback",
             )
         return fn(*args)
@@ -269,7 +144,7 @@ class _Box:
         return str(getattr(self.fn, "__name__", "callback"))
 
 
-def _add(inst: Instance, st: _State, func: Any) -> int:
+def _add(st: _State, func: Any) -> int:
     if st.be.table is None:
         raise TypeError("the wasm module exports no function table: it cannot take callbacks")
     try:
@@ -287,7 +162,6 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Any:
 
 def trampoline(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` called with wasm values of the C signature `ft`: converted both ways as callbacks are."""
-    params = ft.params
     result = ft.result
     sret = ft.sret
 
@@ -302,7 +176,7 @@ def trampoline(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Calla
             ret_addr = 0
             if sret:
                 ret_addr, raw = raw[0] & 0xFFFFFFFF, raw[1:]
-            out = fn(*[from_wasm(inst, t, r) for t, r in zip(params, raw, strict=True)])
+            out = fn(*_convert.callback_args(inst, ft, raw))
             what = f"result of callback {getattr(fn, '__name__', 'callback')}()"
             if sret:
                 assert isinstance(result, RecordType)
@@ -310,9 +184,7 @@ def trampoline(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Calla
                 return None
             if result is None:
                 return None
-            return to_wasm(inst, result, out, what) if not isinstance(result, FuncPtrType) else fn_index(
-                inst, out, result, what, False
-            )
+            return _convert.to_wasm(inst, result, out, what, temporary=False)
         finally:
             inst._release(mark)
             inst._top = outer
@@ -332,6 +204,12 @@ class FuncPtr:
     """
 
     __slots__ = ("__weakref__", "_inst", "ctype", "index")
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            f"cannot pickle a {type(self).__name__}: it is a slot in one wasm instance's function "
+            "table; pickle the Python function, or the module-level C function, instead"
+        )
 
     def __init__(self, inst: Instance, index: int, ctype: FuncPtrType) -> None:
         self._inst = inst
@@ -359,14 +237,14 @@ class FuncPtr:
                     ret = inst._tmp(ft.result.size, ft.result.align)
                     raw.append(ret)
                 for i, (t, a) in enumerate(zip(ft.params, args, strict=True)):
-                    raw.append(to_wasm(inst, t, a, f"{ft.name} argument {i + 1}"))
+                    raw.append(_convert.to_wasm(inst, t, a, f"{ft.name} argument {i + 1}"))
                 out = call_func(inst, func, raw, ft.wparams, ft.wresults)
                 if ft.sret:
                     assert isinstance(ft.result, RecordType)
                     return ft.result.load(inst, ret)
                 if ft.result is None:
                     return None
-                return from_wasm(inst, ft.result, out)
+                return _convert.from_wasm(inst, ft.result, out)
             finally:
                 inst._release(mark)
                 inst._top = outer
@@ -406,20 +284,28 @@ def call_func(
     return None  # pragma: no cover - _on_fail always raises
 
 
+def _retire_later(st: _State, ft: FuncPtrType, idx: int, box: _Box) -> None:
+    box.fn = None
+    st.retired.append((ft, idx, box))
+
+
 class Callback(FuncPtr):
     """`ffi.callback(type, fn)`: a table slot for `fn` that lives as long as this object."""
 
     __slots__ = ("fn",)
 
     def __init__(self, inst: Instance, ctype: FuncPtrType, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"ffi.callback: expected a callable for C {ctype.name}, got {type(fn).__name__}")
         st = _state(inst)
         with inst._lock:
-            idx, box = _take_slot(inst, st, ctype, fn)
+            idx, box = _take_slot(inst, st, ctype, fn, False)
         super().__init__(inst, idx, ctype)
         self.fn = fn
-        # The slot (and its wasm function, which wasmtime frees only with the store) is reused
-        # by later callbacks of this signature; no lock is taken, since GC may run this anywhere.
-        weakref.finalize(self, _give_back, st, ctype, idx, box)
+        # The index is retired once this object is gone (C calling it then gets a WasmTrap);
+        # its wasm function is reused at a fresh index. GC may run this on any thread, so
+        # it only appends to a list (see _State.retired).
+        weakref.finalize(self, _retire_later, st, ctype, idx, box)
 
     def __call__(self, *args: Any) -> Any:
         return self.fn(*args)

@@ -27,11 +27,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import _backend
+from . import _backend, _convert
 from . import host as _host
 from ._errors import WasmBoundsError, WasmError, WasmExit, WasmLinkError
-from ._instance import Instance, compile_module
-from ._types import Pointer
+from ._instance import Instance, check_wasm, compile_module
+from ._types import CStr, Pointer
 from .host import js_utf8 as _utf8
 
 _LETTER = {"i32": "i", "i64": "I", "f32": "f", "f64": "d"}
@@ -57,23 +57,13 @@ def _signature(inst: Instance, name: str) -> tuple[Any, str, str]:
 
 def _to_slot(slot: Any, letter: str, value: Any, what: str) -> None:
     if letter == "d":
-        slot.f64 = float(value)
+        slot.f64 = _convert.to_float(value, what, "double")
     elif letter == "f":
-        slot.f32 = float(value)
+        slot.f32 = _convert.to_float(value, what, "float")
+    elif letter == "i":
+        slot.i32 = _convert.wasm_int(value, what, letter)
     else:
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise TypeError(f"{what}: {value!r} is not an integer")
-            value = int(value)
-        v = int(value)
-        if letter == "i":
-            if not -(1 << 31) <= v < (1 << 32):
-                raise OverflowError(f"{what}: {v} does not fit in a wasm i32")
-            slot.i32 = v - (1 << 32) if v >= (1 << 31) else v
-        else:
-            if not -(1 << 63) <= v < (1 << 64):
-                raise OverflowError(f"{what}: {v} does not fit in a wasm i64")
-            slot.i64 = v - (1 << 64) if v >= (1 << 63) else v
+        slot.i64 = _convert.wasm_int(value, what, letter)
 
 
 def _from_slot(slot: Any, letter: str) -> Any:
@@ -299,10 +289,8 @@ class EmscriptenHelpers:
         raise NotImplementedError
 
     def _addr(self, ptr: Any, what: str) -> int:
-        """An address argument: an int, or a `Pointer` of this instance (another's is a TypeError)."""
-        if isinstance(ptr, Pointer):
-            return self._inst._pointer_address(ptr, what)
-        return operator.index(ptr)
+        """An address argument, by `_convert.address`'s rule (NULL is 0)."""
+        return _convert.address(self._inst, ptr, what)
 
     def _heap(self, name: str) -> HeapView:
         fmt, size = _HEAPS[name]
@@ -475,8 +463,8 @@ class EmscriptenHelpers:
                 pushed = False
                 try:
                     for i, (w, a) in enumerate(zip(words, args, strict=True)):
-                        if isinstance(a, Pointer):  # for any type word: the address, checked
-                            a = inst._pointer_address(a, f"{name}() argument {i + 1}")
+                        if isinstance(a, Pointer | CStr) or w in ("pointer", "*"):  # the address rule
+                            a = _convert.address(inst, a, f"{name}() argument {i + 1}")
                         if w == "string" and a is not None and not isinstance(a, int):
                             if not sp:
                                 sp = inst.stack_save()
@@ -487,8 +475,8 @@ class EmscriptenHelpers:
                             a = _on_stack(inst, _byte_values(a, f"{name}() argument {i + 1}"))
                         elif w == "boolean":
                             a = 1 if a else 0
-                        elif a is None:
-                            a = 0
+                        elif a is None and w in ("string", "array"):
+                            a = 0  # NULL; a "number" given None is a TypeError, as everywhere
                         _to_slot(slots[i], params[i], a, f"{name}() argument {i + 1}")
                     if sp:
                         inst._sp_stack.append(sp)
@@ -673,6 +661,7 @@ def load_wasm(path: str | Path | bytes, **options: Any) -> Any:
         wasm, label = path, "<wasm bytes>"
     else:
         wasm, label = Path(path).read_bytes(), str(path)
+    check_wasm(wasm, label)
     try:
         module = compile_module(wasm)
     except _backend.TRAPS as e:

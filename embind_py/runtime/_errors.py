@@ -2,6 +2,8 @@
 
     WasmError                       anything that went wrong inside or at the edge of wasm
     ├── WasmTrap                    the wasm code trapped (unreachable, out-of-bounds, div by 0, abort)
+    │   ├── WasmInterrupted         a call was stopped by `interrupt()` (or Ctrl-C, when the
+    │   │                           SIGINT handler raised nothing itself)
     │   ├── WasmTimeout             a call ran past the instance's `timeout`
     │   └── WasmOutOfFuel           a call used up the instance's `fuel`
     ├── WasmExit                    C called exit(n) (or main returned, for call_main): `.code`
@@ -48,6 +50,11 @@ class WasmTrap(WasmError):
     def function(self) -> str | None:
         """The C function the trap happened in, when the module has a name section."""
         return self.frames[0] if self.frames else None
+
+
+class WasmInterrupted(WasmTrap):
+    """A call was stopped by `Instance.interrupt()` (from any thread), or by Ctrl-C when the
+    SIGINT handler did not raise an exception of its own."""
 
 
 class WasmTimeout(WasmTrap):

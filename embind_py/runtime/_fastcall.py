@@ -1,4 +1,5 @@
-"""The call path into wasm: the one place that touches wasmtime-py's internals.
+"""The call path into wasm: the one place that touches wasmtime-py's internals (used by the
+wasmtime backend, `_backend/wasmtime.py`, only).
 
 Owns: binding a wasm export to a zero-argument Python callable that passes the
 arguments already stored in a preallocated value buffer, and leaves the results
@@ -102,7 +103,13 @@ def make_caller(
         call = _call
 
         def fast() -> None:
-            err = call(ctx, fref, vals, n, tref)
+            try:
+                err = call(ctx, fref, vals, n, tref)
+            except BaseException as e:
+                # A signal handler (Ctrl-C's KeyboardInterrupt) raised as the call returned,
+                # before its outcome was read: drop the trap, recover, raise the exception.
+                _signalled(trap, on_fail, e)
+                raise
             if err or trap.value:
                 _fail(err, trap, on_fail)
 
@@ -122,6 +129,31 @@ def make_caller(
     return slow, slots
 
 
+def _signalled(trap: ctypes.c_void_p, on_fail: OnFail, exc: BaseException) -> None:
+    if trap.value:
+        wasmtime.Trap._from_ptr(ctypes.cast(trap.value, _trap_ptr))  # freed with the object
+        trap.value = None
+    on_fail(exc)  # raises exc once the instance has recovered
+
+
+def running_owner(frame: Any) -> Any:
+    """The object whose wasm call a thread is inside, given that thread's innermost frame.
+
+    That is the `__self__` of the `on_fail` the caller was made with (the instance), or
+    None when the thread is running Python code rather than waiting on wasm. A host
+    function running inside a wasm call is Python code, and Python raises there by itself.
+    """
+    if frame is None:
+        return None
+    code = frame.f_code
+    if code is not _FAST_CODE:
+        if code is not _FUNC_CALL_CODE or frame.f_back is None or frame.f_back.f_code is not _SLOW_CODE:
+            return None
+        frame = frame.f_back
+    on_fail = frame.f_locals.get("on_fail")
+    return getattr(on_fail, "__self__", None)
+
+
 def _fail(err: int | None, trap: ctypes.c_void_p, on_fail: OnFail) -> None:
     if err:
         exc: Any = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, _error_ptr))
@@ -129,6 +161,20 @@ def _fail(err: int | None, trap: ctypes.c_void_p, on_fail: OnFail) -> None:
         exc = wasmtime.Trap._from_ptr(ctypes.cast(trap.value or 0, _trap_ptr))
         trap.value = None
     on_fail(exc)
+
+
+def _caller_codes() -> tuple[Any, Any]:
+    """The code objects of the two callers `make_caller` makes (fast and slow), for `running_owner`.
+
+    Every closure made by a call of `make_caller` shares its code object, a constant of
+    `make_caller`'s own code.
+    """
+    by_name = {c.co_name: c for c in make_caller.__code__.co_consts if hasattr(c, "co_name")}
+    return by_name["fast"], by_name["slow"]
+
+
+_FAST_CODE, _SLOW_CODE = _caller_codes()
+_FUNC_CALL_CODE = wasmtime.Func.__call__.__code__
 
 
 class Exports:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import operator
 import re
-import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import _convert
 from ._callbacks import Callback, ObjectHandle, from_handle, new_handle
+from ._convert import Owner, free_deferred
 from ._emscripten import EmscriptenHelpers
 from ._types import (
+    BUILTINS,
     ArrayOf,
+    CStr,
     CType,
     EnumType,
     FuncPtrType,
@@ -29,6 +32,7 @@ from ._types import (
     parse_ctype,
     to_enum,
 )
+from ._varargs import CFloat, CInt
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -45,43 +49,6 @@ def _spelling(spec: str) -> str:
 
 
 _WORD = re.compile(r"\w")
-
-
-def _free_later(inst_ref: weakref.ref[Instance], session: Any, addr: int) -> None:
-    inst = inst_ref()
-    # After inst.reset() (a new backend session) the address belongs to a new heap: never free it there.
-    if inst is None or inst._be is not session:
-        return
-    # A finalizer runs on whatever thread the garbage collector interrupted, maybe one that
-    # holds another instance's lock: waiting here for this one could deadlock two threads.
-    # When the instance is busy, its next ffi.new frees the block instead.
-    if not inst._lock.acquire(blocking=False):
-        inst._deferred_frees.append(addr)
-        return
-    try:
-        inst.free(addr)
-        free_deferred(inst)
-    except Exception:
-        pass
-    finally:
-        inst._lock.release()
-
-
-def free_deferred(inst: Instance) -> None:
-    """Free the blocks whose pointers died while the instance was busy (caller holds its lock)."""
-    pending = inst._deferred_frees
-    while pending:
-        inst.free(pending.pop())
-
-
-class _Owner:
-    """Frees a malloc'd block when the last Pointer referring to it is gone."""
-
-    __slots__ = ("__weakref__", "address")
-
-    def __init__(self, inst: Instance, address: int) -> None:
-        self.address = address
-        weakref.finalize(self, _free_later, weakref.ref(inst), inst._be, address)
 
 
 class FFI(EmscriptenHelpers):
@@ -105,18 +72,6 @@ class FFI(EmscriptenHelpers):
             return self._instance  # type: ignore[return-value]
         assert self._get is not None
         return self._get()
-
-    def _addr(self, ptr: Any, what: str) -> int:
-        """The wasm address of a Pointer of this instance or an int; TypeError otherwise."""
-        if isinstance(ptr, Pointer):
-            if ptr._inst is not self._inst:
-                raise TypeError(f"{what}: pointer belongs to another wasm instance")
-            return ptr.address
-        if isinstance(ptr, int) and not isinstance(ptr, bool):
-            if not 0 <= ptr <= 0xFFFFFFFF:
-                raise OverflowError(f"{what}: {ptr} is not a wasm32 address")
-            return ptr
-        raise TypeError(f"{what}: expected a pointer or an int address, got {type(ptr).__name__}")
 
     def typeof(self, spec: str) -> CType:
         """The runtime type for a C type name (`"int"`, `"uLongf"`, `"Vec2 *"`, or a
@@ -193,7 +148,7 @@ class FFI(EmscriptenHelpers):
             addr = inst.malloc(size)
         if not addr:
             raise MemoryError(f"ffi.new({spec!r}): wasm malloc({size}) returned NULL")
-        owner = _Owner(inst, addr)
+        owner = Owner(inst, addr)
         inst.mem.zero(addr, size)
         p: Pointer[Any] = Pointer(inst, addr, elem, count if is_array else None, owner)
         if init is not None or items is not None:
@@ -210,13 +165,18 @@ class FFI(EmscriptenHelpers):
         return p
 
     def cast(self, spec: str, value: Any) -> Any:
-        """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type."""
+        """Reinterpret an address or pointer as `spec` (a pointer type) or convert to an int type.
+
+        An int or float result remembers its C type (`CInt`, `CFloat`: still an int or a
+        float), which is how a variadic function is given a `long long` or a `float`."""
         inst = self._inst
-        if isinstance(value, Pointer):
+        t = self.typeof(spec)
+        if isinstance(t, Scalar) and t.kind == "float":
+            return CFloat(t.convert(value, "ffi.cast"), t)
+        if isinstance(value, Pointer | CStr):
             addr = self._addr(value, "ffi.cast")
         else:
             addr = int(value) if value is not None else 0
-        t = self.typeof(spec)
         if isinstance(t, PointerTo):
             return t.wrap(inst, addr & 0xFFFFFFFF) if addr else None
         if isinstance(t, FuncPtrType):  # a function-pointer typedef: callable from Python
@@ -225,7 +185,7 @@ class FFI(EmscriptenHelpers):
             bits = t.size * 8
             v = addr & ((1 << bits) - 1)
             v = v - (1 << bits) if t.signed and v >> (bits - 1) else v
-            return to_enum(t.cls, v) if isinstance(t, EnumType) else v
+            return to_enum(t.cls, v) if isinstance(t, EnumType) else CInt(v, t)
         raise TypeError(f"ffi.cast: cannot cast to {spec!r}")
 
     def addressof(self, name: str) -> Pointer[Any]:
@@ -282,6 +242,39 @@ class FFI(EmscriptenHelpers):
             mem.write(self._addr(dest, "ffi.memmove dest"), data[:n])
         else:
             mem.copy_out(self._addr(src, "ffi.memmove src"), dest, n)
+
+    def gc(self, ptr: Any, destructor: Callable[[Any], Any] | None) -> Pointer[Any]:
+        """A new pointer to the same memory that calls `destructor(pointer)` once it (and every
+        pointer derived from it) is garbage-collected, as cffi's `ffi.gc`: `ffi.gc(lib.new_thing(),
+        lib.free_thing)`. `ffi.release(p)` runs the destructor now. With None, a plain copy.
+
+        `ptr` is a `Pointer` (a handle, a struct pointer...) or a `CStr` (then a `char` pointer).
+        The destructor runs under the instance's lock, later if the instance is busy when the
+        pointer dies; its exceptions are reported like any finalizer's.
+        """
+        inst = self._inst
+        if isinstance(ptr, CStr):
+            addr, ctype, length = self._addr(ptr, "ffi.gc"), BUILTINS["char"], None
+        elif isinstance(ptr, Pointer):
+            addr, ctype, length = self._addr(ptr, "ffi.gc"), ptr.ctype, ptr._length
+        else:
+            raise TypeError(f"ffi.gc: expected a pointer or a CStr, got {type(ptr).__name__}")
+        if destructor is None:
+            return Pointer(inst, addr, ctype, length)
+        if not callable(destructor):
+            raise TypeError(f"ffi.gc: the destructor must be callable, got {type(destructor).__name__}")
+        p: Pointer[Any] = _convert.owned(inst, Pointer(inst, addr, ctype, length), destructor)
+        return p
+
+    def release(self, ptr: Pointer[Any]) -> None:
+        """Run now what the pointer's owner would run when collected: the `ffi.gc` destructor,
+        or freeing `ffi.new` memory (as cffi's `ffi.release`). Every pointer sharing that memory
+        is dangling afterwards; a second release does nothing."""
+        owner = ptr._owner if isinstance(ptr, Pointer) else None
+        if not isinstance(owner, Owner):
+            raise ValueError("ffi.release: the pointer comes from neither ffi.new nor ffi.gc")
+        with self._inst._lock:
+            owner.release()
 
     def malloc(self, n: int) -> int:
         """C `malloc(n)`: an int address (0 on failure); free it with `ffi.free`."""

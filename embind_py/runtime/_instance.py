@@ -3,8 +3,8 @@
 Owns: the instance's lifecycle (a `_backend` session: engine, store, imports answered
 by the `host` package), `_initialize`, binding exports to the backend's specialized callers,
 per-call temporaries (a scratch arena inside wasm memory, malloc for large ones),
-argument/result helpers for strings and buffers, and turning traps and exits into
-the runtime's exceptions with the wasm stack pointer restored.
+and turning traps and exits into the runtime's exceptions with the wasm stack pointer
+restored. Converting arguments and results is `_convert`'s.
 
 May import: the standard library and the runtime's own modules (the engine only
 through `_backend`).
@@ -13,8 +13,8 @@ through `_backend`).
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
-import struct
 import sys
 import threading
 import weakref
@@ -22,14 +22,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _backend, _limits
+from . import _backend, _convert, _limits
 from . import host as _host
-from ._errors import WasmError, WasmExit, WasmLinkError, WasmOutOfFuel, WasmTimeout, WasmTrap
-from ._types import ArrayOf, CStr, CType, Pointer, PointerTo, live
+from ._backend import _binary
+from ._errors import (
+    WasmError,
+    WasmExit,
+    WasmInterrupted,
+    WasmLinkError,
+    WasmOutOfFuel,
+    WasmTimeout,
+    WasmTrap,
+)
+from ._types import ArrayOf, CType, Pointer, live
 
 ARENA_SIZE = 64 * 1024  # per-instance scratch space for call temporaries
 _SIG = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
-_str_new = str.__new__
 
 _live: weakref.WeakSet[Instance] = weakref.WeakSet()
 
@@ -47,6 +55,25 @@ def _flush_all() -> None:
 # The process-wide engine and compiled-module cache of the active backend.
 engine = _backend.engine
 compile_module = _backend.compile_module
+
+
+def check_wasm(wasm: bytes, where: str, expected: str = "") -> None:
+    """Refuse bytes that are no wasm binary, or not the build `expected` (a sha256 prefix)
+    names, with a `WasmLinkError` naming `where` (wasmtime would even parse a text file
+    as WAT, and a wasm from another build would run with the wrong bindings)."""
+    if wasm[:4] != b"\0asm":
+        what = "it is empty" if not wasm else f"it starts with {wasm[:8]!r}, not the wasm magic b'\\x00asm'"
+        raise WasmLinkError(f"{where} is not a WebAssembly binary ({len(wasm)} bytes; {what}); rebuild it")
+    if wasm[4:8] != b"\x01\x00\x00\x00":
+        raise WasmLinkError(f"{where}: unsupported or damaged wasm header {wasm[4:8]!r} (version 1 expected)")
+    if expected:
+        got = _binary.digest(wasm)
+        if not got.startswith(expected):
+            raise WasmLinkError(
+                f"{where} is not the wasm its bindings were generated for (sha256 {got[: len(expected)]}, "
+                f"the bindings expect {expected}): rebuild both with `embind-py build`, or copy the "
+                "NAME.py and NAME.wasm of one build together"
+            )
 
 
 def wasm_bytes(module_name: str, module_file: str | None, wasm_name: str) -> bytes:
@@ -89,7 +116,8 @@ class Instance:
     - `fuel`: wasm instructions (roughly) per call (int); running out raises
       `WasmOutOfFuel`. Default None: no limit.
     - `max_memory`: bytes of linear memory (int); past it `memory.grow` fails,
-      so C's `malloc` returns NULL. Default None: wasm32's 4 GiB.
+      so C's `malloc` returns NULL. Default None: the module's own maximum (2 GiB
+      for emcc's default build).
     - `preopens`: `{guest_path: host_dir}` folders C may open through WASI,
       read-only unless `writable=True` or the value is `(host_dir, "rw")`.
       Default: no file system at all.
@@ -101,10 +129,24 @@ class Instance:
 
     A subclass's `__init__` must accept `(wasm, **options)` (as generated
     `Library` classes do) so that `reset()` can re-run it.
+
+    What generated code uses of an instance, and nothing else: `_bind(name)` once per
+    C function (giving the `_c_<name>` caller and its `_v_<name>` value slots), and per
+    call `_lock` (held around it), `_top` (the scratch mark taken before temporaries),
+    `_tmp(n, align)` and `_release(mark)`; for C globals `_bind_vars`, `_var` and
+    `_set_var`. Conversions are `embind_py.runtime` functions
+    taking the instance (`_convert`). `embind_py.typemap.INSTANCE_NAMES` lists every
+    attribute, so a C function never gets a name one of them has.
     """
 
+    _lock: threading.RLock
+    _top: int
     # The generated module's descriptors of its host functions (name -> FuncPtrType).
     _host_types: Mapping[str, Any] = {}
+    # Set by a generated module: the file its wasm comes from, and (a prefix of) that
+    # file's sha256 when the module was generated, so a mismatched pair is refused.
+    _wasm_file: str = ""
+    _wasm_digest: str = ""
 
     def __init__(
         self,
@@ -121,18 +163,23 @@ class Instance:
         max_memory: int | None = None,
         preopens: Mapping[str, Any] | None = None,
         writable: bool = False,
+        interruptible: bool = True,
         host: Mapping[str, Callable[..., Any]] | None = None,
         require_host: bool = False,
     ) -> None:
         if not isinstance(wasm, bytes):
             wasm = Path(wasm).read_bytes()
-        _limits.check_options(timeout, fuel, max_memory)
+        where = self._wasm_file or "the wasm module"
+        check_wasm(wasm, where, self._wasm_digest)
+        _limits.check_options(timeout, fuel, max_memory, interruptible)
         _limits.check_stdio_env(stdout, stderr, stdin, env, argv, _host.DEFAULT)
         self._options: dict[str, Any] = dict(stdout=stdout, stderr=stderr, stdin=stdin, env=env, argv=argv)
         limits = {"timeout": timeout, "fuel": fuel, "max_memory": max_memory, "preopens": preopens}
         self._options.update((k, v) for k, v in limits.items() if v is not None)
         if writable:
             self._options["writable"] = True
+        if not interruptible:
+            self._options["interruptible"] = False
         if host is not None:
             if not isinstance(host, Mapping):
                 raise TypeError(f"host: expected a dict {{name: function}}, got {type(host).__name__}")
@@ -144,10 +191,10 @@ class Instance:
         self._wasm = wasm
         self._signatures = dict(signatures or {})
         # reset() re-runs __init__ under this lock; keep it so waiting threads stay serialized.
-        self._lock: threading.RLock = self.__dict__.get("_lock") or threading.RLock()
+        self._lock = self.__dict__.get("_lock") or _backend.new_lock()
         self._pending: BaseException | None = None
         self._host_fns: list[Callable[..., Any]] = []  # see guard()
-        self._deferred_frees: list[int] = []  # ffi.new blocks to free once the lock is free
+        self._deferred_frees: list[Any] = []  # ffi.new blocks / ffi.gc destructors, once the lock is free
         self._in_host = 0  # host functions (callbacks, stdio) running now: reset() must wait
         self._sp_stack: list[int] = []
         self.temp_ret0 = 0
@@ -156,8 +203,19 @@ class Instance:
         self._stdin = stdin
         self._stdin_pos = 0  # how much of a bytes stdin C has read
 
-        self._wasi_stdio = False  # the wasmtime backend sets it when WASI owns stdio (preopens)
-        self._be = be = _backend.Session(self, wasm, self._options)
+        # C's files: the folders granted, served by the runtime's own file system (never
+        # wasmtime's WASI preopens, so stdio stays the runtime's too).
+        old_files = self.__dict__.get("_files")
+        if old_files is not None:  # reset()
+            old_files.close_all()
+        self._files = _host.FileSystem(_host.parse_grants(preopens, writable))
+        weakref.finalize(self, self._files.close_all)
+        try:
+            self._be = be = _backend.Session(self, wasm, self._options)
+        except WasmLinkError as e:
+            if not self._wasm_file:
+                raise
+            raise WasmLinkError(f"{self._wasm_file}: {e}") from None
         self.mem = be.mem
         # The engine's own objects, for code that needs wasmtime itself (None where absent).
         self.engine: Any = getattr(be, "engine", None)
@@ -276,7 +334,8 @@ class Instance:
         return Pointer(self, addr, t)
 
     def has_export(self, name: str) -> bool:
-        return self._be.func(name) is not None or self._be.export_signature(name) is not None
+        """Whether the module exports a function `name`."""
+        return self._be.func(name) is not None
 
     # -- stack -------------------------------------------------------------
 
@@ -366,15 +425,17 @@ class Instance:
         pending, self._pending = self._pending, None
         if pending is not None:
             self._be.clear_host_exception(pending)
+        reason = self._be.stop_reason()
         self._recover()
         if pending is not None:
             raise pending
         if not isinstance(exc, _backend.TRAPS):
-            raise exc  # the public-API fallback re-raised a host exception itself
-        raise self._translate(exc) from None
+            raise exc  # a signal handler's exception, or one the public-API fallback re-raised
+        raise self._translate(exc, reason) from None
 
     def _recover(self) -> None:
-        """Put the wasm stack pointer back where it was when this call level began."""
+        """Re-arm the call's stopping; put the wasm stack pointer back where this call level began."""
+        self._be.rearm()
         sp = self._sp_stack[-1] if self._sp_stack else getattr(self, "_sp0", 0)
         if sp and self._stack_restore is not None:
             self._be.refill()  # the failed call may have used up the budget restore runs on
@@ -383,7 +444,17 @@ class Instance:
             except WasmError:  # pragma: no cover - restore itself cannot trap
                 pass
 
-    def _translate(self, exc: Any) -> WasmError:
+    def interrupt(self) -> None:
+        """Stop the C call running on this instance, from any thread: it raises `WasmInterrupted`.
+
+        Returns at once; the call stops at its next loop iteration or function entry (or when
+        a Python callback it is in returns). Other instances' calls go on. With no call
+        running, nothing happens: the next call is not affected. The instance stays usable,
+        but C may have been stopped halfway through updating its data: `reset()` starts over.
+        """
+        self._be.interrupt()
+
+    def _translate(self, exc: Any, reason: str | None = None) -> WasmError:
         f = self._be.failure(exc)
         if f.kind == "exit":
             return WasmExit(f.exit_code)
@@ -393,6 +464,9 @@ class Instance:
         where = f" in C function {frames[0]}()" if frames else ""
         if locations and locations[0]:
             where += f" at {locations[0]}"
+        if f.kind == "interrupt" and reason != "timeout":
+            by = "by Ctrl-C (SIGINT)" if reason == "sigint" else "by interrupt()"
+            return WasmInterrupted(f"wasm call{where} was stopped {by}", "interrupt", frames, locations)
         if f.kind == "interrupt":
             t = self._be.limit("timeout")
             budget = f"timeout={t} s" if t is not None else "timeout"
@@ -445,120 +519,10 @@ class Instance:
             self.free(ms.pop()[1])
         self._top = mark
 
-    def _arg_str(self, value: Any, what: str, writable: bool = False) -> int:
-        """A `char *` argument: str (UTF-8), bytes, a writable buffer, a Pointer, or None."""
-        cls = value.__class__
-        if cls is str:
-            data = value.encode("utf-8") + b"\0"
-        elif cls is bytes:
-            data = value + b"\0"
-        elif value is None:
-            return 0
-        elif isinstance(value, Pointer):
-            return self._pointer_address(value, what)
-        elif isinstance(value, str | bytes):
-            data = (value.encode("utf-8") if isinstance(value, str) else bytes(value)) + b"\0"
-        else:
-            return self._arg_buf(value, what, writable, nul=True)
-        n = len(data)
-        top = self._top
-        if top + n <= self._arena_end:
-            # The arena lies inside linear memory, which never shrinks: no bounds check needed.
-            # A slice assignment into a view of it is 5x cheaper than a ctypes memmove call.
-            self._top = top + n
-            if self.mem.base != self._arena_host:
-                self._map_arena()
-            off = top - self._arena
-            self._arena_mv[off : off + n] = data
-            return top
-        p = self._tmp(n, 1)
-        self.mem.write(p, data, n)
-        return p
-
     def _map_arena(self) -> None:
         """(Re)make the view of the scratch arena for the current memory base (it moves on growth)."""
         self._arena_mv = self.mem.writable(self._arena, self._arena_end - self._arena)
         self._arena_host = self.mem.base
-
-    def _arg_buf(self, value: Any, what: str, writable: bool, nul: bool = False, ctype: str = "") -> int:
-        """A `T *` argument: a Pointer, None, or any buffer (copied in, and back if writable)."""
-        if value is None:
-            return 0
-        if isinstance(value, Pointer):
-            return self._pointer_address(value, what)
-        try:
-            mv = memoryview(value)
-        except TypeError:
-            want = f"a pointer, a buffer or None for C {ctype}" if ctype else "a pointer, a buffer or None"
-            raise TypeError(f"{what}: expected {want}, got {type(value).__name__}") from None
-        n = mv.nbytes
-        p = self._tmp(n + (1 if nul else 0), 8)
-        if n:
-            self.mem.write(p, mv, n)
-        if nul:
-            self.mem.write(p + n, b"\0", 1)
-        if writable and not mv.readonly and n:
-            self._copybacks.append((self._top, p, mv, n))
-        return p
-
-    def _arg_void(self, value: Any, what: str, writable: bool) -> int:
-        """A `void *` argument: an int address, a Pointer, a buffer, or None."""
-        if value.__class__ is int:
-            if not 0 <= value <= 0xFFFFFFFF:
-                raise OverflowError(f"{what}: {value} is not a wasm32 address")
-            return int(value)
-        return self._arg_buf(value, what, writable, False, "void *")
-
-    def _arg_ptr(self, value: Any, what: str, ctype: str) -> int:
-        """A pointer argument that takes only Pointers, ints (addresses) or None."""
-        if value is None:
-            return 0
-        if isinstance(value, Pointer):
-            return self._pointer_address(value, what)
-        if value.__class__ is int and 0 <= value <= 0xFFFFFFFF:
-            return value
-        raise TypeError(f"{what}: expected a pointer ({ctype}) or None, got {type(value).__name__}")
-
-    def _arg_strv(self, value: Any, what: str, ctype: str) -> int:
-        """A `char **` argument: a list/tuple of str, bytes or None becomes a NULL-terminated
-        array of per-call copies (C's writes to them are not copied back); else as `_arg_ptr`."""
-        if not isinstance(value, list | tuple):
-            if value is None or isinstance(value, Pointer) or value.__class__ is int:
-                return self._arg_ptr(value, what, ctype)
-            raise TypeError(
-                f"{what}: expected a list of str, a pointer ({ctype}) or None, got {type(value).__name__}"
-            )
-        addrs = []
-        for i, item in enumerate(value):
-            if item is not None and not isinstance(item, str | bytes):
-                raise TypeError(f"{what}[{i}]: expected str, bytes or None, got {type(item).__name__}")
-            addrs.append(self._arg_str(item, f"{what}[{i}]"))
-        addrs.append(0)
-        arr = self._tmp(4 * len(addrs), 4)
-        self.mem.write(arr, struct.pack(f"<{len(addrs)}I", *addrs), 4 * len(addrs))
-        return arr
-
-    def _pointer_address(self, p: Pointer[Any], what: str) -> int:
-        if p._inst is not self:
-            raise TypeError(f"{what}: pointer belongs to another wasm instance")
-        return p.address
-
-    def _ret_str(self, addr: int) -> CStr | None:
-        addr &= 0xFFFFFFFF
-        if not addr:
-            return None
-        # str.__new__ and a plain attribute store: half the cost of calling CStr(...).
-        out: CStr = _str_new(CStr, self.mem.read_cstring(addr).decode("utf-8", "replace"))
-        out.address = addr
-        return out
-
-    def _ret_ptr(self, addr: int, ctype: CType | None) -> Any:
-        addr &= 0xFFFFFFFF
-        if not addr:
-            return None
-        if ctype is None:
-            return addr
-        return Pointer(self, addr, ctype)
 
     def read_stdin(self, n: int) -> bytes | None:
         src = self._stdin
@@ -602,6 +566,33 @@ class Instance:
         self.mem.refresh()
         return self.mem.size
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a recipe: the same class made again with the same load options.
+
+        The other process re-creates the instance from its own copy of the module (checked
+        to carry the same wasm) with fresh memory: C's globals and heap are not copied, and
+        pointers into them refuse to pickle. Options that name this process's objects
+        (stdout/stderr/stdin streams) cannot travel and raise `TypeError`.
+        """
+        cls = type(self)
+        options = {}
+        for k, v in self._options.items():
+            if v is None or (k in ("stdout", "stderr") and v is _host.DEFAULT):
+                continue
+            if k in ("stdout", "stderr") or (k == "stdin" and not isinstance(v, bytes | bytearray)):
+                raise TypeError(
+                    f"cannot pickle this {cls.__name__}: its {k}= is a {type(v).__name__}, an object "
+                    f"of this process; load it without {k}= (a worker's C output goes to the worker's "
+                    "own sys.stdout/sys.stderr), or pass bytes as stdin"
+                )
+            options[k] = v
+        module = sys.modules.get(cls.__module__)
+        own = module is not None and getattr(module, "_WASM", None) is not None
+        wasm = None if own else self._wasm
+        signatures = self._signatures if cls is Instance else None
+        digest = hashlib.sha256(self._wasm).hexdigest()
+        return (_restore, (cls.__module__, cls.__qualname__, wasm, digest, signatures, options))
+
     def reset(self) -> None:
         """Start over in place: a fresh instance state (memory, C globals) with the same options.
 
@@ -624,4 +615,32 @@ class Instance:
                 init(self, self._wasm, **self._options)
 
     def wrap_pointer(self, addr: int, ctype: CType | None) -> Any:
-        return PointerTo(ctype).wrap(self, addr)
+        return _convert.ret_ptr(self, addr, ctype)
+
+
+def _restore(
+    module: str,
+    qualname: str,
+    wasm: bytes | None,
+    digest: str,
+    signatures: Mapping[str, tuple[str, str]] | None,
+    options: dict[str, Any],
+) -> Instance:
+    """Unpickle an instance (see `Instance.__reduce__`): make it again from its module."""
+    import importlib
+
+    cls: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        cls = getattr(cls, part)
+    if wasm is None:
+        inst = cls(**options)  # a generated Library reads its module's NAME.wasm
+        if hashlib.sha256(inst._wasm).hexdigest() != digest:
+            raise WasmLinkError(
+                f"cannot unpickle {module}.{qualname}: the {module} module here comes with a different "
+                f"wasm than the pickled instance was made from (sha256 {digest[:12]}...); install the "
+                "same build of it on every process"
+            )
+        return inst  # type: ignore[no-any-return]
+    if cls is Instance:
+        return Instance(wasm, signatures, **options)
+    return cls(wasm, **options)  # type: ignore[no-any-return]

@@ -2,9 +2,8 @@
 
 Owns: the runtime descriptors of C types (`Scalar`, `PointerTo`, `ArrayOf`, and
 the hooks records and callbacks plug into), their load/store to linear memory,
-argument conversion helpers used by generated wrappers (`to_int`, `to_float`,
-`to_bool`), and `Pointer`, the value a `T *` becomes in Python. Each conversion
-rule lives here once; generated wrappers, `ffi` helpers and callbacks share it.
+and `Pointer`, the value a `T *` becomes in Python. The conversion rules they apply
+when storing a Python value live in `_convert`, shared with wrappers, callbacks and `ffi`.
 
 May import: the standard library and the runtime's own modules.
 """
@@ -26,42 +25,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # ---------------------------------------------------------------------------
-# Argument checks (the slow paths of the inline checks in generated code)
-
-
-def to_int(value: object, name: str, lo: int, hi: int, ctype: str) -> int:
-    """Convert a Python argument to a C integer in [lo, hi], or raise."""
-    if isinstance(value, float) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name}: expected int for C {ctype}, got {type(value).__name__}")
-    v = operator.index(value)
-    if not lo <= v <= hi:
-        raise OverflowError(f"{name}: {v} does not fit in C {ctype} (range {lo}..{hi})")
-    return v
-
-
-def to_float(value: object, name: str, ctype: str) -> float:
-    if isinstance(value, float | int):
-        return float(value)
-    if hasattr(value, "__float__") and not isinstance(value, str | bytes):
-        return float(value)
-    raise TypeError(f"{name}: expected float for C {ctype}, got {type(value).__name__}")
-
-
-def to_bool(value: object, name: str) -> bool:
-    if isinstance(value, bool | int):
-        return bool(value)
-    if hasattr(value, "__index__"):
-        return bool(operator.index(value))
-    raise TypeError(f"{name}: expected bool for C _Bool, got {type(value).__name__}")
-
-
-def int_range(size: int, signed: bool) -> tuple[int, int]:
-    if signed:
-        return -(1 << (size * 8 - 1)), (1 << (size * 8 - 1)) - 1
-    return 0, (1 << (size * 8)) - 1
-
-
-# ---------------------------------------------------------------------------
 # Type descriptors
 
 
@@ -80,6 +43,13 @@ class CType:
 
     def __repr__(self) -> str:
         return f"<ctype {self.name!r}>"
+
+
+def int_range(size: int, signed: bool) -> tuple[int, int]:
+    """The values a C integer of `size` bytes holds."""
+    if signed:
+        return -(1 << (size * 8 - 1)), (1 << (size * 8 - 1)) - 1
+    return 0, (1 << (size * 8)) - 1
 
 
 _CT_INT: dict[tuple[int, bool], type[Any]] = {
@@ -112,12 +82,12 @@ class Scalar(CType):
 
     def convert(self, value: Any, what: str) -> Any:
         if self.kind == "float":
-            return to_float(value, what, self.name)
+            return _convert.to_float(value, what, self.name)
         if self.kind == "bool":
-            return to_bool(value, what)
+            return _convert.to_bool(value, what)
         if value.__class__ is int and self.lo <= value <= self.hi:
             return value
-        return to_int(value, what, self.lo, self.hi, self.name)
+        return _convert.to_int(value, what, self.lo, self.hi, self.name)
 
     def load(self, inst: Instance, addr: int) -> Any:
         v = inst.mem.load(self.ct, addr)
@@ -247,17 +217,8 @@ class PointerTo(CType):
 
     def address_of(self, inst: Instance, value: Any, what: str) -> int:
         """The wasm address a Python value stands for when stored as this pointer."""
-        if value is None:
-            return 0
-        if isinstance(value, Pointer):
-            if value._inst is not inst:
-                raise TypeError(f"{what}: pointer belongs to another wasm instance")
-            return value.address
-        if self.target is None and value.__class__ is int:
-            if not 0 <= value <= 0xFFFFFFFF:
-                raise OverflowError(f"{what}: {value} is not a wasm32 address")
-            return value
-        raise TypeError(f"{what}: expected a pointer ({self.name}) or None, got {type(value).__name__}")
+        typed = self.target if isinstance(self.target, RecordType | OpaqueType) else None
+        return _convert.address(inst, value, what, self.name, typed)
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
         inst.mem.store(ctypes.c_uint32, addr, self.address_of(inst, value, what))
@@ -324,6 +285,13 @@ class Pointer(Generic[T]):
         self.ctype = ctype
         self._length = length
         self._owner = owner  # keeps an owning allocation alive
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            f"cannot pickle a {type(self).__name__}: it is an address in one wasm instance's memory, "
+            "which another process does not share; send the values instead (e.g. list(p[0:n]), a "
+            "struct value, bytes(ffi.buffer(p, n)))"
+        )
 
     def _addr(self, i: int) -> int:
         if self._length is not None and not -self._length <= i < self._length:
@@ -425,10 +393,12 @@ class Buffer(Protocol):
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
 
-BufferArg = Buffer | Pointer[Any] | None
-"""What a `T *` parameter accepts: a buffer (copied in, and back if writable), a Pointer, or None."""
-CharPtrArg = str | Buffer | Pointer[Any] | None
-"""What a `char *` parameter accepts: str (UTF-8), bytes, a writable buffer, a Pointer, or None."""
+BufferArg = Buffer | Pointer[Any] | int | None
+"""What a `T *` parameter accepts: a buffer (copied in, and back if writable), a Pointer, an int
+address, or None."""
+CharPtrArg = str | Buffer | Pointer[Any] | int | None
+"""What a `char *` parameter accepts: str (UTF-8), bytes, a writable buffer, a Pointer or a `CStr`
+(their address), an int address, or None."""
 StrArrayArg = Sequence[str | bytes | None] | Pointer[Any] | None
 """What a `char **` parameter accepts (`const char *const *argv`): a list or tuple of str/bytes/None
 (copied in for the call as a NULL-terminated array), a Pointer, or None."""
@@ -771,6 +741,11 @@ def to_enum(cls: Any, v: int) -> Any:
     return cls._value2member_map_.get(v, v)
 
 
+def enum_of(t: CType, v: int) -> Any:
+    """The integer `v` read as C type `t`: an enum member when `t` is an enum that has one."""
+    return to_enum(t.cls, v) if isinstance(t, EnumType) else v
+
+
 S_co = TypeVar("S_co", bound=Struct)
 
 
@@ -834,15 +809,20 @@ class Handle(Pointer[Any]):
 
 
 class CStr(str):
-    """The `str` a function's `char *` result gives, with the C `address` it was read from:
-    memory the C library allocated for the caller (`cJSON_Print`, `strdup`) is freed with its
-    own function, `lib.cJSON_free(s.address)`, as nothing else keeps the pointer."""
+    """The `str` a `char *` result gives, with the C `address` it was read from.
+
+    Passed back to a pointer parameter it is that address, never a copy, so memory the
+    C library allocated for the caller (`cJSON_Print`, `strdup`) is freed with its own
+    function: `lib.cJSON_free(s)` or `lib.cJSON_free(s.address)`.
+    """
 
     address: int
+    _inst: Any  # the instance whose memory `address` is in (None: any)
 
-    def __new__(cls, value: str, address: int) -> CStr:
+    def __new__(cls, value: str, address: int, inst: Any = None) -> CStr:
         self = super().__new__(cls, value)
         self.address = address
+        self._inst = inst
         return self
 
     def __reduce__(self) -> tuple[type[str], tuple[str]]:
@@ -850,21 +830,36 @@ class CStr(str):
 
 
 class CString(CType):
-    """`const char *` in a callback's arguments: arrives as str (UTF-8) or None."""
+    """`const char *` read as text: arrives as a `CStr` (UTF-8, keeping C's address) or None."""
 
     name = "const char *"
     size = 4
     align = 4
 
     def load(self, inst: Instance, addr: int) -> Any:
-        return self.from_wasm(inst, inst.mem.load(ctypes.c_uint32, addr))
+        return _convert.read_cstr(inst, inst.mem.load(ctypes.c_uint32, addr))
 
-    def from_wasm(self, inst: Instance, raw: int) -> Any:
-        raw &= 0xFFFFFFFF
-        return inst.mem.read_cstring(raw).decode("utf-8", "replace") if raw else None
+    def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
+        # Memory outlives any copy a str could get here: only an address is stored.
+        if isinstance(value, str | bytes) and not isinstance(value, CStr):
+            raise TypeError(
+                f"{what}: C keeps this {self.name}, which a copy of a {type(value).__name__} would not "
+                'outlive: store a CStr, or memory you keep, e.g. ffi.new("char[]", b"...")'
+            )
+        inst.mem.store(ctypes.c_uint32, addr, _convert.address(inst, value, what, self.name))
 
 
 CSTRING = CString()
+
+
+class CBytes(CString):
+    """`const char *` declared `bytes`: arrives as the bytes up to its NUL, undecoded."""
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        return _convert.ret_bytes(inst, inst.mem.load(ctypes.c_uint32, addr))
+
+
+CBYTES = CBytes()
 
 
 class FuncPtrType(CType):
@@ -872,7 +867,9 @@ class FuncPtrType(CType):
 
     `params`/`result` are descriptors (None for void); `sret` is set when the result
     is a struct returned through a hidden first pointer; `byval` marks parameters
-    that are aggregates passed as a pointer to a copy.
+    that are aggregates passed as a pointer to a copy. `lengths` pairs a pointer
+    parameter with the parameter holding its length (by position): a callback gets
+    exactly that many bytes there (see `_convert.callback_args`).
     """
 
     size = 4
@@ -886,6 +883,7 @@ class FuncPtrType(CType):
         result: CType | None,
         params: tuple[CType, ...],
         sret: bool = False,
+        lengths: tuple[tuple[int, int], ...] = (),
     ) -> None:
         self.name = name
         self.wparams = wparams
@@ -893,6 +891,7 @@ class FuncPtrType(CType):
         self.result = result
         self.params = params
         self.sret = sret
+        self.lengths = lengths
 
     def load(self, inst: Instance, addr: int) -> Any:
         return self.wrap(inst, inst.mem.load(ctypes.c_uint32, addr))
@@ -903,9 +902,7 @@ class FuncPtrType(CType):
         return FuncPtr(inst, index, self) if index else None
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
-        from ._callbacks import fn_index
-
-        inst.mem.store(ctypes.c_uint32, addr, fn_index(inst, value, self, what, False))
+        inst.mem.store(ctypes.c_uint32, addr, _convert.fn_index(inst, value, self, what, False))
 
 
 # Pointer(...) builds the pointer class its target type asks for (struct pointer, handle).
@@ -919,3 +916,7 @@ def _pointer_new(cls: Any, inst: Any, address: int, ctype: CType, *args: Any, **
 
 
 Pointer.__new__ = _pointer_new  # type: ignore[method-assign, assignment]
+
+
+# Last: `_convert` uses the classes above, and they call it only at run time.
+from . import _convert  # noqa: E402

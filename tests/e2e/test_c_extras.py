@@ -276,19 +276,31 @@ p = lay.ffi.new("struct Flags *", f)
 p.level = 3
 import ld
 half: float = ld.ld_half(1)
+import va
+va_lib = va.load()
+k: int = va_lib.sum_kinds("ild", 1, va_lib.ffi.cast("long long", 2), 3.0) + va.sum_kinds("s", "x")
+import macros
+sq: int = macros.SQUARE(3) + macros.FLAG(2)
+rad: float = macros.DEG2RAD(90)
 """
 
 
 def test_generated_modules_pass_mypy_strict_and_ruff(
-    mod: ModuleType, gmod: ModuleType, ldmod: ModuleType, tmp_path: Path
+    mod: ModuleType,
+    gmod: ModuleType,
+    ldmod: ModuleType,
+    vamod: ModuleType,
+    macmod: ModuleType,
+    tmp_path: Path,
 ) -> None:
-    for m in (mod, gmod, ldmod):
+    for m in (mod, gmod, ldmod, vamod, macmod):
         src = Path(m.__file__ or "")
         (tmp_path / f"{src.stem}.py").write_text(src.read_text())
     (tmp_path / "user.py").write_text(textwrap.dedent(USER_SCRIPT))
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "MYPYPATH": str(root)}
-    files = [str(tmp_path / n) for n in ("layouts.py", "globals.py", "ld.py", "user.py")]
+    names = ("layouts.py", "globals.py", "ld.py", "va.py", "macros.py", "user.py")
+    files = [str(tmp_path / n) for n in names]
     argv = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent", *files]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -359,3 +371,175 @@ def test_long_double_is_a_python_float(ldmod: ModuleType) -> None:
     with pytest.raises(TypeError):
         lib.ld_half("1")
     assert not hasattr(lib, "ld_cb")  # a long double callback: skipped with a warning
+
+
+VA_H = r"""
+#include <stdarg.h>
+int format(char *out, int n, const char *fmt, ...);
+long long sum_kinds(const char *kinds, ...);
+double sum_doubles(int count, ...);
+int vformat(char *out, int n, const char *fmt, va_list ap);
+"""
+
+VA_C = r"""
+#include <stdio.h>
+#include <string.h>
+#include "va.h"
+int vformat(char *out, int n, const char *fmt, va_list ap) { return vsnprintf(out, n, fmt, ap); }
+int format(char *out, int n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vformat(out, n, fmt, ap);
+    va_end(ap);
+    return r;
+}
+/* i int, u unsigned, l long long, c char (promoted), s strlen of a string, p *(int *) */
+long long sum_kinds(const char *kinds, ...) {
+    va_list ap;
+    long long total = 0;
+    va_start(ap, kinds);
+    for (const char *k = kinds; *k; k++) {
+        switch (*k) {
+        case 'i': total += va_arg(ap, int); break;
+        case 'u': total += va_arg(ap, unsigned); break;
+        case 'l': total += va_arg(ap, long long); break;
+        case 'c': total += (char)va_arg(ap, int); break;
+        case 's': { const char *s = va_arg(ap, const char *); total += s ? (long long)strlen(s) : -1; break; }
+        case 'p': { int *p = va_arg(ap, int *); total += p ? *p : -1000; break; }
+        case 'd': total += (long long)va_arg(ap, double); break;
+        case 'L': total += (long long)va_arg(ap, long double); break;
+        }
+    }
+    va_end(ap);
+    return total;
+}
+double sum_doubles(int count, ...) {
+    va_list ap;
+    double t = 0;
+    va_start(ap, count);
+    for (int i = 0; i < count; i++) t += va_arg(ap, double);
+    va_end(ap);
+    return t;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def vamod(build_c: BuildFn) -> ModuleType:
+    return build_c("va", VA_C, VA_H)
+
+
+def test_variadic_calls_lay_arguments_out_as_emcc_does(vamod: ModuleType) -> None:
+    m = vamod
+    lib = m.load()
+    ffi = lib.ffi
+    assert m._EXPORTS["format"] == ("iiii", "i") and not hasattr(lib, "vformat")  # va_list: skipped
+    buf = ffi.new("char[]", 200)
+    n = lib.format(
+        buf, 200, "%d|%s|%.3f|%lld|%u|%c|%s|%lld|%f|%hhd|%llu",
+        -42, "héllo", 2.5, ffi.cast("long long", 2**40 + 1), ffi.cast("unsigned int", 4_000_000_000),
+        ord("x"), b"raw", 3 << 40, ffi.cast("float", 0.25), ffi.cast("signed char", -3), 2**64 - 1,
+    )
+    want = "-42|héllo|2.500|1099511627777|4000000000|x|raw|3298534883328|0.250000|-3|18446744073709551615"
+    assert ffi.string(buf).decode() == want and n == len(want.encode())
+    p = ffi.new("int *", 1000)
+    # ints, doubles, strings and 64-bit values mixed: each at its natural alignment
+    ld8 = ffi.cast("long double", 8.0)
+    total = lib.sum_kinds("ildlsipL", 1, 2**33, 2.75, ffi.cast("long long", -5), "four", 7, p, ld8)
+    assert total == 1 + 2**33 + 2 - 5 + 4 + 7 + 1000 + 8
+    assert lib.sum_kinds("sp", None, None) == -1001 and lib.sum_kinds("") == 0
+    assert lib.sum_kinds("cu", ffi.cast("char", -1), ffi.cast("unsigned", 2**32 - 1)) == -1 + 2**32 - 1
+    assert lib.sum_doubles(3, 0.5, 1.0, ffi.cast("double", 2)) == 3.5  # (an int 1 would go as an int)
+    with pytest.raises(TypeError, match="variadic argument 1"):
+        lib.sum_kinds("i", object())
+    with pytest.raises(TypeError, match="variadic argument 2"):
+        lib.sum_kinds("ii", 1, [1, 2])
+    with pytest.raises(OverflowError, match="variadic argument 1"):
+        lib.sum_kinds("l", 2**64)
+    assert lib.sum_kinds("i", 5) == 5  # the instance is still usable
+    assert m.sum_kinds("ii", 2, 3) == 5  # module level, through the default instance
+
+
+MACROS_H = r"""
+#define SQUARE(x) ((x) * (x))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define FLAG(n) (1u << (n))
+#define HALF(x) ((x) / 2)
+#define MOD3(x) ((x) % 3)
+#define DEG2RAD(d) ((d) * 3.14159265358979 / 180.0)
+#define CLAMP(v, lo, hi) (MAX(lo, (v)) < (hi) ? MAX(lo, (v)) : (hi))
+#define BYTE(x) ((unsigned char)(x))
+#define IS_SET(w, n) (((w) & FLAG(n)) != 0)
+#define NEG(x) (-(x))
+#define NOT(x) (!(x))
+#define SUM3(a, b, c) ((a) + (b) + (c))
+#define WIDE(x) ((long long)(x) << 33)
+#define CALLS(x) helper(x)
+#define STMT(x) do { (void)(x); } while (0)
+#define STR(x) #x
+#define VARIADIC(...) (__VA_ARGS__)
+#define NOARGS() 42
+int helper(int x);
+int square_c(int x);
+unsigned flag_c(int n);
+int half_c(int x);
+int mod3_c(int x);
+int clamp_c(int v, int lo, int hi);
+int byte_c(int x);
+long long wide_c(int x);
+"""
+
+MACROS_C = r"""
+#include "macros.h"
+int helper(int x) { return x; }
+int square_c(int x) { return SQUARE(x); }
+unsigned flag_c(int n) { return FLAG(n); }
+int half_c(int x) { return HALF(x); }
+int mod3_c(int x) { return MOD3(x); }
+int clamp_c(int v, int lo, int hi) { return CLAMP(v, lo, hi); }
+int byte_c(int x) { return BYTE(x); }
+long long wide_c(int x) { return WIDE(x); }
+"""
+
+
+@pytest.fixture(scope="module")
+def macmod(build_c: BuildFn) -> ModuleType:
+    return build_c("macros", MACROS_C, MACROS_H)
+
+
+def test_function_like_macros_are_python_functions_with_cs_arithmetic(macmod: ModuleType) -> None:
+    m = macmod
+    lib = m.load()
+    for x in (0, 7, -9, 46340, 46341, -(2**31)):
+        assert m.SQUARE(x) == lib.square_c(x)  # int overflow wraps as C (clang) does
+        assert m.HALF(x) == lib.half_c(x) and m.MOD3(x) == lib.mod3_c(x)  # truncation toward zero
+        assert m.BYTE(x) == lib.byte_c(x) and m.WIDE(x) == lib.wide_c(x)
+    assert [m.FLAG(n) for n in (0, 5, 31)] == [lib.flag_c(n) for n in (0, 5, 31)] == [1, 32, 2**31]
+    assert m.MAX(3, -4) == 3 and m.IS_SET(0b1010, 1) == 1 and m.IS_SET(0b1010, 2) == 0
+    assert all(m.CLAMP(v, 0, 10) == lib.clamp_c(v, 0, 10) for v in (-5, 5, 50))
+    assert m.NEG(-(2**31)) == -(2**31) and m.NOT(0) == 1 and m.SUM3(1, 2, 3) == 6
+    assert m.DEG2RAD(180) == 3.14159265358979 and isinstance(m.DEG2RAD(1.5), float)
+    with pytest.raises(ValueError, match="shift count"):
+        m.FLAG(32)
+    with pytest.raises(ZeroDivisionError):
+        m.MOD3(0) + m.HALF(1) // 0
+    with pytest.raises(OverflowError, match="SQUARE"):
+        m.SQUARE(2**31)
+    with pytest.raises(TypeError):
+        m.SQUARE(1.5)
+    for skipped in ("CALLS", "STMT", "STR", "VARIADIC", "NOARGS"):
+        assert not hasattr(m, skipped)
+    assert m.SQUARE.__doc__ == "#define SQUARE(x) ((x) * (x))"
+
+
+def test_skipped_macros_are_listed_under_verbose(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    header = "#define CALLS(x) helper(x)\n#define TWICE(x) ((x) * 2)\nint helper(int x);\n"
+    (tmp_path / "mv.h").write_text(header)
+    (tmp_path / "mv.c").write_text('#include "mv.h"\nint helper(int x) { return x; }\n')
+    quiet = run_cli("build", tmp_path / "mv.c", "-o", tmp_path)
+    assert quiet.exit_code == 0 and "CALLS" not in quiet.output, quiet.output
+    loud = run_cli("build", tmp_path / "mv.c", "-o", tmp_path, "--force", "-v")
+    assert "mv.h:1: warning: macro CALLS(x) skipped" in loud.output and "calls a function" in loud.output
+    assert "TWICE" not in loud.output

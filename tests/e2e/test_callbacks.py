@@ -34,12 +34,21 @@ def test_python_callable_as_function_pointer(lib: Any) -> None:
         lib.apply(42.0, 1, 2)
 
 
-def test_table_slots_are_reused(lib: Any) -> None:
-    lib.apply(lambda a, b: a, 1, 2)
-    size = lib.exports["__indirect_function_table"].size(lib.store)
-    for i in range(20):
+def test_table_indices_are_never_given_to_another_function(lib: Any) -> None:
+    def size() -> int:
+        return int(lib.exports["__indirect_function_table"].size(lib.store))
+
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    lib.apply(add, 1, 2)
+    before = size()
+    for _ in range(20):  # the same callable again: its index again, no growth
+        assert lib.apply(add, 1, 2) == 3
+    assert size() == before
+    for i in range(20):  # a new callable each time: a fresh index each (one table entry)
         assert lib.apply(lambda a, b, i=i: a + b + i, 1, 2) == 3 + i
-    assert lib.exports["__indirect_function_table"].size(lib.store) == size
+    assert size() == before + 20
 
 
 def test_exception_in_callback_propagates(lib: Any) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from embind_py import cparse, pipeline, render, toolchain
-from embind_py.config import Options, make_config
+from embind_py.config import BuildError, Options, make_config
 from embind_py.runtime import WasmError
 from tests.conftest import BuildFn
 
@@ -134,6 +134,9 @@ def test_fuzz_headers_through_emcc(tmp_path: Path, emcc: toolchain.Emcc) -> None
             lib = pipeline.parse(cfg, emcc)
         except toolchain.CompileError as e:
             assert e.output
+            continue
+        except BuildError as e:  # a preprocessor error, located: FILE:LINE diagnostics
+            assert e.diagnostics
             continue
         if not any(d.severity == "error" for d in lib.diagnostics):
             compile(render.render_module("fuzzed", lib, ["fuzzed.h"], "sha256:0").text, "f.py", "exec")

@@ -33,7 +33,7 @@ CASES: dict[str, Case] = {
     "syntax_line": Case(2, ("lib.h:2", "syntax error before 'y'")),
     "unmatched_brace": Case(2, ("lib.h:2", "syntax error")),
     "parser_internal_error": Case(2, ("syntax error",)),
-    "unsupported": Case(0, ("warning", "variadic"), {"ok": ((), 1)}),
+    "unsupported": Case(0, ("warning", "va_list"), {"ok": ((), 1), "v": ((5, 6), 5)}),
     "keywords": Case(
         0,
         ("lib.h:1: warning: lambda() is bound as lambda_() (lambda is a Python keyword)",

@@ -59,7 +59,8 @@ def test_small_int_results_are_narrowed() -> None:
 
 def test_unsupported_becomes_a_warning() -> None:
     lib = m.Library(functions=(fn("v", m.INT, ("x", m.INT)),))
-    variadic = m.Function("pf", m.FunctionType(m.INT, (), True), "int pf(...)", "x.h", 7)
+    takes = m.FunctionType(m.VOID, (m.Param("f", m.PointerType(m.FunctionType(m.INT, (), True))),))
+    variadic = m.Function("pf", takes, "void pf(int (*f)(...))", "x.h", 7)
     lib = m.Library(functions=(*lib.functions, variadic))
     mapped = typemap.map_library(lib)
     assert [f.name for f in mapped.functions] == ["v"]
@@ -102,3 +103,42 @@ def test_dunder_order_matches_ruff() -> None:
     assert natural_sorted(["AB", "Ab", "L", "XY", "b", "_X", "f10", "f2"]) == [
         "AB", "Ab", "L", "XY", "_X", "b", "f2", "f10",
     ]
+
+
+def test_instance_names_list_every_attribute_of_the_runtime_instance() -> None:
+    """typemap keeps a plain list (the build side never imports the runtime): it must name
+    every attribute an Instance has, or a C function could be bound over one."""
+    import wasmtime
+
+    from embind_py.runtime import Instance
+
+    wasm = bytes(wasmtime.wat2wasm('(module (memory (export "memory") 1) (func (export "_initialize")))'))
+    inst = Instance(wasm)
+    inst._bind_vars({})  # what a module with C globals calls (it sets `_vars`)
+    have = {n for n in dir(Instance) if not n.startswith("__")} | set(vars(inst))
+    have |= set(getattr(Instance, "__annotations__", {}))
+    missing = sorted(have - set(typemap.INSTANCE_NAMES))
+    extra = sorted(set(typemap.INSTANCE_NAMES) - have)
+    assert not missing and not extra, f"update typemap.INSTANCE_NAMES: add {missing}, remove {extra}"
+
+
+def test_c_names_never_meet_instance_attributes_or_callers() -> None:
+    names_in_c = ("_lock", "_top", "print", "_v_print")
+    lib = m.Library(functions=tuple(fn(n, m.INT) for n in names_in_c))
+    names = [f.name for f in typemap.map_library(lib).functions]
+    assert names == ["_lock_", "_top_", "print", "_v_print_"]
+
+
+def test_typemap_keeps_no_module_state() -> None:
+    ft = m.FunctionType(m.INT, (m.Param("x", m.INT),))
+    cb = m.PointerType(ft)
+    lib = m.Library(functions=(fn("take", m.VOID, ("f", cb)),))
+    a = typemap.map_library(lib)
+    b = typemap.map_library(m.Library(functions=(fn("other", m.INT),)))
+    assert typemap.fn_types(a.scope) and not typemap.fn_types(b.scope)
+    mutable = [
+        k
+        for k, v in vars(typemap).items()
+        if isinstance(v, dict | set | list) and not k.startswith("__") and not k.lstrip("_").isupper()
+    ]
+    assert not mutable  # constant tables only (UPPER_CASE), never state

@@ -11,8 +11,9 @@ A backend module provides:
 - `TRAPS`: the engine's own exception types for a failed wasm call (the instance turns
   them into the runtime's exceptions with `Session.failure`).
 - `Slot`: the type of one value slot of a caller (`.i32`, `.i64`, `.f32`, `.f64`).
+- `new_lock()`: the lock serializing calls on one instance (re-entrant).
 - `compile_module(wasm)`: the engine's compiled module, cached per process.
-- `engine(...)`: wasmtime's process-wide engine (Pyodide has none and raises).
+- `engine(...)`: a new wasmtime engine (one per instance: see `_limits`; Pyodide has none and raises).
 - `Session(inst, wasm, options)`: one instantiated module with its own memory and store,
   whose imports the runtime's host functions answer (`_host.define_imports`). It offers:
   `mem` (a `_memory.Memory`-like object: bounds-checked reads and writes, `load`/`store`
@@ -22,8 +23,10 @@ A backend module provides:
   (letters i I f d), `caller(func, params, results, on_fail)` (the specialized call path:
   a zero-argument callable and its value slots), `call(func, args, params)` (a plain
   call, for the less frequent paths), `new_func(params, results, fn)`, `table_get(i)`,
-  `table_grow(func)`, `table_size()`, `grow_memory(pages)`, `failure(exc)` (what went
-  wrong, as a `Failure`) and `clear_host_exception(exc)`.
+  `table_grow(func)`, `table_set(i, func)`, `table_size()`, `grow_memory(pages)`, `failure(exc)` (what went
+  wrong, as a `Failure`) and `clear_host_exception(exc)`; and stopping a running call:
+  `interrupt()` (from any thread), `stop_reason()` (why the failing call was stopped:
+  "interrupt", "sigint", "timeout" or None) and `rearm()` (after a failure).
 
 May import: the standard library and the runtime's own modules; the backend modules
 themselves import their engine (wasmtime, or Pyodide's `js`/`pyodide.ffi`).
@@ -57,5 +60,6 @@ Slot = backend.Slot
 Session = backend.Session
 compile_module = backend.compile_module
 engine = backend.engine
+new_lock = backend.new_lock
 
-__all__ = ["NAME", "TRAPS", "Failure", "Session", "Slot", "backend", "compile_module", "engine"]
+__all__ = ["NAME", "TRAPS", "Failure", "Session", "Slot", "backend", "compile_module", "engine", "new_lock"]

@@ -20,10 +20,11 @@ own modules.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import re
 import struct
+import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,31 @@ _JS = run_js(
 )
 
 
+class _NoLock:
+    """The instance lock where no second thread can exist: Pyodide without pthreads cannot
+    start one, and an RLock costs half as much as the wasm call it would guard."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def new_lock() -> Any:
+    """A real RLock when this Pyodide build has threads, else `_NoLock`."""
+    info = getattr(sys, "_emscripten_info", None)
+    return threading.RLock() if getattr(info, "pthreads", True) else _NoLock()
+
+
 def engine(epoch: bool = False, fuel: bool = False) -> Any:
     raise WasmError("there is no wasmtime engine under Pyodide: the JavaScript engine runs the wasm")
 
@@ -80,10 +106,16 @@ def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> Any:
     """The compiled `WebAssembly.Module` for `wasm`, once per process."""
     if epoch or fuel:
         raise WasmError("timeout and fuel need wasmtime; they are not available under Pyodide")
-    key = hashlib.sha256(wasm).hexdigest()
+    key = _binary.digest(wasm)
     mod = _modules.get(key)
     if mod is None:
-        mod = _modules[key] = js.WebAssembly.Module.new(to_js(wasm))
+        try:
+            mod = js.WebAssembly.Module.new(to_js(wasm))
+        except JsException as e:
+            # Also what a browser says on its main thread for a module too big to compile
+            # synchronously (Chrome: 8 MB): load such bindings in a web worker.
+            raise WasmLinkError(f"cannot compile the wasm module: {e}") from None
+        _modules[key] = mod
     return mod
 
 
@@ -367,8 +399,8 @@ class Session:
         if params is not None and "I" in params:
             args = [_BigInt(a) if c == "I" else a for a, c in zip(args, params, strict=False)]
         out = func(*args)
-        if results and results in "fd" and out is not None:
-            return float(out)
+        if out is not None and results:
+            return float(out) if results in "fd" else int(out)
         return out
 
     def new_func(self, params: str, results: str, fn: Callable[..., Any]) -> Any:
@@ -400,6 +432,10 @@ class Session:
             raise ValueError(str(e)) from None
         return index
 
+    def table_set(self, index: int, func: Any) -> None:
+        assert self.table is not None
+        self.table.set(index, func)
+
     def table_size(self) -> int:
         return int(self.table.length) if self.table is not None else 0
 
@@ -417,6 +453,15 @@ class Session:
         pass  # Pyodide keeps no process-wide record of a host exception
 
     def refill(self) -> None:
+        pass
+
+    def interrupt(self) -> None:
+        raise WasmError("interrupt() needs wasmtime; the browser's engine cannot stop a running call")
+
+    def stop_reason(self) -> str | None:
+        return None
+
+    def rearm(self) -> None:
         pass
 
     def limit(self, name: str) -> Any:

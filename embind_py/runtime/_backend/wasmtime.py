@@ -1,6 +1,6 @@
 """The wasmtime backend (CPython): engines, compiled modules, stores, linking and the fast call path.
 
-Owns: the process-wide engines (their settings fixed when made) and compiled-module
+Owns: the engines (one per instance, their settings fixed when made) and compiled-module
 cache (in memory, and on disk through `_cache`), one `Session` per instance (store,
 WASI configuration, limits from `_limits`, the linker answering imports with the
 runtime's host functions, the instance and its exports), binding exports to the
@@ -12,7 +12,6 @@ May import: wasmtime, the standard library, the runtime's own modules.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -26,7 +25,7 @@ from .. import _cache, _fastcall, _limits
 from .. import host as _host
 from .._errors import WasmLinkError
 from .._memory import Memory
-from . import Failure
+from . import Failure, _binary
 
 if TYPE_CHECKING:
     from .._instance import Instance
@@ -46,48 +45,73 @@ _VALTYPE = {
 _BACKTRACE_DETAILS = "WASMTIME_BACKTRACE_DETAILS"
 
 _lock = threading.Lock()
-_engines: dict[tuple[bool, bool], wasmtime.Engine] = {}
-_modules: dict[tuple[tuple[bool, bool], str], wasmtime.Module] = {}
+new_lock = threading.RLock  # calls into one store are serialized; the call itself releases the GIL
+_modules: dict[tuple[bool, bool, str], wasmtime.Module] = {}  # the first load of each, until a second
+_serialized: dict[tuple[bool, bool, str], bytes] = {}  # then its compiled code, for every later engine
 
 
-def engine(epoch: bool = False, fuel: bool = False) -> wasmtime.Engine:
-    """The process-wide engine for these settings (they must be fixed when it is made)."""
-    key = (epoch, fuel)
+def engine(epoch: bool = True, fuel: bool = False) -> wasmtime.Engine:
+    """A new engine: each instance has its own, since its epoch counter is how its call is stopped.
+
+    Epoch interruption (see `_limits`) is on unless the instance was loaded with
+    `interruptible=False`; fuel metering only when asked: both must be chosen when the
+    engine is made. An engine costs about 10 µs.
+    """
     with _lock:
-        eng = _engines.get(key)
-        if eng is None:
-            # wasmtime names file:line in trap backtraces (from DWARF, for modules built
-            # with -g; others pay nothing) only when this variable is set as the engine is
-            # made. Set it for that moment, unless the user chose otherwise.
-            chosen = _BACKTRACE_DETAILS in os.environ
+        # wasmtime names file:line in trap backtraces (from DWARF, for modules built
+        # with -g; others pay nothing) only when this variable is set as the engine is
+        # made. Set it for that moment, unless the user chose otherwise.
+        chosen = _BACKTRACE_DETAILS in os.environ
+        if not chosen:
+            os.environ[_BACKTRACE_DETAILS] = "1"
+        try:
+            cfg = wasmtime.Config()
+            cfg.epoch_interruption = epoch
+            cfg.consume_fuel = fuel
+            if sys.maxsize > 2**32:
+                # Linear memory never moves (wasmtime reserves 4 GiB of address space for
+                # it), so `ffi.buffer` views and cached base addresses stay valid across
+                # memory growth.
+                cfg.memory_may_move = False
+            return wasmtime.Engine(cfg)
+        finally:
             if not chosen:
-                os.environ[_BACKTRACE_DETAILS] = "1"
-            try:
-                cfg = wasmtime.Config()
-                cfg.epoch_interruption = epoch
-                cfg.consume_fuel = fuel
-                if sys.maxsize > 2**32:
-                    # Linear memory never moves (wasmtime reserves 4 GiB of address space for
-                    # it), so `ffi.buffer` views and cached base addresses stay valid across
-                    # memory growth.
-                    cfg.memory_may_move = False
-                eng = _engines[key] = wasmtime.Engine(cfg)
-            finally:
-                if not chosen:
-                    del os.environ[_BACKTRACE_DETAILS]
-        return eng
+                del os.environ[_BACKTRACE_DETAILS]
 
 
-def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> wasmtime.Module:
-    """Compile (or fetch from this process's cache) the module for these engine settings."""
-    key = ((epoch, fuel), hashlib.sha256(wasm).hexdigest())
+def compile_module(
+    wasm: bytes, epoch: bool = True, fuel: bool = False, eng: wasmtime.Engine | None = None
+) -> wasmtime.Module:
+    """The compiled module for `eng` (default: a new engine with these settings).
+
+    Compiled once per process (or read from the disk cache); later engines get a copy of the
+    compiled code (`Module.deserialize` of this process's own `serialize`, about 60 µs for a
+    small module).
+    """
+    eng = eng if eng is not None else engine(epoch, fuel)
+    key = (epoch, fuel, _binary.digest(wasm))
     with _lock:
-        mod = _modules.get(key)
-    if mod is None:
-        mod = _cache.load_or_compile(engine(epoch, fuel), wasm, key[1], _settings(epoch, fuel))
+        code = _serialized.get(key)
+        first = _modules.pop(key, None) if code is None else None
+    if code is None and first is not None:
+        code = bytes(first.serialize())
         with _lock:
-            _modules[key] = mod
+            _serialized[key] = code
+    if code is not None:
+        return wasmtime.Module.deserialize(eng, code)
+    mod = _cache.load_or_compile(eng, wasm, key[2], _settings(epoch, fuel))
+    with _lock:
+        if key not in _serialized:
+            _modules.setdefault(key, mod)
     return mod
+
+
+def forget_compiled() -> None:
+    """Drop this process's compiled modules (both forms), so the next load compiles or reads the
+    disk cache: for tests and benchmarks of that path."""
+    with _lock:
+        _modules.clear()
+        _serialized.clear()
 
 
 def _settings(epoch: bool, fuel: bool) -> str:
@@ -113,21 +137,24 @@ class Session:
 
     def __init__(self, inst: Instance, wasm: bytes, options: Mapping[str, Any]) -> None:
         timeout, fuel, max_memory = options.get("timeout"), options.get("fuel"), options.get("max_memory")
-        preopens = options.get("preopens")
-        epoch, metered = timeout is not None, fuel is not None
-        self.engine = engine(epoch, metered)
-        self.module = compile_module(wasm, epoch, metered)
+        interruptible = bool(options.get("interruptible", True))
+        metered = fuel is not None
+        self.engine = engine(interruptible, metered)
+        try:
+            self.module = compile_module(wasm, interruptible, metered, self.engine)
+        except wasmtime.WasmtimeError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid"
+            raise WasmLinkError(f"it is not a valid wasm module ({first})") from None
         self.store = store = wasmtime.Store(self.engine)
         if max_memory is not None:
             store.set_limits(memory_size=min(max_memory, 1 << 32))  # wasm32 never has more
-        self.limits = _limits.Limits(store, self.engine, timeout, fuel) if epoch or metered else None
+        self.stopper = _limits.Stopper(store, self.engine, inst._lock, interruptible)
+        if interruptible:
+            _limits.EPOCHS.arm_sigint()
+        timed = timeout is not None
+        self.limits = _limits.Limits(store, self.stopper, timeout, fuel) if timed or metered else None
+        # No WASI preopens: the runtime's own file system (host.files) serves C's files.
         wasi = wasmtime.WasiConfig()
-        _limits.apply_preopens(wasi, preopens, bool(options.get("writable")))
-        # With folders granted, wasmtime's WASI must own every fd (files opened in them
-        # too), so stdio goes through its hooks instead of the runtime's fd_read/fd_write.
-        inst._wasi_stdio = bool(preopens)
-        if preopens:
-            _host.wasi_stdio(wasi, inst.stdout, inst.stderr, options.get("stdin"))
         argv, env = options.get("argv"), options.get("env")
         if argv is not None:
             wasi.argv = list(argv)  # wasmtime-py's WasiConfig.argv/env are write-only properties
@@ -235,6 +262,11 @@ class Session:
         except wasmtime.WasmtimeError as e:
             raise ValueError(str(e)) from None
 
+    def table_set(self, index: int, func: wasmtime.Func) -> None:
+        """Point table entry `index` (one `table_grow` gave) at `func`."""
+        assert self.table is not None
+        self.table.set(self.store, index, func)
+
     def table_size(self) -> int:
         return int(self.table.size(self.store)) if self.table is not None else 0
 
@@ -254,6 +286,20 @@ class Session:
         """A fresh budget for the runtime's own clean-up calls after a failure."""
         if self.limits is not None:
             self.limits.refill()
+
+    # -- stopping a running call (see `_limits`) -----------------------------
+
+    def interrupt(self) -> None:
+        """Stop the call running in this store, from any thread."""
+        self.stopper.request("interrupt")
+
+    def stop_reason(self) -> str | None:
+        """Why the failing call was stopped ("interrupt", "sigint", "timeout"), or None."""
+        return self.stopper.reason
+
+    def rearm(self) -> None:
+        """After a failure: the next call may be stopped again, and only by a new request."""
+        self.stopper.rearm()
 
     def failure(self, exc: BaseException) -> Failure:
         if isinstance(exc, wasmtime.ExitTrap):

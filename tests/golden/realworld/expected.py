@@ -32,6 +32,7 @@ __all__ = [
     "rw_configuration_options",
     "rw_configuration_optionsPtr",
     "rw_error_message",
+    "rw_log",
     "rw_parse_command_line_arguments",
     "rw_scale_matrix_in_place",
     "rw_visit_every_row_with_callback",
@@ -43,6 +44,7 @@ _EXPORTS: Final[dict[str, tuple[str, str]]] = {
     "rw_error_message": ("ii", "i"),
     "rw_scale_matrix_in_place": ("id", ""),
     "rw_visit_every_row_with_callback": ("iii", "I"),
+    "rw_log": ("ii", "i"),
 }
 
 # Records: descriptors first (fields may point at any record), classes, then layouts.
@@ -155,6 +157,8 @@ RW_ALIAS: Final[int] = 255
 class Library(_rt.Instance):
     """One isolated instance of realworld.wasm, with the C functions as methods."""
 
+    _wasm_file = _WASM
+
     def __init__(self, wasm: bytes | None = None, **options: Any) -> None:
         if wasm is None:
             wasm = _rt.wasm_bytes(__name__, globals().get("__file__"), _WASM)
@@ -173,6 +177,7 @@ class Library(_rt.Instance):
             self._c_rw_visit_every_row_with_callback,
             self._v_rw_visit_every_row_with_callback,
         ) = self._bind("rw_visit_every_row_with_callback")
+        self._c_rw_log, self._v_rw_log = self._bind("rw_log")
 
     def rw_parse_command_line_arguments(
         self,
@@ -195,7 +200,8 @@ class Library(_rt.Instance):
             _mark = self._top
             try:
                 _s0.i32 = argument_count
-                _s1.i32 = self._arg_strv(
+                _s1.i32 = _rt.arg_strv(
+                    self,
                     argument_vector,
                     "rw_parse_command_line_arguments() argument 'argument_vector'",
                     "const char *const *",
@@ -222,7 +228,12 @@ class Library(_rt.Instance):
             _mark = self._top
             try:
                 _s0.i32 = code
-                _s1.i32 = self._arg_strv(out_message, "rw_error_message() argument 'out_message'", "char **")
+                _s1.i32 = _rt.arg_strv(
+                    self,
+                    out_message,
+                    "rw_error_message() argument 'out_message'",
+                    "char **",
+                )
                 self._c_rw_error_message()
                 _r: int = _s0.i32
                 return _r
@@ -237,11 +248,11 @@ class Library(_rt.Instance):
             _s0, _s1 = self._v_rw_scale_matrix_in_place
             _mark = self._top
             try:
-                _s0.i32 = self._arg_buf(
+                _s0.i32 = _rt.arg_buf(
+                    self,
                     matrix,
                     "rw_scale_matrix_in_place() argument 'matrix'",
                     True,
-                    False,
                     "double (*)[3]",
                 )
                 _s1.f64 = factor
@@ -252,7 +263,7 @@ class Library(_rt.Instance):
     def rw_visit_every_row_with_callback(
         self,
         visitor: Callable[[int | None, _rt.Pointer[Any] | None, int], int] | None,
-        user_data: _rt.BufferArg | int,
+        user_data: _rt.BufferArg,
         maximum_rows: int,
     ) -> int:
         """uint64_t rw_visit_every_row_with_callback(rw_visit_callback_function visitor, void *user_data,
@@ -275,14 +286,30 @@ class Library(_rt.Instance):
                     "rw_visit_every_row_with_callback() argument 'visitor'",
                     _F0,
                 )
-                _s1.i32 = self._arg_void(
+                _s1.i32 = _rt.arg_buf(
+                    self,
                     user_data,
                     "rw_visit_every_row_with_callback() argument 'user_data'",
                     True,
+                    "void *",
                 )
                 _s2.i32 = maximum_rows
                 self._c_rw_visit_every_row_with_callback()
                 _r: int = _s0.i64 & 0xFFFFFFFFFFFFFFFF
+                return _r
+            finally:
+                self._release(_mark)
+
+    def rw_log(self, fmt: _rt.CharPtrArg, *args: _rt.VarArg) -> int:
+        """int rw_log(const char *fmt, ...)"""
+        with self._lock:
+            _s0, _s1 = self._v_rw_log
+            _mark = self._top
+            try:
+                _s0.i32 = _rt.arg_str(self, fmt, "rw_log() argument 'fmt'", False)
+                _s1.i32 = _rt.va_buffer(self, args, "rw_log()")
+                self._c_rw_log()
+                _r: int = _s0.i32
                 return _r
             finally:
                 self._release(_mark)
@@ -332,9 +359,14 @@ def rw_scale_matrix_in_place(matrix: _rt.BufferArg | _rt.Pointer[float], factor:
 
 def rw_visit_every_row_with_callback(
     visitor: Callable[[int | None, _rt.Pointer[Any] | None, int], int] | None,
-    user_data: _rt.BufferArg | int,
+    user_data: _rt.BufferArg,
     maximum_rows: int,
 ) -> int:
     """uint64_t rw_visit_every_row_with_callback(rw_visit_callback_function visitor, void *user_data,
     size_t maximum_rows)"""
     return (_default or instance()).rw_visit_every_row_with_callback(visitor, user_data, maximum_rows)
+
+
+def rw_log(fmt: _rt.CharPtrArg, *args: _rt.VarArg) -> int:
+    """int rw_log(const char *fmt, ...)"""
+    return (_default or instance()).rw_log(fmt, *args)

@@ -65,6 +65,8 @@ SCALARS_FLAGS: Final[int] = 9
 class Library(_rt.Instance):
     """One isolated instance of scalars.wasm, with the C functions as methods."""
 
+    _wasm_file = _WASM
+
     def __init__(self, wasm: bytes | None = None, **options: Any) -> None:
         if wasm is None:
             wasm = _rt.wasm_bytes(__name__, globals().get("__file__"), _WASM)
@@ -145,7 +147,7 @@ class Library(_rt.Instance):
             _s0, = self._v_name_of
             _s0.i32 = id
             self._c_name_of()
-            _r: str | None = self._ret_str(_s0.i32)
+            _r: str | None = _rt.ret_str(self, _s0.i32)
             return _r
 
     def copy(self, dst: _rt.CharPtrArg, src: _rt.CharPtrArg, n: int) -> int:
@@ -156,8 +158,8 @@ class Library(_rt.Instance):
             _s0, _s1, _s2 = self._v_copy
             _mark = self._top
             try:
-                _s0.i32 = self._arg_str(dst, "copy() argument 'dst'", True)
-                _s1.i32 = self._arg_str(src, "copy() argument 'src'", False)
+                _s0.i32 = _rt.arg_str(self, dst, "copy() argument 'dst'", True)
+                _s1.i32 = _rt.arg_str(self, src, "copy() argument 'src'", False)
                 _s2.i32 = n
                 self._c_copy()
                 _r: int = _s0.i32 & 0xFFFFFFFF
@@ -173,19 +175,19 @@ class Library(_rt.Instance):
             _s0, _s1 = self._v_fill
             _mark = self._top
             try:
-                _s0.i32 = self._arg_buf(out, "fill() argument 'out'", True, False, "uLongf *")
+                _s0.i32 = _rt.arg_buf(self, out, "fill() argument 'out'", True, "uLongf *")
                 _s1.i32 = n
                 self._c_fill()
             finally:
                 self._release(_mark)
 
-    def raw(self, p: _rt.BufferArg | int) -> int | None:
+    def raw(self, p: _rt.BufferArg) -> int | None:
         """void *raw(void *p)"""
         with self._lock:
             _s0, = self._v_raw
             _mark = self._top
             try:
-                _s0.i32 = self._arg_void(p, "raw() argument 'p'", True)
+                _s0.i32 = _rt.arg_buf(self, p, "raw() argument 'p'", True, "void *")
                 self._c_raw()
                 _r: int | None = (_s0.i32 & 0xFFFFFFFF) or None
                 return _r
@@ -269,7 +271,7 @@ def fill(out: _rt.BufferArg | _rt.Pointer[int], n: int) -> None:
     return (_default or instance()).fill(out, n)
 
 
-def raw(p: _rt.BufferArg | int) -> int | None:
+def raw(p: _rt.BufferArg) -> int | None:
     """void *raw(void *p)"""
     return (_default or instance()).raw(p)
 

@@ -22,6 +22,7 @@ __all__ = [
     "GREEN",
     "RED",
     "TYPES_LIMIT",
+    "TYPES_SQUARE",
     "TYPES_V2",
     "TYPES_V10",
     "Color",
@@ -370,13 +371,13 @@ class OpBox(_rt.Struct):
     """struct OpBox (wasm32: 8 bytes, align 4); fields are attributes."""
 
     __slots__ = ("op", "value_")
-    op: Callable[[int, int], int] | None
+    op: _rt.FuncPtr | None
     value_: int
 
     def __init__(
         self,
         *,
-        op: Callable[[int, int], int] | None = None,
+        op: _rt.FuncPtr | None = None,
         value_: int | None = None,
     ) -> None:
         super().__init__(
@@ -396,7 +397,7 @@ class OpBoxPtr(_rt.StructPointer[OpBox]):
         return v
 
     @op.setter
-    def op(self, v: Callable[[int, int], int] | None) -> None:
+    def op(self, v: _rt.FuncPtr | None) -> None:
         self._set(0, v)
 
     @property
@@ -730,9 +731,20 @@ TYPES_LIMIT: Final[int] = 16
 TYPES_V10: Final[int] = 10
 TYPES_V2: Final[int] = 2
 
+# Function-like macros (#define F(x) ...), with C's arithmetic for their C types
+
+
+def TYPES_SQUARE(x: int) -> int:
+    """#define TYPES_SQUARE(x) ((x) * (x))"""
+    if x.__class__ is not int or not -2147483648 <= x <= 2147483647:
+        x = _rt.to_int(x, "TYPES_SQUARE() argument 'x'", -2147483648, 2147483647, "int")
+    return _rt.c_wrap(x * x, 4, True)
+
 
 class Library(_rt.Instance):
     """One isolated instance of types.wasm, with the C functions as methods."""
+
+    _wasm_file = _WASM
 
     def __init__(self, wasm: bytes | None = None, **options: Any) -> None:
         if wasm is None:
@@ -808,7 +820,7 @@ class Library(_rt.Instance):
             _s0.f64 = x
             _s1.f64 = y
             self._c_vnew()
-            _r: Vec2Ptr | None = self._ret_ptr(_s0.i32, _R_Vec2)
+            _r: Vec2Ptr | None = _rt.ret_ptr(self, _s0.i32, _R_Vec2)
             return _r
 
     def next_color(self, c: Color | int) -> Color | int:
@@ -830,7 +842,7 @@ class Library(_rt.Instance):
             _s0, = self._v_counter_new
             _s0.i32 = start
             self._c_counter_new()
-            _r: Counter | None = self._ret_ptr(_s0.i32, _R_Counter)
+            _r: Counter | None = _rt.ret_ptr(self, _s0.i32, _R_Counter)
             return _r
 
     def counter_next(self, c: Counter | None) -> int:
@@ -869,7 +881,7 @@ class Library(_rt.Instance):
             _s0, = self._v_get_op
             _s0.i32 = which
             self._c_get_op()
-            _r: Callable[[int, int], int] | None = _F0.wrap(self, _s0.i32 & 0xFFFFFFFF)
+            _r: Callable[[int, int], int] | None = _rt.ret_fn(self, _s0.i32, _F0)
             return _r
 
     def box_run(self, b: OpBoxPtr | OpBox | None, x: int) -> int:
