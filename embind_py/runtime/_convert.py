@@ -367,7 +367,7 @@ def ret_bytes(inst: Instance, raw: int) -> bytes | None:
     return inst.mem.read_cstring(raw) if raw else None
 
 
-def nonnull(value: T, what: str) -> T:
+def nonnull(value: T | None, what: str) -> T:
     """A result declared `nonnull`: C returning NULL is an error, never a None to check."""
     if value is None:
         raise ValueError(f"{what} returned NULL (declared nonnull)")

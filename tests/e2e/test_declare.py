@@ -205,3 +205,20 @@ def test_declarations_in_pyproject_and_verbose_lists_inferences(tmp_path: Path) 
     pyproject.write_text(pyproject.read_text().replace("buffer(n)", "buf(n)"))
     res = run_cli("build", "--project", tmp_path)
     assert res.exit_code == 2 and "declare" in res.output and "unknown kind 'buf'" in res.output
+
+
+def test_a_module_with_declarations_passes_mypy_strict(mod: ModuleType, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "decl.py").write_text(Path(mod.__file__ or "").read_text())
+    (tmp_path / "user.py").write_text(
+        "import decl\nq: int\nr: int\nq, r = decl.divide(7, 2)\ns: str = decl.maybe(1)\n"
+        "n: int = decl.sum_bytes(b'ab')\nb: bytes | None = decl.raw_name()\n"
+    )
+    env = {**os.environ, "MYPYPATH": str(Path(__file__).resolve().parents[2])}
+    argv = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
+            str(tmp_path / "decl.py"), str(tmp_path / "user.py")]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
