@@ -477,7 +477,8 @@ def _link(
             raise ToolchainError(
                 f"the sources call {', '.join(n + '()' for n in missing)}, which no source defines and no "
                 "bound header declares: define them in a source, or declare them in a bound header to "
-                "implement them in Python (host functions: NAME.load(host={...}))"
+                "implement them in Python (host functions: NAME.load(host={...})), or allow them by name "
+                "with --host-function NAME (host-functions in pyproject.toml)"
             ) from None
         raise
 

@@ -275,6 +275,17 @@ def case_backend_options(m: ModuleType, prog: ModuleType) -> None:
         assert m.load(timeout=5.0, fuel=10**9).add(1, 2) == 3
 
 
+def case_c_extras(m: ModuleType, prog: ModuleType) -> None:
+    lib = m.load()
+    assert lib.wc_counter == 3 and lib.wc_bump() == 4 and lib.wc_counter == 4
+    lib.wc_counter = 40
+    assert lib.wc_bump() == 41 and lib.ffi.addressof("wc_counter")[0] == 41
+    assert lib.wc_sum("ildsi", 1, 2**40, 2.5, "four", lib.ffi.cast("short", -3)) == 1 + 2**40 + 2 + 4 - 3
+    b = lib.ffi.new("struct WcBits *", m.WcBits(lo=15, hi=-8, wide=2**36 - 1))
+    assert lib.wc_bits(b) == 0 + 7 and (b.lo, b.hi, b.wide) == (0, 7, 0)
+    assert lib.wc_half(3.0) == 1.5 and m.WC_SQUARE(-(2**31)) == 0
+
+
 CASES: dict[str, Callable[[ModuleType, ModuleType], None]] = {
     name[len("case_") :]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")
 }

@@ -95,3 +95,18 @@ int format(char *out, int n, const char *fmt, ...) {
     va_end(ap);
     return r;
 }
+
+int wc_counter = 3;
+int wc_bump(void) { return ++wc_counter; }
+long long wc_sum(const char *kinds, ...) {
+    va_list ap;
+    long long t = 0;
+    va_start(ap, kinds);
+    for (; *kinds; kinds++)
+        t += *kinds == 'l' ? va_arg(ap, long long) : *kinds == 'd' ? (long long)va_arg(ap, double)
+             : *kinds == 's' ? (long long)strlen(va_arg(ap, const char *)) : va_arg(ap, int);
+    va_end(ap);
+    return t;
+}
+int wc_bits(struct WcBits *b) { b->lo += 1; b->hi -= 1; b->wide += 1; return b->lo + b->hi; }
+long double wc_half(long double x) { return x / 2; }

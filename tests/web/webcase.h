@@ -53,4 +53,13 @@ int host_scale(int x);
 int64_t host_wide(int64_t v);
 double host_half(double x);
 int64_t use_hosts(int x, int64_t v, double d);
+
+/* the rest of C (issue 15): a global, variadic calls, bitfields, long double, a macro */
+extern int wc_counter;
+struct WcBits { unsigned lo : 4; signed hi : 4; unsigned long long wide : 36; };
+int wc_bump(void);
+long long wc_sum(const char *kinds, ...);
+int wc_bits(struct WcBits *b);
+long double wc_half(long double x);
+#define WC_SQUARE(x) ((x) * (x))
 #endif
