@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,6 +40,13 @@ EXIT_COMPILE = 1
 EXIT_INPUT = 2
 
 # Options shared by the project-aware commands (build, check, generate).
+DeclareOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--declare",
+        help="What C's types cannot say, e.g. 'f.buf = buffer(len)', 'f = owned(free_f)' (repeatable).",
+    ),
+]
 TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help="Only this pyproject.toml target.")]
 ProjectOpt = Annotated[Path | None, typer.Option("--project", help="pyproject.toml (or its folder).")]
 EmccOpt = Annotated[str | None, typer.Option("--emcc", help="Path to emcc (default: $EMCC, $EMSDK, PATH).")]
@@ -116,6 +123,7 @@ def build(
     ] = None,
     emcc: EmccOpt = None,
     cflag: Annotated[list[str] | None, typer.Option("--cflag", help="Extra flag passed to emcc.")] = None,
+    declare: DeclareOpt = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show emcc command lines and all warnings.")
     ] = False,
@@ -132,6 +140,12 @@ def build(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Compile every source afresh, without the object cache.")
     ] = False,
+    host_function: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host-function", help="Allow a function no source defines or header declares, for Python."
+        ),
+    ] = None,
 ) -> None:
     """Compile SRC.c ... to NAME.wasm and generate the Python module NAME.py.
 
@@ -147,10 +161,12 @@ def build(
             defines=_tuple(define),
             opt=opt,
             cflags=_tuple(cflag),
+            declare=_tuple(declare),
             emcc=emcc,
             verbose=verbose,
             jobs=jobs,
             cache=not no_cache,
+            host_functions=_tuple(host_function),
         )
         for cfg in _configs(sources, project, target, opts):
             if not force and stamp.is_current(cfg, js):  # decided before the pipeline is imported
@@ -158,7 +174,18 @@ def build(
                 continue
             from . import pipeline
 
-            _report_build(pipeline.build(cfg, echo=_echo_err, force=force, js=js), verbose)
+            progress = _progress(cfg.name) if sys.stderr.isatty() and not verbose else None
+            _report_build(pipeline.build(cfg, _echo_err, force, js, progress), verbose)
+
+
+def _progress(name: str) -> Callable[[int, int], None]:
+    """A one-line counter of compiled sources, redrawn in place (on a terminal only)."""
+
+    def show(done: int, total: int) -> None:
+        end = "\r\033[K" if done == total else ""
+        typer.echo(f"\r{name}: compiled {done}/{total} sources{end}", err=True, nl=False)
+
+    return show
 
 
 def _echo_err(s: str) -> None:
@@ -185,6 +212,9 @@ def _reporting() -> Iterator[None]:
     except OSError as e:
         _err(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
         raise typer.Exit(EXIT_INPUT) from None
+    except KeyboardInterrupt:  # the build stopped its compiles and removed its files on the way
+        _err("interrupted")
+        raise typer.Exit(130) from None
 
 
 def _report_build(result: pipeline.Result, verbose: bool, generated: bool = False) -> None:
@@ -192,7 +222,7 @@ def _report_build(result: pipeline.Result, verbose: bool, generated: bool = Fals
         typer.echo(f"{result.name} is up to date")
         return
     for d in result.diagnostics:
-        if verbose or not d.message.startswith("macro "):
+        if verbose or not d.message.startswith(("macro ", "inferred: ")):
             typer.echo(f"embind-py: {d}", err=True)
     here = Path.cwd()
     n = len(result.functions)
@@ -256,6 +286,7 @@ def generate(
     define: Annotated[list[str] | None, typer.Option("-D", help="Define MACRO or MACRO=VALUE.")] = None,
     emcc: EmccOpt = None,
     cflag: Annotated[list[str] | None, typer.Option("--cflag", help="Extra flag passed to emcc.")] = None,
+    declare: DeclareOpt = None,
     target: TargetOpt = None,
     project: ProjectOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show emcc command lines.")] = False,
@@ -271,6 +302,7 @@ def generate(
             include_dirs=_tuple(include),
             defines=_tuple(define),
             cflags=_tuple(cflag),
+            declare=_tuple(declare),
             emcc=emcc,
             verbose=verbose,
         )
@@ -288,13 +320,27 @@ def _show(p: Path, here: Path) -> str:
         return str(p)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (see `embind_py.__main__`): unwinds like Ctrl-C, so temporary files go."""
+
+
+def terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def run() -> None:
-    """Console-script entry point."""
+    """Run the CLI; an interruption or exhausted memory is one line and an exit code."""
     try:
-        app()
+        app(standalone_mode=True)
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(130)
+    except Terminated:
+        _err("terminated")
+        sys.exit(143)
+    except MemoryError:
+        _err("out of memory (a header or source too large to process?)")
+        sys.exit(EXIT_INPUT)
 
 
 if __name__ == "__main__":

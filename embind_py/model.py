@@ -350,6 +350,20 @@ class Diagnostic:
 
 
 @dataclass(frozen=True)
+class Declaration:
+    """One user declaration about a function, a parameter or a callback type's parameter:
+    `where` is a function or function-pointer typedef name, `param` a parameter name, a
+    1-based position (callback types) or "" for a function's result; `kind` is one of
+    `embind_py.declare.KINDS`, `arg` its argument (the length parameter, the free function)."""
+
+    where: str
+    param: str
+    kind: str
+    arg: str
+    text: str  # as the user wrote it, for messages
+
+
+@dataclass(frozen=True)
 class Library:
     """Everything the user's headers declare that the generator may bind."""
 
@@ -364,6 +378,10 @@ class Library:
     has_main: bool = False
     # Declared functions no source defines that the wasm imports: Python implements them.
     host_functions: tuple[Function, ...] = ()
+    # What the user declared that C's types cannot say (see `embind_py.declare`).
+    declarations: tuple[Declaration, ...] = ()
+    # Functions allowed as host functions by name (--host-function), declared in no bound header.
+    raw_host_functions: tuple[str, ...] = ()
 
     def record(self, ref: RecordRef) -> Record:
         return self.records[ref.name]

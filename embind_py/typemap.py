@@ -351,6 +351,8 @@ class Scope(Library):
     callers: frozenset[str] = frozenset()
     # Enums with neither tag nor typedef: their members are plain int constants (no class).
     anonymous_enums: tuple[m.Enum, ...] = ()
+    # What the mapping inferred (shown under --verbose): pointer-and-length callback arguments.
+    notes: list[Diagnostic] = field(default_factory=list)
 
 
 def scope_of(lib: Library) -> Scope:
@@ -374,10 +376,11 @@ def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
     wparams, wresults = m.wasm_signature(ft, lib.records)
     sret = m.is_indirect_aggregate(ft.result, lib.records)
     res = "None" if isinstance(m.strip(ft.result), m.VoidType) else _cb_expr(ft.result, lib)
-    pairs = length_pairs(ft)
+    pairs, as_bytes, inferred = callback_reading(ft, lib)
     sized = {i for i, _ in pairs}
     items = [
-        ctype_expr(_strip_names(p.type), lib) if i in sized else _cb_expr(p.type, lib)
+        "_rt.CBYTES" if i in as_bytes else ctype_expr(_strip_names(p.type), lib) if i in sized
+        else _cb_expr(p.type, lib)
         for i, p in enumerate(ft.params)
     ]
     params = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
@@ -392,7 +395,50 @@ def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
     if var is None:
         var = sc.fn_types[expr] = f"_F{len(sc.fn_types)}"
         sc.fn_names.setdefault(name, var)
+        named = _callback_typedefs(lib, ft)
+        for i, j in inferred:
+            where = named[0] if named else name
+            what = "bytes" if _is_const(ft.params[i].type) else "a Pointer"
+            sc.notes.append(Diagnostic(
+                where, 0,
+                f"inferred: a callback gets argument {i + 1} of {name} as {what} of the length in argument "
+                f"{j + 1}; declare '{where}.{i + 1} = text' to read it up to its NUL instead",
+                "warning",
+            ))
     return var
+
+
+def _is_const(t: CType) -> bool:
+    s = m.strip(t)
+    return isinstance(s, m.PointerType) and s.const
+
+
+def _callback_typedefs(lib: Library, ft: m.FunctionType) -> list[str]:
+    """The typedef names of function type `ft` (or of a pointer to it), in declaration order."""
+    out = []
+    for name, t in lib.typedefs.items():
+        s = m.strip(t.target)
+        fn = m.strip(s.target) if isinstance(s, m.PointerType) else s
+        if fn == ft:
+            out.append(name)
+    return out
+
+
+def callback_reading(
+    ft: m.FunctionType, lib: Library
+) -> tuple[tuple[tuple[int, int], ...], frozenset[int], tuple[tuple[int, int], ...]]:
+    """How a callback of type `ft` reads its arguments: (pointer, length) pairs, the arguments
+    read as NUL-terminated bytes, and which pairs were inferred (not declared). Declarations on
+    the function-pointer typedef (`cb_t.1 = buffer(2)`, `cb_t.1 = text`, `= bytes`) win."""
+    decls: list[m.Declaration] = []
+    if lib.declarations:
+        names = set(_callback_typedefs(lib, ft))
+        decls = [d for d in lib.declarations if d.where in names and d.param.isdigit()]
+    declared = {(int(d.param) - 1, int(d.arg) - 1) for d in decls if d.kind == "buffer"}
+    off = {int(d.param) - 1 for d in decls if d.kind in ("text", "bytes")} | {i for i, _ in declared}
+    inferred = tuple(p for p in length_pairs(ft) if p[0] not in off)
+    as_bytes = frozenset(int(d.param) - 1 for d in decls if d.kind == "bytes")
+    return tuple(sorted({*inferred, *declared})), as_bytes, inferred
 
 
 def _scope(lib: Library) -> Scope:
@@ -532,9 +578,11 @@ def length_pairs(ft: m.FunctionType) -> tuple[tuple[int, int], ...]:
 
 def callable_annotation(ft: m.FunctionType, lib: Library) -> str:
     """`Callable[[args], result]` for a C function type, as Python sees it from both sides."""
-    sized = dict(length_pairs(ft))
+    pairs, as_bytes, _ = callback_reading(ft, lib)
+    sized = dict(pairs)
     args = ", ".join(
-        _sized_annotation(p.type) if i in sized else load_annotation(p.type, lib, callback=True)
+        "bytes | None" if i in as_bytes else _sized_annotation(p.type) if i in sized
+        else load_annotation(p.type, lib, callback=True)
         for i, p in enumerate(ft.params)
     )
     r = m.strip(ft.result)
@@ -800,6 +848,7 @@ class ParamSpec:
     check: tuple[str, ...]  # statements run before taking the lock
     store: tuple[str, ...]  # statements run under the lock, storing into `_sN`
     temporaries: bool  # needs the per-call temporaries frame
+    hidden: bool = False  # not in the Python signature (a declared buffer's length: computed)
 
 
 @dataclass(frozen=True)
@@ -815,6 +864,11 @@ class FuncSpec:
     slots: int
     temporaries: bool
     prologue: tuple[str, ...] = ()  # statements before the parameters' (the sret temporary)
+
+    @property
+    def args(self) -> tuple[ParamSpec, ...]:
+        """The parameters of the Python signature (a declared buffer's length is not one)."""
+        return tuple(p for p in self.params if not p.hidden)
 
     @property
     def unpack(self) -> str:
@@ -1099,13 +1153,32 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
     long_ret = m.is_long_double(f.type.result)
     slot = int(sret or long_ret)
     specs = []
+    decl = _declared(lib, f.name)
+    lengths = {d.arg: d.param for d in decl if d.kind == "buffer"}  # length param -> its buffer
+    outs: list[tuple[str, str]] = []  # (annotation, expression) of each declared out-parameter
     for p in f.type.params:
-        specs.append(param_spec(p, slot, f.name, lib))
+        spec = param_spec(p, slot, f.name, lib)
+        kinds = {d.kind for d in decl if d.param == p.name}
+        if p.name in lengths:
+            spec = _length_spec(f, p, slot, lengths[p.name], lib)
+        elif "out" in kinds:
+            spec, out = _out_spec(p, slot, lib)
+            outs.append(out)
+        elif "nonnull" in kinds:
+            what = f"{f.name}() argument {p.name!r}"
+            msg = f'raise TypeError("{what}: None is not accepted (declared nonnull)")'
+            spec = replace(spec, check=(f"if {spec.name} is None:", f"    {msg}", *spec.check))
+        specs.append(spec)
         slot += 2 if m.is_long_double(p.type) else 1
     if f.type.variadic:
         specs.append(_varargs_spec(f, slot, {s.name for s in specs}))
     params = tuple(specs)
-    returns, result = result_spec(f.type.result, lib)
+    returns, result = _declared_result(f, lib, *result_spec(f.type.result, lib))
+    if outs:  # the function's result first, then each out-parameter's value
+        anns = ([returns] if result else []) + [a for a, _ in outs]
+        exprs = ([result] if result else []) + [e for _, e in outs]
+        returns = anns[0] if len(anns) == 1 else f"tuple[{', '.join(anns)}]"
+        result = exprs[0] if len(exprs) == 1 else f"({', '.join(exprs)})"
     prologue: tuple[str, ...] = ()
     rec = _rec(f.type.result, lib)
     if sret and rec is not None:
@@ -1125,6 +1198,57 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
         temporaries=any(p.temporaries for p in params) or rec is not None or long_ret,
         prologue=prologue,
     )
+
+
+def _declared(lib: Library, where: str) -> list[m.Declaration]:
+    return [d for d in lib.declarations if d.where == where]
+
+
+def _length_spec(f: m.Function, p: m.Param, slot: int, buf: str, lib: Library) -> ParamSpec:
+    """The length parameter of a declared buffer: computed from the buffer, not a parameter."""
+    s = m.strip(p.type)
+    if not isinstance(s, m.IntType):
+        raise Unsupported(f"declared buffer length {p.name!r} is not an integer parameter")
+    bp = next(q for q in f.type.params if q.name == buf)
+    bt = m.strip(bp.type)
+    tgt = m.strip(bt.target) if isinstance(bt, m.PointerType) else None
+    size = 1 if tgt is None or isinstance(tgt, m.VoidType | m.FunctionType) else m.sizeof(tgt, lib.records)
+    _, hi = _range(s)
+    what = f"{f.name}() argument {buf!r}"
+    store = f'_s{slot}.{_wfield(s)} = _rt.length_of({param_name(buf)}, {size}, {hi}, "{what}")'
+    return ParamSpec(param_name(p.name), p.name, "int", (), (store,), False, hidden=True)
+
+
+def _out_spec(p: m.Param, slot: int, lib: Library) -> tuple[ParamSpec, tuple[str, str]]:
+    """A declared out-parameter: scratch memory passed in, its value read back after the call."""
+    s = m.strip(p.type)
+    assert isinstance(s, m.PointerType)
+    tgt = _strip_names(s.target)
+    size, align = m.sizeof(tgt, lib.records), m.alignof(tgt, lib.records)
+    var = f"_o{slot}"
+    store = (f"{var} = _rt.out_slot(self, {size}, {align})", f"_s{slot}.i32 = {var}")
+    spec = ParamSpec(param_name(p.name), p.name, "Any", (), store, True, hidden=True)
+    return spec, (load_annotation(tgt, lib), f"{ctype_expr(tgt, lib)}.load(self, {var})")
+
+
+def _declared_result(f: m.Function, lib: Library, returns: str, result: str) -> tuple[str, str]:
+    """The result's annotation and expression with the function's declarations applied."""
+    for d in _declared(lib, f.name):
+        if d.param:
+            continue
+        if d.kind == "owned":
+            free = func_name(d.arg, _scope(lib).callers)
+            if returns.startswith(("str", "_rt.CStr")):
+                returns, result = "str | None", f"_rt.owned_str(self, _s0.i32, self.{free})"
+            else:
+                result = f"_rt.owned(self, {result}, self.{free})"
+        elif d.kind == "bytes" and returns.startswith(("str", "_rt.CStr")):
+            returns, result = "bytes | None", "_rt.ret_bytes(self, _s0.i32)"
+    if any(d.kind == "nonnull" and not d.param for d in _declared(lib, f.name)):
+        if returns.endswith(" | None"):
+            returns = returns.removesuffix(" | None")
+            result = f'_rt.nonnull({result}, "{f.name}()")'
+    return returns, result
 
 
 def map_library(lib: Library) -> Mapped:
@@ -1170,6 +1294,9 @@ def map_library(lib: Library) -> Mapped:
             out.diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
             continue
         out.hosts.append(host)
+    for name in lib.raw_host_functions:
+        doc = f"{name}(...): declared in no bound header, so it takes and returns wasm numbers"
+        out.hosts.append(HostSpec(name, "", "Callable[..., Any]", doc))
     return out
 
 
@@ -1307,6 +1434,7 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     typing = "".join(", " + n for n in names)
     exported = {e.name for e in enums} | {c for e in enums for c, _ in e.constants}
     exported |= {r.name for r in records} | {r.ptr_name for r in records if not r.opaque}
+    mapped.diagnostics.extend(lib.notes)  # after every descriptor is made
     return {
         "enums": enums,
         "records": records,

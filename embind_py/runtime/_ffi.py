@@ -9,16 +9,14 @@ May import: the standard library and the runtime's own modules.
 
 from __future__ import annotations
 
-import functools
 import operator
 import re
-import sys
-import types
-import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import _convert
 from ._callbacks import Callback, ObjectHandle, from_handle, new_handle
+from ._convert import Owner, free_deferred
 from ._emscripten import EmscriptenHelpers
 from ._types import (
     BUILTINS,
@@ -51,62 +49,6 @@ def _spelling(spec: str) -> str:
 
 
 _WORD = re.compile(r"\w")
-
-
-def _free_later(inst_ref: weakref.ref[Instance], session: Any, job: int | Callable[[], Any]) -> None:
-    """Free a block (an address) or run a destructor (`ffi.gc`) once its last Pointer is gone."""
-    inst = inst_ref()
-    # After inst.reset() (a new backend session) the address belongs to a new heap: never free it there.
-    if inst is None or inst._be is not session:
-        return
-    # A finalizer runs on whatever thread the garbage collector interrupted, maybe one that
-    # holds another instance's lock: waiting here for this one could deadlock two threads.
-    # When the instance is busy, its next ffi.new frees the block instead.
-    if not inst._lock.acquire(blocking=False):
-        inst._deferred_frees.append(job)
-        return
-    try:
-        _run(inst, job)
-        free_deferred(inst)
-    except Exception:
-        pass
-    finally:
-        inst._lock.release()
-
-
-def _run(inst: Instance, job: int | Callable[[], Any]) -> None:
-    if isinstance(job, int):
-        inst.free(job)
-        return
-    try:
-        job()
-    except Exception as e:  # a finalizer cannot raise to anyone: report it as Python does
-        sys.unraisablehook(
-            types.SimpleNamespace(
-                exc_type=type(e), exc_value=e, exc_traceback=e.__traceback__,
-                err_msg="Exception ignored in an ffi.gc destructor", object=job,
-            )
-        )
-
-
-def free_deferred(inst: Instance) -> None:
-    """Free the blocks (and run the `ffi.gc` destructors) whose pointers died while the
-    instance was busy (caller holds its lock)."""
-    pending = inst._deferred_frees
-    while pending:
-        _run(inst, pending.pop())
-
-
-class _Owner:
-    """Frees a malloc'd block, or runs an `ffi.gc` destructor, when the last Pointer referring
-    to it is gone; `release()` does it now (once)."""
-
-    __slots__ = ("__weakref__", "address", "release")
-
-    def __init__(self, inst: Instance, address: int, destructor: Callable[[], Any] | None = None) -> None:
-        self.address = address
-        job = address if destructor is None else destructor
-        self.release = weakref.finalize(self, _free_later, weakref.ref(inst), inst._be, job)
 
 
 class FFI(EmscriptenHelpers):
@@ -206,7 +148,7 @@ class FFI(EmscriptenHelpers):
             addr = inst.malloc(size)
         if not addr:
             raise MemoryError(f"ffi.new({spec!r}): wasm malloc({size}) returned NULL")
-        owner = _Owner(inst, addr)
+        owner = Owner(inst, addr)
         inst.mem.zero(addr, size)
         p: Pointer[Any] = Pointer(inst, addr, elem, count if is_array else None, owner)
         if init is not None or items is not None:
@@ -321,16 +263,15 @@ class FFI(EmscriptenHelpers):
             return Pointer(inst, addr, ctype, length)
         if not callable(destructor):
             raise TypeError(f"ffi.gc: the destructor must be callable, got {type(destructor).__name__}")
-        target: Pointer[Any] = Pointer(inst, addr, ctype, length)  # the destructor's argument
-        owner = _Owner(inst, addr, functools.partial(destructor, target))
-        return Pointer(inst, addr, ctype, length, owner)
+        p: Pointer[Any] = _convert.owned(inst, Pointer(inst, addr, ctype, length), destructor)
+        return p
 
     def release(self, ptr: Pointer[Any]) -> None:
         """Run now what the pointer's owner would run when collected: the `ffi.gc` destructor,
         or freeing `ffi.new` memory (as cffi's `ffi.release`). Every pointer sharing that memory
         is dangling afterwards; a second release does nothing."""
         owner = ptr._owner if isinstance(ptr, Pointer) else None
-        if not isinstance(owner, _Owner):
+        if not isinstance(owner, Owner):
             raise ValueError("ffi.release: the pointer comes from neither ffi.new nor ffi.gc")
         with self._inst._lock:
             owner.release()

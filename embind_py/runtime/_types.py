@@ -852,6 +852,16 @@ class CString(CType):
 CSTRING = CString()
 
 
+class CBytes(CString):
+    """`const char *` declared `bytes`: arrives as the bytes up to its NUL, undecoded."""
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        return _convert.ret_bytes(inst, inst.mem.load(ctypes.c_uint32, addr))
+
+
+CBYTES = CBytes()
+
+
 class FuncPtrType(CType):
     """A pointer to a C function type: its wasm signature and its C parameter/result types.
 
