@@ -354,7 +354,7 @@ def build_benchmarks(tmp: Path, repeats: int) -> list[tuple[str, bool, str]]:
     for r in range(repeats):
         env = {**os.environ, "EMBIND_PY_CACHE": str(tmp / f"build-cache-{r}")}
         plain.append(plain_cold())
-        cold.append(_cli(*argv, env=env))
+        cold.append(_cli(*argv, "--force", env=env))  # a fresh cache: every source compiles
         srcs[0].write_text(_lib_source(0, salt=r + 1))  # an edit: one object to compile again
         one.append(_cli(*argv, env=env))
         plain1.append(plain_one())
