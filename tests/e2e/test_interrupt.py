@@ -164,7 +164,9 @@ def test_ctrl_c_with_limits_and_handlers(spinner: ModuleType) -> None:
     interrupt_when_ready(proc)
     out, err = finish(proc)
     assert proc.returncode == 0, err.decode()
-    assert out == b"asyncio: WasmInterrupted\nasyncio: KeyboardInterrupt\n" and err == b""
+    # asyncio.run has its own SIGINT handler from Python 3.11; on 3.10 Python's default one raises.
+    stopped = b"asyncio: WasmInterrupted\n" if sys.version_info >= (3, 11) else b""
+    assert out == stopped + b"asyncio: KeyboardInterrupt\n" and err == b""
 
 
 def test_interrupt_from_another_thread_stops_only_that_instance(spinner: ModuleType) -> None:
