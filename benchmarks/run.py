@@ -241,11 +241,9 @@ def main() -> int:
     cold_runs, warm_runs = [], []
     for i in range(3 if args.quick else 5):
         os.environ["EMBIND_PY_CACHE"] = str(tmp / f"cache-cold-{i}")
-        runtime._backend.wasmtime._modules.clear()
-        runtime._backend.wasmtime._serialized.clear()
+        runtime._backend.wasmtime.forget_compiled()
         cold_runs.append(_timed(lambda: runtime.Instance(wasm_bytes)))
-        runtime._backend.wasmtime._modules.clear()  # the disk cache only, not this process's
-        runtime._backend.wasmtime._serialized.clear()
+        runtime._backend.wasmtime.forget_compiled()  # the disk cache only, not this process's
         warm_runs.append(_timed(lambda: runtime.Instance(wasm_bytes)))
     cold, warm = statistics.median(cold_runs), statistics.median(warm_runs)
     runtime.Instance(wasm_bytes)  # keeps the compiled code in this process

@@ -40,6 +40,13 @@ EXIT_COMPILE = 1
 EXIT_INPUT = 2
 
 # Options shared by the project-aware commands (build, check, generate).
+DeclareOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--declare",
+        help="What C's types cannot say, e.g. 'f.buf = buffer(len)', 'f = owned(free_f)' (repeatable).",
+    ),
+]
 TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help="Only this pyproject.toml target.")]
 ProjectOpt = Annotated[Path | None, typer.Option("--project", help="pyproject.toml (or its folder).")]
 EmccOpt = Annotated[str | None, typer.Option("--emcc", help="Path to emcc (default: $EMCC, $EMSDK, PATH).")]
@@ -116,6 +123,7 @@ def build(
     ] = None,
     emcc: EmccOpt = None,
     cflag: Annotated[list[str] | None, typer.Option("--cflag", help="Extra flag passed to emcc.")] = None,
+    declare: DeclareOpt = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show emcc command lines and all warnings.")
     ] = False,
@@ -132,6 +140,12 @@ def build(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Compile every source afresh, without the object cache.")
     ] = False,
+    host_function: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host-function", help="Allow a function no source defines or header declares, for Python."
+        ),
+    ] = None,
 ) -> None:
     """Compile SRC.c ... to NAME.wasm and generate the Python module NAME.py.
 
@@ -147,10 +161,12 @@ def build(
             defines=_tuple(define),
             opt=opt,
             cflags=_tuple(cflag),
+            declare=_tuple(declare),
             emcc=emcc,
             verbose=verbose,
             jobs=jobs,
             cache=not no_cache,
+            host_functions=_tuple(host_function),
         )
         for cfg in _configs(sources, project, target, opts):
             if not force and stamp.is_current(cfg, js):  # decided before the pipeline is imported
@@ -192,7 +208,7 @@ def _report_build(result: pipeline.Result, verbose: bool, generated: bool = Fals
         typer.echo(f"{result.name} is up to date")
         return
     for d in result.diagnostics:
-        if verbose or not d.message.startswith("macro "):
+        if verbose or not d.message.startswith(("macro ", "inferred: ")):
             typer.echo(f"embind-py: {d}", err=True)
     here = Path.cwd()
     n = len(result.functions)
@@ -256,6 +272,7 @@ def generate(
     define: Annotated[list[str] | None, typer.Option("-D", help="Define MACRO or MACRO=VALUE.")] = None,
     emcc: EmccOpt = None,
     cflag: Annotated[list[str] | None, typer.Option("--cflag", help="Extra flag passed to emcc.")] = None,
+    declare: DeclareOpt = None,
     target: TargetOpt = None,
     project: ProjectOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show emcc command lines.")] = False,
@@ -271,6 +288,7 @@ def generate(
             include_dirs=_tuple(include),
             defines=_tuple(define),
             cflags=_tuple(cflag),
+            declare=_tuple(declare),
             emcc=emcc,
             verbose=verbose,
         )

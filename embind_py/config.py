@@ -6,7 +6,7 @@ and their validation into clear errors; and the `[[tool.embind-py.target]]`
 tables of a project's pyproject.toml (found upward from a folder), validated
 key by key, turned into one `Config` per target.
 
-May import: the standard library only (and the model, for type annotations).
+May import: the standard library, `embind_py.declare` (to check declarations) and the model.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from . import declare
 
 if TYPE_CHECKING:
     from .model import Diagnostic
@@ -74,9 +76,11 @@ class Options:
     defines: tuple[str, ...] | None = None
     opt: str | None = None
     cflags: tuple[str, ...] | None = None
+    declare: tuple[str, ...] | None = None  # see embind_py.declare
     emcc: str | None = None
     verbose: bool = False
     jobs: int | None = None  # parallel compiles (None: one per core)
+    host_functions: tuple[str, ...] | None = None  # undeclared functions Python implements
     cache: bool = True  # the object cache (see toolchain.ObjectCache)
 
     def single_target_options(self) -> list[str]:
@@ -98,10 +102,12 @@ class Config:
     defines: tuple[str, ...] = ()
     opt: str = "2"
     cflags: tuple[str, ...] = ()
+    declare: tuple[str, ...] = ()  # what C's types cannot say (embind_py.declare)
     emcc: str | None = None
     verbose: bool = False
     jobs: int | None = None
     cache: bool = True
+    host_functions: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -174,8 +180,16 @@ def make_config(sources: Sequence[Path], options: Options | None = None, root: P
     for m in o.defines or ():
         if not _IDENT.match(m.split("=", 1)[0]):
             raise ConfigError(f"-D {m!r}: expected MACRO or MACRO=VALUE")
+    for spec in o.declare or ():
+        try:
+            declare.parse(spec)
+        except ValueError as e:
+            raise ConfigError(f"--declare: {e}") from None
     if o.jobs is not None and o.jobs < 1:
         raise ConfigError(f"-j {o.jobs}: expected a number of parallel compiles, at least 1")
+    for fn in o.host_functions or ():
+        if not _IDENT.match(fn):
+            raise ConfigError(f"--host-function {fn!r}: expected the name of a C function")
     return Config(
         sources=tuple(srcs),
         headers=tuple(hdrs),
@@ -186,18 +200,23 @@ def make_config(sources: Sequence[Path], options: Options | None = None, root: P
         defines=tuple(o.defines or ()),
         opt=opt,
         cflags=tuple(o.cflags or ()),
+        declare=tuple(o.declare or ()),
         emcc=o.emcc,
         verbose=o.verbose,
         jobs=o.jobs,
         cache=o.cache,
+        host_functions=tuple(dict.fromkeys(o.host_functions or ())),
     )
 
 
 # ---------------------------------------------------------------------------
 # [[tool.embind-py.target]] in pyproject.toml
 
-_TARGET_KEYS = ("name", "sources", "headers", "out", "include-dirs", "defines", "cflags", "opt")
-_LIST_KEYS = ("sources", "headers", "include-dirs", "defines", "cflags")
+_LIST_KEYS = ("sources", "headers", "include-dirs", "defines", "cflags", "host-functions", "declare")
+_TARGET_KEYS = (
+    "name", "sources", "headers", "out", "include-dirs", "defines", "cflags", "opt", "host-functions",
+    "declare",
+)
 
 
 @dataclass(frozen=True)
@@ -212,6 +231,8 @@ class Target:
     defines: tuple[str, ...] = ()
     cflags: tuple[str, ...] = ()
     opt: str = "2"
+    declare: tuple[str, ...] = ()
+    host_functions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -333,6 +354,11 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
         for d in lists.get("defines", ()):
             if not _IDENT.match(d.split("=", 1)[0]):
                 raise ConfigError(f"{where}: defines: {d!r}: expected NAME or NAME=VALUE")
+        for d in lists.get("declare", ()):
+            try:
+                declare.parse(d)
+            except ValueError as e:
+                raise ConfigError(f"{where}: declare: {e}") from None
         out = table.get("out", ".")
         if not isinstance(out, str):
             raise ConfigError(f"{where}: out must be a string (a folder), got {out!r}")
@@ -353,6 +379,8 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
                 defines=lists.get("defines", ()),
                 cflags=lists.get("cflags", ()),
                 opt=opt.removeprefix("-O"),
+                declare=lists.get("declare", ()),
+                host_functions=lists.get("host-functions", ()),
             )
         )
     return Project(path, root, tuple(targets))
@@ -374,6 +402,8 @@ def target_config(project: Project, target: Target, options: Options | None = No
             defines=o.defines if o.defines is not None else target.defines,
             opt=o.opt if o.opt is not None else target.opt,
             cflags=o.cflags if o.cflags is not None else target.cflags,
+            declare=o.declare if o.declare is not None else target.declare,
+            host_functions=o.host_functions if o.host_functions is not None else target.host_functions,
         ),
         root=r,
     )

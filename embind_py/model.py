@@ -225,13 +225,15 @@ class Record:
 
 @dataclass(frozen=True)
 class Enum:
-    """An enum; `typedef` is the typedef name if one names it."""
+    """An enum; `typedef` is the typedef name if one names it. An `anonymous` one (no tag,
+    no typedef: `enum { FIRST, SECOND };`) only names constants; `name` is synthesized."""
 
     name: str
     members: tuple[tuple[str, int], ...]
     typedef: str | None
     file: str
     line: int
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,71 @@ class Constant:
     line: int
 
 
+# Function-like macros (`#define SQUARE(x) ((x) * (x))`): a typed C expression tree whose
+# conversions are explicit, so the generator can give it C's semantics in Python.
+
+
+@dataclass(frozen=True)
+class Lit:
+    value: int | float
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Convert:
+    """C's conversion of `expr` to `type` (usual arithmetic conversions, casts)."""
+
+    expr: Expr
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: Literal["-", "~", "!"]
+    operand: Expr
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Binary:
+    """`left op right`, both operands already converted to the operation's type (`type` for
+    arithmetic; for comparisons, `&&` and `||` the result is an `int`, the operands' types kept)."""
+
+    op: str
+    left: Expr
+    right: Expr
+    type: IntType | FloatType
+
+
+@dataclass(frozen=True)
+class Cond:
+    cond: Expr
+    then: Expr
+    other: Expr
+    type: IntType | FloatType
+
+
+Expr = Lit | Arg | Convert | Unary | Binary | Cond
+
+
+@dataclass(frozen=True)
+class MacroFunction:
+    """A function-like `#define` whose body is an expression of its parameters and constants."""
+
+    name: str
+    params: tuple[Arg, ...]
+    body: Expr
+    text: str  # `#define SQUARE(x) ((x) * (x))`, for the docstring
+    file: str
+    line: int
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """A problem in user input, reported as `file:line: message`."""
@@ -283,6 +350,20 @@ class Diagnostic:
 
 
 @dataclass(frozen=True)
+class Declaration:
+    """One user declaration about a function, a parameter or a callback type's parameter:
+    `where` is a function or function-pointer typedef name, `param` a parameter name, a
+    1-based position (callback types) or "" for a function's result; `kind` is one of
+    `embind_py.declare.KINDS`, `arg` its argument (the length parameter, the free function)."""
+
+    where: str
+    param: str
+    kind: str
+    arg: str
+    text: str  # as the user wrote it, for messages
+
+
+@dataclass(frozen=True)
 class Library:
     """Everything the user's headers declare that the generator may bind."""
 
@@ -292,10 +373,15 @@ class Library:
     enums: dict[str, Enum] = field(default_factory=dict)
     typedefs: dict[str, NamedType] = field(default_factory=dict)
     constants: tuple[Constant, ...] = ()
+    macros: tuple[MacroFunction, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     has_main: bool = False
     # Declared functions no source defines that the wasm imports: Python implements them.
     host_functions: tuple[Function, ...] = ()
+    # What the user declared that C's types cannot say (see `embind_py.declare`).
+    declarations: tuple[Declaration, ...] = ()
+    # Functions allowed as host functions by name (--host-function), declared in no bound header.
+    raw_host_functions: tuple[str, ...] = ()
 
     def record(self, ref: RecordRef) -> Record:
         return self.records[ref.name]

@@ -15,7 +15,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import cparse, objcache, render, toolchain, typemap, wasmcheck
+from . import cparse, declare, objcache, render, toolchain, typemap, wasmcheck
 from .config import BuildError, Config, ConfigError, regular_file
 from .model import Diagnostic, Library, Variable
 from .objcache import write_atomic
@@ -50,6 +50,18 @@ def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Librar
 
 
 def parse_with_files(
+    cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None
+) -> tuple[Library, list[Path]]:
+    """The headers' model with the target's declarations (see `_parse_headers`); a
+    declaration naming nothing in it is an error."""
+    lib, read = _parse_headers(cfg, emcc, echo)
+    if cfg.declare:
+        lib = replace(lib, declarations=declare.parse_all(cfg.declare))
+        lib = replace(lib, diagnostics=(*lib.diagnostics, *declare.check(lib)))
+    return lib, read
+
+
+def _parse_headers(
     cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None
 ) -> tuple[Library, list[Path]]:
     """Preprocess and parse the headers into the model (diagnostics inside).
@@ -191,7 +203,7 @@ def _build(
         exports=rendered.functions + rendered.variables,
         has_main=has_main,
         objects=[o.path for o in objects],
-        host_functions=tuple(f.name for f in undefined),
+        host_functions=(*(f.name for f in undefined), *cfg.host_functions),
     )
     tmp_wasm = tmp / f"{cfg.name}.wasm"
     toolchain.compile_wasm(emcc, job, tmp_wasm, cmd_echo)
@@ -202,7 +214,9 @@ def _build(
         if f.name not in imported:
             msg = f"{f.name}() is declared but no source defines or calls it; left out"
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
-    lib = replace(lib, host_functions=hosts)
+    declared = {f.name for f in lib.functions}
+    raw = tuple(n for n in cfg.host_functions if n in imported and n not in declared)
+    lib = replace(lib, host_functions=hosts, raw_host_functions=raw)
     # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
     # a source that does not include its header): such a function would make the module
     # fail to load, so it is left out instead. Extra wasm exports are harmless.

@@ -56,6 +56,12 @@ def render_module(
             typedefs.append({"name": tname, "expr": expr})
     constants = []
     taken = {f.name for f in mapped.functions} | {v.name for v in mapped.variables}
+    for e in lib.anonymous_enums:  # `enum { FIRST, SECOND };` names int constants
+        for n, v in e.members:
+            cname = typemap.const_name(n)
+            if cname not in taken:
+                taken.add(cname)
+                constants.append({"name": cname, "annotation": "int", "value": str(v)})
     for c in lib.constants:
         cname = typemap.const_name(c.name)
         if cname in taken:
@@ -63,6 +69,12 @@ def render_module(
         taken.add(cname)
         ann, lit = typemap.constant_literal(c.value)
         constants.append({"name": cname, "annotation": ann, "value": lit})
+    macro_functions = []  # function-like macros (issue 15)
+    for mf in lib.macros:
+        fname = typemap.const_name(mf.name)
+        if fname not in taken:
+            taken.add(fname)
+            macro_functions.append(typemap.macro_spec(mf, fname, lib))
     types = typemap.type_context(lib, mapped, taken)  # C types (issue 3)
     typedefs += types.pop("extra_types")
     exported = sorted(
@@ -70,6 +82,7 @@ def render_module(
         | {"Library", "load", "instance", "ffi", "Pointer", "WasmError", "WasmExit", "WasmTrap"}
         | {f.name for f in mapped.functions}
         | {c["name"] for c in constants}
+        | {f.name for f in macro_functions}
         | ({"call_main"} if lib.has_main else set())
         | ({"HostFunctions", "set_host"} if mapped.hosts else set()),
         key=typemap.all_key,
@@ -88,8 +101,9 @@ def render_module(
             variables=mapped.variables,
             typedefs=typedefs,
             constants=constants,
+            macro_functions=macro_functions,
             exported_names=exported,
-            noqa=_ambiguous_names_noqa(mapped, types, constants),
+            noqa=_ambiguous_names_noqa(mapped, types, constants, macro_functions),
             has_main=lib.has_main,
             hosts=mapped.hosts,
             hosts_as_class=not any(keyword.iskeyword(h.c_name) for h in mapped.hosts),
@@ -105,7 +119,10 @@ def render_module(
 
 
 def _ambiguous_names_noqa(
-    mapped: typemap.Mapped, types: dict[str, Any], constants: list[dict[str, Any]]
+    mapped: typemap.Mapped,
+    types: dict[str, Any],
+    constants: list[dict[str, Any]],
+    macro_functions: Sequence[typemap.MacroSpec] = (),
 ) -> str:
     """A file-level `# ruff: noqa:` for the C names pycodestyle calls ambiguous (`size_t l`
     is all over Lua's API): the bindings keep the C names rather than renaming them."""
@@ -113,10 +130,10 @@ def _ambiguous_names_noqa(
     enums: list[typemap.EnumSpec] = types["enums"]
     fields = {f.name for r in records for f in r.fields}
     variables = {p.name for f in mapped.functions for p in f.params} | fields
-    variables |= {c["name"] for c in constants}
+    variables |= {c["name"] for c in constants} | {p.name for f in macro_functions for p in f.params}
     variables |= {n for e in enums for n, _ in e.members} | {n for e in enums for n, _ in e.constants}
     classes = {r.name for r in records} | {e.name for e in enums}
-    functions = {f.name for f in mapped.functions} | fields
+    functions = {f.name for f in mapped.functions} | fields | {f.name for f in macro_functions}
     codes = [
         code
         for code, names in (("E741", variables), ("E742", classes), ("E743", functions))

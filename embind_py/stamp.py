@@ -72,6 +72,10 @@ def input_digest(cfg: Config, file_hashes: dict[str, str]) -> str:
             h.update(f"{label} {rel(p, cfg.root)}\0".encode())
     for flag in (*cfg.defines, f"-O{cfg.opt}", *cfg.cflags):
         h.update(f"flag {flag}\0".encode())
+    for d in cfg.declare:
+        h.update(f"declare {d}\0".encode())
+    for name in cfg.host_functions:
+        h.update(f"host {name}\0".encode())
     for path, sha in sorted(file_hashes.items()):
         h.update(f"file {path} {sha}\0".encode())
     return "sha256:" + h.hexdigest()

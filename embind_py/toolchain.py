@@ -393,22 +393,45 @@ def compile_argv(emcc: Emcc, job: Job, source: Path, obj: Path, depfile: Path) -
     ]
 
 
-def _link_argv(emcc: Emcc, job: Job, settings: list[str], exports: list[str], out: Path) -> list[str]:
-    """emcc [--no-entry] OBJ... -O<opt> <settings> -sEXPORTED_FUNCTIONS=... <paths, cflags> -o OUT."""
+def _link_argv(
+    emcc: Emcc, job: Job, settings: list[str], exports: list[str], out: Path, standalone: bool = False
+) -> list[str]:
+    """emcc [--no-entry] OBJ... -O<opt> <settings> -sEXPORTED_FUNCTIONS=... <paths, cflags> -o OUT.
+
+    A standalone wasm also gets the file-system shim (`FILES_SHIM`, a C source) among its inputs."""
     argv = [
         *emcc.command,
         *([] if job.has_main else ["--no-entry"]),
         *[str(s) for s in job.objects],
+        *([str(FILES_SHIM)] if standalone else []),
         f"-O{job.opt}",
         *settings,
         "-sEXPORTED_FUNCTIONS=" + ",".join(dict.fromkeys(exports)),
         *_path_map_flags(job.root),
         *job.cflags,
-        *(["--js-library", str(host_library(out))] if job.host_functions else []),
+        *(["--js-library", str(host_library(out))] if _imports(job, standalone) else []),
         "-o",
         str(out),
     ]
     return argv
+
+
+# C linked into every standalone wasm: the C library's file calls go to the runtime's
+# file system (runtime/host/files.py), through these imports.
+FILES_SHIM = Path(__file__).parent / "csrc" / "embind_py_files.c"
+FILES_IMPORTS = (
+    "embind_py_fs_openat",
+    "embind_py_fs_stat",
+    "embind_py_fs_getdents",
+    "embind_py_fs_fcntl",
+    "embind_py_fs_ioctl",
+    "embind_py_fs_linkat",
+)
+
+
+def _imports(job: Job, standalone: bool) -> list[str]:
+    """The undefined functions the link lets through as imports the runtime answers."""
+    return sorted({*job.host_functions, *(FILES_IMPORTS if standalone else ())})
 
 
 def host_library(out: Path) -> Path:
@@ -416,12 +439,12 @@ def host_library(out: Path) -> Path:
     return out.with_name(out.name + ".host.js")
 
 
-def _write_host_library(job: Job, out: Path) -> None:
+def _write_host_library(names: list[str], out: Path) -> None:
     # emcc accepts an undefined symbol that a JS library provides and makes it an `env`
     # import; every other undefined symbol stays an error. The bodies only run under JS glue.
     entries = "".join(
         f"  {name}: function() {{ throw new Error('{name}() is a host function, in Python'); }},\n"
-        for name in sorted(set(job.host_functions))
+        for name in names
     )
     host_library(out).write_text(
         "// Written by embind-py: the C functions Python implements (host functions).\n"
@@ -440,18 +463,22 @@ def undefined_symbols(output: str) -> list[str]:
     return list(dict.fromkeys(_UNDEFINED.findall(output)))
 
 
-def _link(argv: list[str], what: str, job: Job, out: Path, echo: Echo | None, rsp_dir: Path) -> None:
-    if job.host_functions:
-        _write_host_library(job, out)
+def _link(
+    argv: list[str], what: str, job: Job, out: Path, echo: Echo | None, tmp: Path, standalone: bool = False
+) -> None:
+    names = _imports(job, standalone)
+    if names:
+        _write_host_library(names, out)
     try:
-        _run(argv, what, echo, rsp_dir)
+        _run(argv, what, echo, tmp)
     except CompileError as e:
         missing = undefined_symbols(e.output)
         if missing:
             raise ToolchainError(
                 f"the sources call {', '.join(n + '()' for n in missing)}, which no source defines and no "
                 "bound header declares: define them in a source, or declare them in a bound header to "
-                "implement them in Python (host functions: NAME.load(host={...}))"
+                "implement them in Python (host functions: NAME.load(host={...})), or allow them by name "
+                "with --host-function NAME (host-functions in pyproject.toml)"
             ) from None
         raise
 
@@ -475,13 +502,13 @@ def wasm_argv(emcc: Emcc, job: Job, out_wasm: Path) -> list[str]:
         "-sALLOW_TABLE_GROWTH=1",
         "--profiling-funcs",
     ]
-    return _link_argv(emcc, job, settings, wanted, out_wasm)
+    return _link_argv(emcc, job, settings, wanted, out_wasm, standalone=True)
 
 
 def compile_wasm(emcc: Emcc, job: Job, out_wasm: Path, echo: Echo | None = None) -> None:
     """Compile and link the sources to a standalone wasm module at `out_wasm`."""
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        _link(wasm_argv(emcc, job, out_wasm), "emcc", job, out_wasm, echo, Path(tmp))
+        _link(wasm_argv(emcc, job, out_wasm), "emcc", job, out_wasm, echo, Path(tmp), standalone=True)
 
 
 # Emscripten before 3.1.12 made its Node.js loader `fetch` the .wasm by file path when

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import keyword
+import math
 import re
+import textwrap
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,6 +63,11 @@ MODULE_RESERVED = frozenset(
         "_enum",
         "_sys",
         "call_main",
+        "HostFunctions",
+        "set_host",
+        "TypedDict",
+        "_HOST",
+        "_default_host",
         # builtins the generated code itself uses
         "int",
         "float",
@@ -98,6 +105,7 @@ INSTANCE_NAMES = (
     "_check_signatures",
     "_copybacks",
     "_deferred_frees",
+    "_files",
     "_free",
     "_free_v",
     "_host",
@@ -133,8 +141,9 @@ INSTANCE_NAMES = (
     "_translate",
     "_var",
     "_vars",
-    "_wasi_stdio",
     "_wasm",
+    "_wasm_digest",
+    "_wasm_file",
     "address_of_var",
     "close",
     "engine",
@@ -297,9 +306,12 @@ def typedef_descriptor(name: str, t: CType, lib: Library) -> str | None:
         return f"_E_{s.name}" if s.name in lib.enums else f'_rt.Scalar("{name}", "int", 4, True)'
     if isinstance(s, m.RecordRef):
         return f"_R_{s.name}" if s.name in lib.records else None
-    if isinstance(s, m.PointerType) and isinstance(m.strip(s.target), m.FunctionType):
+    fn = m.strip(s.target) if isinstance(s, m.PointerType) else s
+    if isinstance(fn, m.FunctionType):
+        # `typedef int (*cb_t)(int);` and `typedef int handler_t(int);` alike: the descriptor of
+        # a pointer to the function type (C code names `handler_t *`; ffi.callback "handler_t").
         try:
-            return fn_type_var(m.strip(s.target), lib)  # type: ignore[arg-type]
+            return fn_type_var(fn, lib)
         except (Unsupported, m.LayoutError):
             return None
     if isinstance(s, m.PointerType):
@@ -337,6 +349,10 @@ class Scope(Library):
     function_names: frozenset[str] = frozenset()
     # The attributes holding each function's caller and value slots (`_c_f`, `_v_f`).
     callers: frozenset[str] = frozenset()
+    # Enums with neither tag nor typedef: their members are plain int constants (no class).
+    anonymous_enums: tuple[m.Enum, ...] = ()
+    # What the mapping inferred (shown under --verbose): pointer-and-length callback arguments.
+    notes: list[Diagnostic] = field(default_factory=list)
 
 
 def scope_of(lib: Library) -> Scope:
@@ -346,7 +362,9 @@ def scope_of(lib: Library) -> Scope:
     fields = {k: getattr(lib, k) for k in Library.__dataclass_fields__}
     names = frozenset(f.name for f in lib.functions)
     callers = frozenset(f"_{k}_{n}" for n in names for k in "cv")
-    return Scope(**fields, function_names=names, callers=callers)
+    fields["enums"] = {k: e for k, e in lib.enums.items() if not e.anonymous}
+    anonymous = tuple(e for e in lib.enums.values() if e.anonymous)
+    return Scope(**fields, function_names=names, callers=callers, anonymous_enums=anonymous)
 
 
 def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
@@ -358,18 +376,69 @@ def fn_type_var(ft: m.FunctionType, lib: Library) -> str:
     wparams, wresults = m.wasm_signature(ft, lib.records)
     sret = m.is_indirect_aggregate(ft.result, lib.records)
     res = "None" if isinstance(m.strip(ft.result), m.VoidType) else _cb_expr(ft.result, lib)
-    items = [_cb_expr(p.type, lib) for p in ft.params]
+    pairs, as_bytes, inferred = callback_reading(ft, lib)
+    sized = {i for i, _ in pairs}
+    items = [
+        "_rt.CBYTES" if i in as_bytes else ctype_expr(_strip_names(p.type), lib) if i in sized
+        else _cb_expr(p.type, lib)
+        for i, p in enumerate(ft.params)
+    ]
     params = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     name = ft.c_name_with("(*)").replace('"', "'")
     letters = "".join(_SIG_LETTER[w] for w in wparams), "".join(_SIG_LETTER[w] for w in wresults)
     args = [f'"{name}"', f'"{letters[0]}"', f'"{letters[1]}"', res, params, str(sret)]
+    if pairs:
+        args.append("(" + "".join(f"({i}, {j}), " for i, j in pairs).rstrip(" ") + ")")
     expr = "_rt.FuncPtrType(\n" + "".join(f"    {a},\n" for a in args) + ")"
     sc = _scope(lib)
     var = sc.fn_types.get(expr)
     if var is None:
         var = sc.fn_types[expr] = f"_F{len(sc.fn_types)}"
         sc.fn_names.setdefault(name, var)
+        named = _callback_typedefs(lib, ft)
+        for i, j in inferred:
+            where = named[0] if named else name
+            what = "bytes" if _is_const(ft.params[i].type) else "a Pointer"
+            sc.notes.append(Diagnostic(
+                where, 0,
+                f"inferred: a callback gets argument {i + 1} of {name} as {what} of the length in argument "
+                f"{j + 1}; declare '{where}.{i + 1} = text' to read it up to its NUL instead",
+                "warning",
+            ))
     return var
+
+
+def _is_const(t: CType) -> bool:
+    s = m.strip(t)
+    return isinstance(s, m.PointerType) and s.const
+
+
+def _callback_typedefs(lib: Library, ft: m.FunctionType) -> list[str]:
+    """The typedef names of function type `ft` (or of a pointer to it), in declaration order."""
+    out = []
+    for name, t in lib.typedefs.items():
+        s = m.strip(t.target)
+        fn = m.strip(s.target) if isinstance(s, m.PointerType) else s
+        if fn == ft:
+            out.append(name)
+    return out
+
+
+def callback_reading(
+    ft: m.FunctionType, lib: Library
+) -> tuple[tuple[tuple[int, int], ...], frozenset[int], tuple[tuple[int, int], ...]]:
+    """How a callback of type `ft` reads its arguments: (pointer, length) pairs, the arguments
+    read as NUL-terminated bytes, and which pairs were inferred (not declared). Declarations on
+    the function-pointer typedef (`cb_t.1 = buffer(2)`, `cb_t.1 = text`, `= bytes`) win."""
+    decls: list[m.Declaration] = []
+    if lib.declarations:
+        names = set(_callback_typedefs(lib, ft))
+        decls = [d for d in lib.declarations if d.where in names and d.param.isdigit()]
+    declared = {(int(d.param) - 1, int(d.arg) - 1) for d in decls if d.kind == "buffer"}
+    off = {int(d.param) - 1 for d in decls if d.kind in ("text", "bytes")} | {i for i, _ in declared}
+    inferred = tuple(p for p in length_pairs(ft) if p[0] not in off)
+    as_bytes = frozenset(int(d.param) - 1 for d in decls if d.kind == "bytes")
+    return tuple(sorted({*inferred, *declared})), as_bytes, inferred
 
 
 def _scope(lib: Library) -> Scope:
@@ -476,9 +545,46 @@ def pointer_annotation(s: m.PointerType, lib: Library, callback: bool = False) -
     return "_rt.Pointer[Any] | None"
 
 
+# A parameter name that says it holds the length of the pointer before it.
+_LENGTH_NAME = re.compile(r"(?i)^(n|sz|cb|nb)$|len|size|count|bytes|nbyte")
+_UNNAMED = re.compile(r"^(arg\d+)?$")
+
+
+def length_pairs(ft: m.FunctionType) -> tuple[tuple[int, int], ...]:
+    """(pointer, length) parameter positions of `ft` that C's types imply: a pointer to bytes
+    (`char`, `unsigned char`, `uint8_t`, `void`) directly followed by an integer that is its
+    length: named so (`len`, `size`, `n`, `count`...), or, unnamed, of an unsigned type.
+
+    A callback then receives exactly that many bytes (inference changes how the value is
+    read, never the parameters: the length is still passed)."""
+    out = []
+    params = ft.params
+    for i in range(len(params) - 1):
+        ptr, n = m.strip(params[i].type), m.strip(params[i + 1].type)
+        if not isinstance(ptr, m.PointerType) or not isinstance(n, m.IntType) or n.size < 2:
+            continue
+        tgt = m.strip(ptr.target)
+        if not (isinstance(tgt, m.VoidType) or (isinstance(tgt, m.IntType) and tgt.size == 1)):
+            continue
+        if isinstance(tgt, m.VoidType) and not ptr.const:
+            continue  # a `void *` stays an address (user data, often followed by a count)
+        named = params[i + 1].name
+        if _UNNAMED.match(named):  # cparse names an unnamed parameter `arg<i>`
+            named = ""
+        if (_LENGTH_NAME.search(named) is not None) if named else not n.signed:
+            out.append((i, i + 1))
+    return tuple(out)
+
+
 def callable_annotation(ft: m.FunctionType, lib: Library) -> str:
     """`Callable[[args], result]` for a C function type, as Python sees it from both sides."""
-    args = ", ".join(load_annotation(p.type, lib, callback=True) for p in ft.params)
+    pairs, as_bytes, _ = callback_reading(ft, lib)
+    sized = dict(pairs)
+    args = ", ".join(
+        "bytes | None" if i in as_bytes else _sized_annotation(p.type) if i in sized
+        else load_annotation(p.type, lib, callback=True)
+        for i, p in enumerate(ft.params)
+    )
     r = m.strip(ft.result)
     if isinstance(r, m.VoidType):
         res = "None"
@@ -489,6 +595,12 @@ def callable_annotation(ft: m.FunctionType, lib: Library) -> str:
     else:
         res = "Any"
     return f"Callable[[{args}], {res}]"
+
+
+def _sized_annotation(t: CType) -> str:
+    """What a pointer paired with its length gives a callback (see `length_pairs`)."""
+    s = m.strip(t)
+    return "bytes | None" if isinstance(s, m.PointerType) and s.const else "_rt.Pointer[int] | None"
 
 
 def _scalar_path(rec: m.Record, lib: Library) -> tuple[int, CType] | None:
@@ -531,11 +643,27 @@ class FieldSpec:
 
 def _field_value_annotation(t: CType, ann: str) -> str:
     """A `void *` field reads as an int address but is given a `Pointer` too (e.g. `ffi.new`
-    memory, which the struct value then keeps alive)."""
+    memory, which the struct value then keeps alive); a `const char *` field reads as text
+    and is given an address (a `CStr`, a `Pointer`, an int: C keeps it, a copy could not live)."""
     s = m.strip(t)
     if isinstance(s, m.PointerType) and isinstance(m.strip(s.target), m.VoidType):
         return "_rt.Pointer[Any] | int | None"
+    if _is_text_field(t):
+        return "str | _rt.Pointer[Any] | int | None"
+    if _is_fn_field(t):
+        return "_rt.FuncPtr | None"  # C keeps it: an ffi.callback (a FuncPtr), never a plain callable
     return ann
+
+
+def _is_text_field(t: CType) -> bool:
+    """A `const char *` field: it reads as `str | None` (a `CStr`), as the README's table says."""
+    s = m.strip(t)
+    return isinstance(s, m.PointerType) and s.const and _is_char(s.target)
+
+
+def _is_fn_field(t: CType) -> bool:
+    s = m.strip(t)
+    return isinstance(s, m.PointerType) and isinstance(m.strip(s.target), m.FunctionType)
 
 
 @dataclass(frozen=True)
@@ -605,10 +733,15 @@ def record_spec(rec: m.Record, lib: Library) -> RecordSpec:
     fields = []
     for f in rec.fields:
         ann = load_annotation(f.type, lib)
+        if _is_text_field(f.type):
+            ann = "str | None"
         value_ann = _field_value_annotation(f.type, ann)
+        init_ann = _init_annotation(f.type, value_ann)
+        if _is_text_field(f.type):
+            init_ann = "_rt.CStr | _rt.Pointer[Any] | int | None"
         fields.append(
             FieldSpec(
-                field_name(f.name), f.name, ann, _init_annotation(f.type, value_ann), f.offset,
+                field_name(f.name), f.name, ann, init_ann, f.offset,
                 _field_expr(f, lib), value_ann, _live_annotation(f.type, ann, lib),
             )
         )
@@ -633,6 +766,8 @@ def _field_expr(f: m.Field, lib: Library) -> str:
         return f"_rt.BitField({ctype_expr(s, lib)}, {f.bits[0]}, {f.bits[1]}, {signed})"
     if isinstance(s, m.ArrayType) and not s.length:
         return "_rt.ArrayOf(" + ctype_expr(s.elem, lib) + ", 0)"
+    if _is_text_field(s):
+        return "_rt.CSTRING"
     return ctype_expr(s, lib)
 
 
@@ -713,6 +848,7 @@ class ParamSpec:
     check: tuple[str, ...]  # statements run before taking the lock
     store: tuple[str, ...]  # statements run under the lock, storing into `_sN`
     temporaries: bool  # needs the per-call temporaries frame
+    hidden: bool = False  # not in the Python signature (a declared buffer's length: computed)
 
 
 @dataclass(frozen=True)
@@ -728,6 +864,11 @@ class FuncSpec:
     slots: int
     temporaries: bool
     prologue: tuple[str, ...] = ()  # statements before the parameters' (the sret temporary)
+
+    @property
+    def args(self) -> tuple[ParamSpec, ...]:
+        """The parameters of the Python signature (a declared buffer's length is not one)."""
+        return tuple(p for p in self.params if not p.hidden)
 
     @property
     def unpack(self) -> str:
@@ -1012,13 +1153,23 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
     long_ret = m.is_long_double(f.type.result)
     slot = int(sret or long_ret)
     specs = []
+    decl = _declared(lib, f.name)
+    lengths = {d.arg: d.param for d in decl if d.kind == "buffer"}  # length param -> its buffer
     for p in f.type.params:
-        specs.append(param_spec(p, slot, f.name, lib))
+        spec = param_spec(p, slot, f.name, lib)
+        kinds = {d.kind for d in decl if d.param == p.name}
+        if p.name in lengths:
+            spec = _length_spec(f, p, slot, lengths[p.name], lib)
+        elif "nonnull" in kinds:
+            what = f"{f.name}() argument {p.name!r}"
+            msg = f'raise TypeError("{what}: None is not accepted (declared nonnull)")'
+            spec = replace(spec, check=(f"if {spec.name} is None:", f"    {msg}", *spec.check))
+        specs.append(spec)
         slot += 2 if m.is_long_double(p.type) else 1
     if f.type.variadic:
         specs.append(_varargs_spec(f, slot, {s.name for s in specs}))
     params = tuple(specs)
-    returns, result = result_spec(f.type.result, lib)
+    returns, result = _declared_result(f, lib, *result_spec(f.type.result, lib))
     prologue: tuple[str, ...] = ()
     rec = _rec(f.type.result, lib)
     if sret and rec is not None:
@@ -1038,6 +1189,45 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
         temporaries=any(p.temporaries for p in params) or rec is not None or long_ret,
         prologue=prologue,
     )
+
+
+def _declared(lib: Library, where: str) -> list[m.Declaration]:
+    return [d for d in lib.declarations if d.where == where]
+
+
+def _length_spec(f: m.Function, p: m.Param, slot: int, buf: str, lib: Library) -> ParamSpec:
+    """The length parameter of a declared buffer: computed from the buffer, not a parameter."""
+    s = m.strip(p.type)
+    if not isinstance(s, m.IntType):
+        raise Unsupported(f"declared buffer length {p.name!r} is not an integer parameter")
+    bp = next(q for q in f.type.params if q.name == buf)
+    bt = m.strip(bp.type)
+    tgt = m.strip(bt.target) if isinstance(bt, m.PointerType) else None
+    size = 1 if tgt is None or isinstance(tgt, m.VoidType | m.FunctionType) else m.sizeof(tgt, lib.records)
+    _, hi = _range(s)
+    what = f"{f.name}() argument {buf!r}"
+    store = f'_s{slot}.{_wfield(s)} = _rt.length_of({param_name(buf)}, {size}, {hi}, "{what}")'
+    return ParamSpec(param_name(p.name), p.name, "int", (), (store,), False, hidden=True)
+
+
+def _declared_result(f: m.Function, lib: Library, returns: str, result: str) -> tuple[str, str]:
+    """The result's annotation and expression with the function's declarations applied."""
+    for d in _declared(lib, f.name):
+        if d.param:
+            continue
+        if d.kind == "owned":
+            free = func_name(d.arg, _scope(lib).callers)
+            if returns.startswith(("str", "_rt.CStr")):
+                returns, result = "str | None", f"_rt.owned_str(self, _s0.i32, self.{free})"
+            else:
+                result = f"_rt.owned(self, {result}, self.{free})"
+        elif d.kind == "bytes" and returns.startswith(("str", "_rt.CStr")):
+            returns, result = "bytes | None", "_rt.ret_bytes(self, _s0.i32)"
+    if any(d.kind == "nonnull" and not d.param for d in _declared(lib, f.name)):
+        if returns.endswith(" | None"):
+            returns = returns.removesuffix(" | None")
+            result = f'_rt.nonnull({result}, "{f.name}()")'
+    return returns, result
 
 
 def map_library(lib: Library) -> Mapped:
@@ -1083,7 +1273,93 @@ def map_library(lib: Library) -> Mapped:
             out.diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
             continue
         out.hosts.append(host)
+    for name in lib.raw_host_functions:
+        doc = f"{name}(...): declared in no bound header, so it takes and returns wasm numbers"
+        out.hosts.append(HostSpec(name, "", "Callable[..., Any]", doc))
     return out
+
+
+@dataclass(frozen=True)
+class MacroSpec:
+    """A function-like macro as a module-level Python function with C's arithmetic."""
+
+    c_name: str
+    name: str
+    doc: str
+    params: tuple[ParamSpec, ...]  # only `name`, `annotation` and `check` are used
+    returns: str
+    expr: str
+
+    @property
+    def body(self) -> tuple[str, ...]:
+        """The `return` statement's lines: a long expression continues inside parentheses,
+        broken between tokens (the rendered expression has blanks only there)."""
+        if len(self.expr) <= 90:
+            return (f"return {self.expr}",)
+        parts = textwrap.wrap(self.expr, 96, break_long_words=False, break_on_hyphens=False)
+        return ("return (", *(f"    {p}" for p in parts), ")")
+
+
+def macro_spec(mf: m.MacroFunction, name: str, lib: Library) -> MacroSpec:
+    params = tuple(param_spec(m.Param(a.name, a.type), 0, mf.name, lib) for a in mf.params)
+    names = {a.name: p.name for a, p in zip(mf.params, params, strict=True)}
+    doc = mf.text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    returns = "float" if isinstance(mf.body.type, m.FloatType) else "int"
+    return MacroSpec(mf.name, name, doc, params, returns, macro_expr(mf.body, names))
+
+
+def _int_range(t: m.IntType | m.FloatType) -> tuple[int, int]:
+    assert isinstance(t, m.IntType)
+    return _range(t)
+
+
+def macro_expr(e: m.Expr, names: dict[str, str]) -> str:
+    """Python for a macro's typed tree: each operation has C's result for its C type."""
+    t = e.type
+    if isinstance(e, m.Lit):
+        if isinstance(e.value, float) and not math.isfinite(e.value):
+            return f'float("{e.value}")'
+        return f"({e.value!r})" if e.value < 0 else repr(e.value)
+    if isinstance(e, m.Arg):
+        return names[e.name]
+    wrap = (lambda x: f"_rt.c_wrap({x}, {t.size}, {t.signed})") if isinstance(t, m.IntType) else (lambda x: x)
+    if isinstance(e, m.Convert):
+        inner, src = macro_expr(e.expr, names), e.expr.type
+        if isinstance(t, m.FloatType):
+            return inner if isinstance(src, m.FloatType) else f"float({inner})"
+        if isinstance(src, m.FloatType):
+            return f"_rt.c_trunc({inner}, {t.size}, {t.signed})"
+        (lo, hi), (tlo, thi) = _int_range(src), _int_range(t)
+        return inner if tlo <= lo and hi <= thi else wrap(inner)
+    if isinstance(e, m.Unary):
+        inner = macro_expr(e.operand, names)
+        return wrap(f"{e.op}{inner}") if e.op != "-" or isinstance(t, m.IntType) else f"(-{inner})"
+    if isinstance(e, m.Cond):
+        a, b = macro_expr(e.then, names), macro_expr(e.other, names)
+        cond = e.cond
+        if isinstance(cond, m.Binary) and cond.op in ("<", ">", "<=", ">=", "==", "!="):
+            c = f"{macro_expr(cond.left, names)} {cond.op} {macro_expr(cond.right, names)}"
+        else:
+            c = macro_expr(cond, names)
+        return f"({a} if {c} else {b})"
+    a, b = macro_expr(e.left, names), macro_expr(e.right, names)
+    op = e.op
+    if op in ("&&", "||"):
+        return f"int(bool({a}) {'and' if op == '&&' else 'or'} bool({b}))"
+    if op in ("<", ">", "<=", ">=", "==", "!="):
+        return f"int({a} {op} {b})"
+    if isinstance(t, m.FloatType):
+        return f"_rt.c_fdiv({a}, {b})" if op == "/" else f"({a} {op} {b})"
+    if op in ("<<", ">>"):
+        shifted = f"_rt.c_shift({a}, {b}, {op == '<<'}, {t.size})"
+        return wrap(shifted) if op == "<<" else shifted
+    if op == "/":
+        return wrap(f"_rt.c_div({a}, {b})")
+    if op == "%":
+        return f"_rt.c_mod({a}, {b})"
+    if op in ("&", "|", "^"):
+        return f"({a} {op} {b})"
+    return wrap(f"{a} {op} {b}")
 
 
 def constant_literal(value: int | float | str) -> tuple[str, str]:
@@ -1137,6 +1413,7 @@ def type_context(lib: Library, mapped: Mapped, taken: set[str]) -> dict[str, Any
     typing = "".join(", " + n for n in names)
     exported = {e.name for e in enums} | {c for e in enums for c, _ in e.constants}
     exported |= {r.name for r in records} | {r.ptr_name for r in records if not r.opaque}
+    mapped.diagnostics.extend(lib.notes)  # after every descriptor is made
     return {
         "enums": enums,
         "records": records,

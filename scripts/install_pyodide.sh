@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the Pyodide and browser tests need, once per machine, into a cache:
 #   - the npm registry's `pyodide` package (pinned below) under $EMBIND_PY_WEB_CACHE
-#     (default ${XDG_CACHE_HOME:-~/.cache}/embind-py-web), with `npm install --prefix`;
+#     (default ${XDG_CACHE_HOME:-~/.cache}/embind-py-web), with `npm install --prefix`
+#     (npm's own download cache inside it too);
 #   - Debian's `chromium` (apt-get), driven by Python Playwright through executable_path
 #     (Playwright itself comes from PyPI with the test extras; it never downloads a browser).
 # Idempotent: a second run only checks. Chatter goes to stderr; stdout's last two lines are
@@ -10,7 +11,7 @@
 set -euo pipefail
 
 PYODIDE_VERSION=${PYODIDE_VERSION:-314.0.7}
-CACHE=${EMBIND_PY_WEB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/embind-py-web}
+CACHE=${EMBIND_PY_WEB_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/embind-py-web}
 PREFIX="$CACHE/pyodide-$PYODIDE_VERSION"
 PYODIDE_DIR="$PREFIX/node_modules/pyodide"
 
@@ -26,7 +27,7 @@ else
     log "installing pyodide $PYODIDE_VERSION from npm into $PREFIX"
     mkdir -p "$PREFIX"
     # --no-save: no package.json/lock written; timeouts so a dead registry fails instead of hanging.
-    timeout -k 5 300 npm install --prefix "$PREFIX" --no-save --no-audit --no-fund \
+    timeout -k 5 300 npm install --prefix "$PREFIX" --cache "$CACHE/npm-cache" --no-save --no-audit --no-fund \
         --fetch-timeout=60000 --fetch-retries=2 "pyodide@$PYODIDE_VERSION" >&2 \
         || die "npm install pyodide@$PYODIDE_VERSION failed"
     [[ -f $PYODIDE_DIR/pyodide.mjs ]] || die "npm installed no $PYODIDE_DIR/pyodide.mjs"

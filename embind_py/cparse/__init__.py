@@ -23,6 +23,7 @@ from embind_py import model
 from embind_py.cparse._convert import Converter, InternalError, Unbindable, internal, prototype
 from embind_py.cparse._eval import NotConstant, Value
 from embind_py.cparse._files import FileTable, included_user_files
+from embind_py.cparse._fnmacros import translate
 from embind_py.cparse._layouts import ClangLayouts, parse_dump, probe_source
 from embind_py.cparse._macros import (
     Definition,
@@ -244,7 +245,9 @@ class _Builder:
         roots += [RecordRef(conv.record(n).kind, n) for n in conv.user_records()]
         roots += [EnumRef(n) for n in conv.user_enums()]
         records, enums = self._reachable(roots)
-        constants = _Constants(conv, macros).build(user_files)
+        consts = _Constants(conv, macros)
+        constants = consts.build(user_files)
+        functions = consts.functions(user_files)
         diagnostics = tuple(d for *_, d in sorted(conv.diagnostics, key=lambda x: x[:3]))
         return Library(
             functions=tuple(self.functions.values()),
@@ -253,6 +256,7 @@ class _Builder:
             enums={n: conv.enum(n) for n in sorted(enums, key=conv.enum_order)},
             typedefs=self.typedefs,
             constants=constants,
+            macros=functions,
             diagnostics=diagnostics,
         )
 
@@ -395,7 +399,7 @@ class _Constants:
         for raw, path in files.user_files_in_order(user_files):
             for d in scan_defines(raw, path):
                 mac = self.macros.get(d.name)
-                if mac is None or mac.params is not None:
+                if mac is None or mac.params is not None or d.params is not None:
                     continue
                 prev = chosen.get(d.name)
                 if prev is None or (
@@ -418,6 +422,37 @@ class _Constants:
                 )
                 continue
             out.append(Constant(name, v.value, files.display(d.file), d.line))
+        return tuple(out)
+
+    def functions(self, user_files: Sequence[Path]) -> tuple[model.MacroFunction, ...]:
+        """Function-like macros of the user's files whose body is an expression of their
+        parameters and constants; the others are skipped with a warning (shown under --verbose)."""
+        files = self.conv.files
+        chosen: dict[str, Definition] = {}
+        for raw, path in files.user_files_in_order(user_files):
+            for d in scan_defines(raw, path):
+                mac = self.macros.get(d.name)
+                if d.params is not None and mac is not None and mac.params == d.params:
+                    chosen.setdefault(d.name, d)  # the first definition the compiler kept
+        out: list[model.MacroFunction] = []
+        for name, d in chosen.items():
+            mac = self.macros[name]
+            assert mac.params is not None
+            placeholders = [f"__embind_py_arg{i}" for i in range(len(mac.params))]
+            try:
+                text = self.expander.expand_call(name, placeholders)
+                names = set(re.findall(r"[A-Za-z_]\w*", text))
+                typedefs = {n for n in names if self.conv.is_typedef(n)}
+                args, body = translate(
+                    name, mac.params, text, typedefs, self.conv.evaluator, self.conv.ctype
+                )
+            except (NotConstant, MacroError, Unbindable, RecursionError) as e:
+                sig = f"{name}({', '.join(mac.params)})"
+                msg = f"macro {sig} skipped: `{mac.body}` is not an expression of its parameters: {e}"
+                self.conv.report(d.file, d.line, msg, "warning")
+                continue
+            shown = f"#define {name}({', '.join(mac.params)}) {mac.body.strip()}"
+            out.append(model.MacroFunction(name, args, body, shown, files.display(d.file), d.line))
         return tuple(out)
 
     def _evaluate(self, name: str) -> Value:

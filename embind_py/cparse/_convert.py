@@ -569,12 +569,14 @@ class Converter:
     def enum(self, name: str) -> Enum:
         d = self._enumdefs[name]
         raw, line = self.where(d.node)
+        typedef = self._enum_typedef.get(d.name)
         return Enum(
             d.name,
             tuple(d.members),
-            self._enum_typedef.get(d.name),
+            typedef,
             self.files.display(raw),
             line,
+            anonymous=d.node.name is None and typedef is None,
         )
 
     def enum_order(self, name: str) -> int:

@@ -54,6 +54,7 @@ class Definition:
     line: int
     body: str
     guard: bool
+    params: tuple[str, ...] | None = None  # a function-like macro's parameters
 
 
 class Tok(str):
@@ -127,7 +128,7 @@ def normalize(body: str) -> str:
 
 
 def scan_defines(raw: str, path: Path) -> list[Definition]:
-    """Every object-like `#define` in the file, in order (function-like ones left out)."""
+    """Every `#define` in the file, in order (function-like ones with their `params`)."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
@@ -154,8 +155,13 @@ def scan_defines(raw: str, path: Path) -> list[Definition]:
             continue
         guard = m[1] == pending_guard
         pending_guard = None
-        if m[2]:
-            continue  # function-like
+        if m[2]:  # function-like: `NAME(a, b) body`
+            close = m[3].find(")")
+            if close < 0:
+                continue
+            params = tuple(p.strip() for p in m[3][:close].split(",") if p.strip())
+            out.append(Definition(m[1], raw, line, normalize(m[3][close + 1 :]), False, params))
+            continue
         out.append(Definition(m[1], raw, line, normalize(m[3]), guard))
     return out
 
@@ -168,6 +174,11 @@ class Expander:
 
     def expand(self, name: str) -> str:
         return " ".join(self._expand(tokenize(self._macros[name].body), frozenset({name})))
+
+    def expand_call(self, name: str, args: list[str]) -> str:
+        """The function-like macro `name` applied to `args` (identifiers), fully expanded."""
+        call = [name, "(", *[t for k, a in enumerate(args) for t in ([","] if k else []) + [a]], ")"]
+        return " ".join(self._expand([Tok(t, True) for t in call], frozenset()))
 
     def _expand(self, tokens: list[str], active: frozenset[str]) -> list[str]:
         out: list[str] = []

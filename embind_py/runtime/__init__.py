@@ -16,6 +16,7 @@ from __future__ import annotations
 from ._backend import NAME as _BACKEND_NAME
 from ._backend import Slot as ValRaw
 from ._callbacks import Callback, FuncPtr, ObjectHandle
+from ._cmacro import c_div, c_fdiv, c_mod, c_shift, c_trunc, c_wrap
 from ._convert import (
     address,
     arg_buf,
@@ -25,7 +26,12 @@ from ._convert import (
     arg_rec,
     arg_str,
     arg_strv,
+    length_of,
+    nonnull,
+    owned,
+    owned_str,
     read_bytes,
+    ret_bytes,
     ret_byval,
     ret_fn,
     ret_ptr,
@@ -49,6 +55,7 @@ from ._ffi import FFI
 from ._instance import Instance, compile_module, engine, wasm_bytes
 from ._types import (
     BUILTINS,
+    CBYTES,
     CSTRING,
     LONG_DOUBLE,
     ArrayOf,
@@ -84,6 +91,7 @@ def backend_name() -> str:
 
 __all__ = [
     "BUILTINS",
+    "CBYTES",
     "CSTRING",
     "FFI",
     "LONG_DOUBLE",
@@ -134,12 +142,23 @@ __all__ = [
     "arg_str",
     "arg_strv",
     "backend_name",
+    "c_div",
+    "c_fdiv",
+    "c_mod",
+    "c_shift",
+    "c_trunc",
+    "c_wrap",
     "call_main",
     "compile_module",
     "engine",
     "f128_words",
+    "length_of",
     "load_wasm",
+    "nonnull",
+    "owned",
+    "owned_str",
     "read_bytes",
+    "ret_bytes",
     "ret_byval",
     "ret_fn",
     "ret_ptr",

@@ -1,4 +1,5 @@
-"""On-disk cache of compiled wasm modules, so a second import does not recompile.
+"""On-disk cache of compiled wasm modules, so a second import does not recompile (wasmtime
+backend only: under Pyodide a module is compiled once per process, with no disk cache).
 
 Owns: where compiled modules live (`$EMBIND_PY_CACHE`, else
 `$XDG_CACHE_HOME/embind-py`, else `~/.cache/embind-py`; set `EMBIND_PY_CACHE=off`

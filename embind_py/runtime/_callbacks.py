@@ -162,7 +162,6 @@ def make_func(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Any:
 
 def trampoline(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` called with wasm values of the C signature `ft`: converted both ways as callbacks are."""
-    params = ft.params
     result = ft.result
     sret = ft.sret
 
@@ -177,7 +176,7 @@ def trampoline(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> Calla
             ret_addr = 0
             if sret:
                 ret_addr, raw = raw[0] & 0xFFFFFFFF, raw[1:]
-            out = fn(*[_convert.from_wasm(inst, t, r) for t, r in zip(params, raw, strict=True)])
+            out = fn(*_convert.callback_args(inst, ft, raw))
             what = f"result of callback {getattr(fn, '__name__', 'callback')}()"
             if sret:
                 assert isinstance(result, RecordType)

@@ -33,12 +33,18 @@ May import: the standard library and the runtime's own modules.
 from __future__ import annotations
 
 import ctypes
+import functools
 import operator
 import struct
-from typing import TYPE_CHECKING, Any
+import sys
+import types
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _callbacks
 from ._types import (
+    CBytes,
     CStr,
     CString,
     CType,
@@ -55,6 +61,7 @@ from ._types import (
 if TYPE_CHECKING:
     from ._instance import Instance
 
+T = TypeVar("T")
 _str_new = str.__new__
 _RAW: dict[str, Any] = {"i": ctypes.c_int32, "I": ctypes.c_int64, "f": ctypes.c_float, "d": ctypes.c_double}
 _U32 = 0xFFFFFFFF
@@ -270,6 +277,119 @@ def read_bytes(inst: Instance, raw: int, n: int) -> bytes | None:
 
 
 # ---------------------------------------------------------------------------
+# Ownership: memory freed, or a destructor run, when the last Python pointer to it is gone
+
+def _free_later(inst_ref: weakref.ref[Instance], session: Any, job: int | Callable[[], Any]) -> None:
+    """Free a block (an address) or run a destructor (`ffi.gc`) once its last Pointer is gone."""
+    inst = inst_ref()
+    # After inst.reset() (a new backend session) the address belongs to a new heap: never free it there.
+    if inst is None or inst._be is not session:
+        return
+    # A finalizer runs on whatever thread the garbage collector interrupted, maybe one that
+    # holds another instance's lock: waiting here for this one could deadlock two threads.
+    # When the instance is busy, its next ffi.new frees the block instead.
+    if not inst._lock.acquire(blocking=False):
+        inst._deferred_frees.append(job)
+        return
+    try:
+        _run(inst, job)
+        free_deferred(inst)
+    except Exception:
+        pass
+    finally:
+        inst._lock.release()
+
+
+def _run(inst: Instance, job: int | Callable[[], Any]) -> None:
+    if isinstance(job, int):
+        inst.free(job)
+        return
+    try:
+        job()
+    except Exception as e:  # a finalizer cannot raise to anyone: report it as Python does
+        sys.unraisablehook(
+            types.SimpleNamespace(
+                exc_type=type(e), exc_value=e, exc_traceback=e.__traceback__,
+                err_msg="Exception ignored in an ffi.gc destructor", object=job,
+            )
+        )
+
+
+def free_deferred(inst: Instance) -> None:
+    """Free the blocks (and run the `ffi.gc` destructors) whose pointers died while the
+    instance was busy (caller holds its lock)."""
+    pending = inst._deferred_frees
+    while pending:
+        _run(inst, pending.pop())
+
+
+class Owner:
+    """Frees a malloc'd block, or runs an `ffi.gc` destructor, when the last Pointer referring
+    to it is gone; `release()` does it now (once)."""
+
+    __slots__ = ("__weakref__", "address", "release")
+
+    def __init__(self, inst: Instance, address: int, destructor: Callable[[], Any] | None = None) -> None:
+        self.address = address
+        job = address if destructor is None else destructor
+        self.release = weakref.finalize(self, _free_later, weakref.ref(inst), inst._be, job)
+
+
+
+def owned(inst: Instance, ptr: Any, destructor: Callable[[Any], Any]) -> Any:
+    """`ptr` (a Pointer, or None) as a new pointer that calls `destructor(ptr)` once it and every
+    pointer derived from it are gone (`ffi.gc`; a result declared `owned(free_fn)`)."""
+    if ptr is None:
+        return None
+    owner = Owner(inst, ptr.address, functools.partial(destructor, ptr))
+    return Pointer(inst, ptr.address, ptr.ctype, ptr._length, owner)
+
+
+def owned_str(inst: Instance, raw: int, free: Callable[[int], Any]) -> str | None:
+    """A `char *` result the caller owns: its text, with C's block freed at once by `free`."""
+    s = read_cstr(inst, raw)
+    if s is None:
+        return None
+    free(s.address)
+    return str(s)
+
+
+def ret_bytes(inst: Instance, raw: int) -> bytes | None:
+    """A `char *` result declared `bytes`: the bytes up to the NUL, undecoded."""
+    raw &= _U32
+    return inst.mem.read_cstring(raw) if raw else None
+
+
+def nonnull(value: T, what: str) -> T:
+    """A result declared `nonnull`: C returning NULL is an error, never a None to check."""
+    if value is None:
+        raise ValueError(f"{what} returned NULL (declared nonnull)")
+    return value
+
+
+def length_of(value: Any, size: int, hi: int, what: str) -> int:
+    """The length C is told for a declared buffer: its elements (of `size` bytes), the UTF-8
+    bytes of a str, a Pointer's known length, 0 for None."""
+    if value is None:
+        n = 0
+    elif isinstance(value, str):
+        n = len(value.encode("utf-8"))
+    elif isinstance(value, Pointer):
+        if value._length is None:
+            raise TypeError(f"{what}: a pointer of unknown length; pass a buffer, or ffi.new(\"T[]\", n)")
+        n = value._length * value.ctype.size // max(size, 1)
+    else:
+        try:
+            n = memoryview(value).nbytes // max(size, 1)
+        except TypeError:
+            got = type(value).__name__
+            raise TypeError(f"{what}: expected a buffer (its length is passed), got {got}") from None
+    if n > hi:
+        raise OverflowError(f"{what}: its length {n} does not fit the length parameter")
+    return n
+
+
+# ---------------------------------------------------------------------------
 # Records and handles
 
 
@@ -383,6 +503,8 @@ def from_wasm(inst: Instance, t: CType, raw: Any) -> Any:
         if t.kind == "bool":
             return (raw & 0xFF) != 0
         return enum_of(t, from_raw_int(raw, t.size, t.signed))
+    if isinstance(t, CBytes):
+        return ret_bytes(inst, raw)
     if isinstance(t, CString):
         return read_cstr(inst, raw)
     if isinstance(t, PointerTo):
@@ -400,6 +522,29 @@ def from_wasm(inst: Instance, t: CType, raw: Any) -> Any:
     if isinstance(t, OpaqueType):
         raise TypeError(f"{t.name} is opaque and cannot be passed by value")
     raise TypeError(f"cannot convert a wasm value to C type {t.name}")
+
+
+def callback_args(inst: Instance, ft: FuncPtrType, raw: Any) -> list[Any]:
+    """The Python arguments of a callback of type `ft` from its wasm values.
+
+    A pointer paired with its length (`ft.lengths`) gives exactly that many bytes, never
+    a scan for a NUL: `bytes` for a const pointer, a `Pointer` of that length to write
+    into for a non-const one; None for NULL.
+    """
+    args = [from_wasm(inst, t, r) for t, r in zip(ft.params, raw, strict=True)]
+    for i, j in ft.lengths:
+        n = args[j]
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"{ft.name}: C passed {n!r} as the length of argument {i + 1}")
+        t = ft.params[i]
+        if not raw[i] & _U32:
+            args[i] = None
+        elif isinstance(t, PointerTo) and not t.const and t.target is not None:
+            inst.mem.check(raw[i] & _U32, n * t.target.size)
+            args[i] = Pointer(inst, raw[i] & _U32, t.target, n)
+        else:
+            args[i] = read_bytes(inst, raw[i], n)
+    return args
 
 
 def to_wasm(inst: Instance, t: CType, value: Any, what: str, temporary: bool = True) -> Any:

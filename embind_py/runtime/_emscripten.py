@@ -30,7 +30,7 @@ from typing import Any
 from . import _backend, _convert
 from . import host as _host
 from ._errors import WasmBoundsError, WasmError, WasmExit, WasmLinkError
-from ._instance import Instance, compile_module
+from ._instance import Instance, check_wasm, compile_module
 from ._types import CStr, Pointer
 from .host import js_utf8 as _utf8
 
@@ -661,6 +661,7 @@ def load_wasm(path: str | Path | bytes, **options: Any) -> Any:
         wasm, label = path, "<wasm bytes>"
     else:
         wasm, label = Path(path).read_bytes(), str(path)
+    check_wasm(wasm, label)
     try:
         module = compile_module(wasm)
     except _backend.TRAPS as e:

@@ -1,4 +1,5 @@
-"""The call path into wasm: the one place that touches wasmtime-py's internals.
+"""The call path into wasm: the one place that touches wasmtime-py's internals (used by the
+wasmtime backend, `_backend/wasmtime.py`, only).
 
 Owns: binding a wasm export to a zero-argument Python callable that passes the
 arguments already stored in a preallocated value buffer, and leaves the results

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import operator
 import re
-import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import _convert
 from ._callbacks import Callback, ObjectHandle, from_handle, new_handle
+from ._convert import Owner, free_deferred
 from ._emscripten import EmscriptenHelpers
 from ._types import (
+    BUILTINS,
     ArrayOf,
     CStr,
     CType,
@@ -47,43 +49,6 @@ def _spelling(spec: str) -> str:
 
 
 _WORD = re.compile(r"\w")
-
-
-def _free_later(inst_ref: weakref.ref[Instance], session: Any, addr: int) -> None:
-    inst = inst_ref()
-    # After inst.reset() (a new backend session) the address belongs to a new heap: never free it there.
-    if inst is None or inst._be is not session:
-        return
-    # A finalizer runs on whatever thread the garbage collector interrupted, maybe one that
-    # holds another instance's lock: waiting here for this one could deadlock two threads.
-    # When the instance is busy, its next ffi.new frees the block instead.
-    if not inst._lock.acquire(blocking=False):
-        inst._deferred_frees.append(addr)
-        return
-    try:
-        inst.free(addr)
-        free_deferred(inst)
-    except Exception:
-        pass
-    finally:
-        inst._lock.release()
-
-
-def free_deferred(inst: Instance) -> None:
-    """Free the blocks whose pointers died while the instance was busy (caller holds its lock)."""
-    pending = inst._deferred_frees
-    while pending:
-        inst.free(pending.pop())
-
-
-class _Owner:
-    """Frees a malloc'd block when the last Pointer referring to it is gone."""
-
-    __slots__ = ("__weakref__", "address")
-
-    def __init__(self, inst: Instance, address: int) -> None:
-        self.address = address
-        weakref.finalize(self, _free_later, weakref.ref(inst), inst._be, address)
 
 
 class FFI(EmscriptenHelpers):
@@ -183,7 +148,7 @@ class FFI(EmscriptenHelpers):
             addr = inst.malloc(size)
         if not addr:
             raise MemoryError(f"ffi.new({spec!r}): wasm malloc({size}) returned NULL")
-        owner = _Owner(inst, addr)
+        owner = Owner(inst, addr)
         inst.mem.zero(addr, size)
         p: Pointer[Any] = Pointer(inst, addr, elem, count if is_array else None, owner)
         if init is not None or items is not None:
@@ -277,6 +242,39 @@ class FFI(EmscriptenHelpers):
             mem.write(self._addr(dest, "ffi.memmove dest"), data[:n])
         else:
             mem.copy_out(self._addr(src, "ffi.memmove src"), dest, n)
+
+    def gc(self, ptr: Any, destructor: Callable[[Any], Any] | None) -> Pointer[Any]:
+        """A new pointer to the same memory that calls `destructor(pointer)` once it (and every
+        pointer derived from it) is garbage-collected, as cffi's `ffi.gc`: `ffi.gc(lib.new_thing(),
+        lib.free_thing)`. `ffi.release(p)` runs the destructor now. With None, a plain copy.
+
+        `ptr` is a `Pointer` (a handle, a struct pointer...) or a `CStr` (then a `char` pointer).
+        The destructor runs under the instance's lock, later if the instance is busy when the
+        pointer dies; its exceptions are reported like any finalizer's.
+        """
+        inst = self._inst
+        if isinstance(ptr, CStr):
+            addr, ctype, length = self._addr(ptr, "ffi.gc"), BUILTINS["char"], None
+        elif isinstance(ptr, Pointer):
+            addr, ctype, length = self._addr(ptr, "ffi.gc"), ptr.ctype, ptr._length
+        else:
+            raise TypeError(f"ffi.gc: expected a pointer or a CStr, got {type(ptr).__name__}")
+        if destructor is None:
+            return Pointer(inst, addr, ctype, length)
+        if not callable(destructor):
+            raise TypeError(f"ffi.gc: the destructor must be callable, got {type(destructor).__name__}")
+        p: Pointer[Any] = _convert.owned(inst, Pointer(inst, addr, ctype, length), destructor)
+        return p
+
+    def release(self, ptr: Pointer[Any]) -> None:
+        """Run now what the pointer's owner would run when collected: the `ffi.gc` destructor,
+        or freeing `ffi.new` memory (as cffi's `ffi.release`). Every pointer sharing that memory
+        is dangling afterwards; a second release does nothing."""
+        owner = ptr._owner if isinstance(ptr, Pointer) else None
+        if not isinstance(owner, Owner):
+            raise ValueError("ffi.release: the pointer comes from neither ffi.new nor ffi.gc")
+        with self._inst._lock:
+            owner.release()
 
     def malloc(self, n: int) -> int:
         """C `malloc(n)`: an int address (0 on failure); free it with `ffi.free`."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import _backend, _convert, _limits
 from . import host as _host
+from ._backend import _binary
 from ._errors import (
     WasmError,
     WasmExit,
@@ -54,6 +55,25 @@ def _flush_all() -> None:
 # The process-wide engine and compiled-module cache of the active backend.
 engine = _backend.engine
 compile_module = _backend.compile_module
+
+
+def check_wasm(wasm: bytes, where: str, expected: str = "") -> None:
+    """Refuse bytes that are no wasm binary, or not the build `expected` (a sha256 prefix)
+    names, with a `WasmLinkError` naming `where` (wasmtime would even parse a text file
+    as WAT, and a wasm from another build would run with the wrong bindings)."""
+    if wasm[:4] != b"\0asm":
+        what = "it is empty" if not wasm else f"it starts with {wasm[:8]!r}, not the wasm magic b'\\x00asm'"
+        raise WasmLinkError(f"{where} is not a WebAssembly binary ({len(wasm)} bytes; {what}); rebuild it")
+    if wasm[4:8] != b"\x01\x00\x00\x00":
+        raise WasmLinkError(f"{where}: unsupported or damaged wasm header {wasm[4:8]!r} (version 1 expected)")
+    if expected:
+        got = _binary.digest(wasm)
+        if not got.startswith(expected):
+            raise WasmLinkError(
+                f"{where} is not the wasm its bindings were generated for (sha256 {got[: len(expected)]}, "
+                f"the bindings expect {expected}): rebuild both with `embind-py build`, or copy the "
+                "NAME.py and NAME.wasm of one build together"
+            )
 
 
 def wasm_bytes(module_name: str, module_file: str | None, wasm_name: str) -> bytes:
@@ -123,6 +143,10 @@ class Instance:
     _top: int
     # The generated module's descriptors of its host functions (name -> FuncPtrType).
     _host_types: Mapping[str, Any] = {}
+    # Set by a generated module: the file its wasm comes from, and (a prefix of) that
+    # file's sha256 when the module was generated, so a mismatched pair is refused.
+    _wasm_file: str = ""
+    _wasm_digest: str = ""
 
     def __init__(
         self,
@@ -145,6 +169,8 @@ class Instance:
     ) -> None:
         if not isinstance(wasm, bytes):
             wasm = Path(wasm).read_bytes()
+        where = self._wasm_file or "the wasm module"
+        check_wasm(wasm, where, self._wasm_digest)
         _limits.check_options(timeout, fuel, max_memory, interruptible)
         _limits.check_stdio_env(stdout, stderr, stdin, env, argv, _host.DEFAULT)
         self._options: dict[str, Any] = dict(stdout=stdout, stderr=stderr, stdin=stdin, env=env, argv=argv)
@@ -168,7 +194,7 @@ class Instance:
         self._lock = self.__dict__.get("_lock") or _backend.new_lock()
         self._pending: BaseException | None = None
         self._host_fns: list[Callable[..., Any]] = []  # see guard()
-        self._deferred_frees: list[int] = []  # ffi.new blocks to free once the lock is free
+        self._deferred_frees: list[Any] = []  # ffi.new blocks / ffi.gc destructors, once the lock is free
         self._in_host = 0  # host functions (callbacks, stdio) running now: reset() must wait
         self._sp_stack: list[int] = []
         self.temp_ret0 = 0
@@ -177,8 +203,19 @@ class Instance:
         self._stdin = stdin
         self._stdin_pos = 0  # how much of a bytes stdin C has read
 
-        self._wasi_stdio = False  # the wasmtime backend sets it when WASI owns stdio (preopens)
-        self._be = be = _backend.Session(self, wasm, self._options)
+        # C's files: the folders granted, served by the runtime's own file system (never
+        # wasmtime's WASI preopens, so stdio stays the runtime's too).
+        old_files = self.__dict__.get("_files")
+        if old_files is not None:  # reset()
+            old_files.close_all()
+        self._files = _host.FileSystem(_host.parse_grants(preopens, writable))
+        weakref.finalize(self, self._files.close_all)
+        try:
+            self._be = be = _backend.Session(self, wasm, self._options)
+        except WasmLinkError as e:
+            if not self._wasm_file:
+                raise
+            raise WasmLinkError(f"{self._wasm_file}: {e}") from None
         self.mem = be.mem
         # The engine's own objects, for code that needs wasmtime itself (None where absent).
         self.engine: Any = getattr(be, "engine", None)
@@ -297,7 +334,8 @@ class Instance:
         return Pointer(self, addr, t)
 
     def has_export(self, name: str) -> bool:
-        return self._be.func(name) is not None or self._be.export_signature(name) is not None
+        """Whether the module exports a function `name`."""
+        return self._be.func(name) is not None
 
     # -- stack -------------------------------------------------------------
 

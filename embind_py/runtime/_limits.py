@@ -1,11 +1,11 @@
-"""Per-call limits of an instance (wall-clock timeout, fuel), stopping a running call, WASI grants.
+"""Per-call limits of an instance (wall-clock timeout, fuel), and stopping a running call.
 
 Owns: the one process-wide epoch thread (`EPOCHS`) that advances wasm epochs, the
 `Stopper` every instance has (how its running call is stopped: `interrupt()`,
 Ctrl-C, `timeout`), the `Limits` object an instance with `timeout` or `fuel` wraps
 its callers with (setting the store's epoch deadline / fuel before each
-outermost call), the validation of limit options, and turning `preopens` into
-WASI grants.
+outermost call) and the validation of limit options (the `preopens`
+folders belong to `host.files`).
 
 How a running call is stopped: every instance has its own wasmtime engine, with
 epoch interruption on, and its store's deadline one epoch ahead. wasm checks the
@@ -44,7 +44,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only the wasmtime backend makes Limits, Stoppers and WASI grants
@@ -386,37 +385,3 @@ class Limits:
 
         limited.__dict__["_inner"] = call
         return limited
-
-
-# ---------------------------------------------------------------------------
-# WASI grants
-
-_MODES = {"r": False, "ro": False, "read": False, "rw": True, "w": True, "write": True}
-
-
-def apply_preopens(wasi: wasmtime.WasiConfig, preopens: Mapping[str, Any] | None, writable: bool) -> None:
-    """Grant C the host folders in `preopens` (`{guest_path: host_dir}`), read-only by default.
-
-    A value may be `host_dir` (read-only unless `writable=True`) or
-    `(host_dir, "ro" | "rw")`. Nothing else of the host file system is reachable.
-    """
-    if not preopens:
-        return
-    if not isinstance(preopens, Mapping):
-        raise TypeError(f"preopens: expected a dict {{guest_path: host_dir}}, got {type(preopens).__name__}")
-    for guest, spec in preopens.items():
-        mutable = writable
-        if isinstance(spec, tuple):
-            if len(spec) != 2 or spec[1] not in _MODES:
-                raise ValueError(
-                    f"preopens[{guest!r}]: expected host_dir or (host_dir, 'ro' | 'rw'), got {spec!r}"
-                )
-            spec, mutable = spec[0], _MODES[spec[1]]
-        if not isinstance(guest, str) or not guest:
-            raise TypeError(f"preopens: guest path {guest!r} must be a non-empty str")
-        if not isinstance(spec, str | os.PathLike):
-            raise TypeError(f"preopens[{guest!r}]: expected a host folder path, got {type(spec).__name__}")
-        host = Path(spec)
-        if not host.is_dir():
-            raise ValueError(f"preopens[{guest!r}]: {str(host)!r} is not a folder")
-        wasi.preopen_dir(str(host.resolve()), guest, mutable)

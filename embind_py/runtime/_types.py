@@ -841,10 +841,25 @@ class CString(CType):
 
     def store(self, inst: Instance, addr: int, value: Any, what: str = "value") -> None:
         # Memory outlives any copy a str could get here: only an address is stored.
+        if isinstance(value, str | bytes) and not isinstance(value, CStr):
+            raise TypeError(
+                f"{what}: C keeps this {self.name}, which a copy of a {type(value).__name__} would not "
+                'outlive: store a CStr, or memory you keep, e.g. ffi.new("char[]", b"...")'
+            )
         inst.mem.store(ctypes.c_uint32, addr, _convert.address(inst, value, what, self.name))
 
 
 CSTRING = CString()
+
+
+class CBytes(CString):
+    """`const char *` declared `bytes`: arrives as the bytes up to its NUL, undecoded."""
+
+    def load(self, inst: Instance, addr: int) -> Any:
+        return _convert.ret_bytes(inst, inst.mem.load(ctypes.c_uint32, addr))
+
+
+CBYTES = CBytes()
 
 
 class FuncPtrType(CType):
@@ -852,7 +867,9 @@ class FuncPtrType(CType):
 
     `params`/`result` are descriptors (None for void); `sret` is set when the result
     is a struct returned through a hidden first pointer; `byval` marks parameters
-    that are aggregates passed as a pointer to a copy.
+    that are aggregates passed as a pointer to a copy. `lengths` pairs a pointer
+    parameter with the parameter holding its length (by position): a callback gets
+    exactly that many bytes there (see `_convert.callback_args`).
     """
 
     size = 4
@@ -866,6 +883,7 @@ class FuncPtrType(CType):
         result: CType | None,
         params: tuple[CType, ...],
         sret: bool = False,
+        lengths: tuple[tuple[int, int], ...] = (),
     ) -> None:
         self.name = name
         self.wparams = wparams
@@ -873,6 +891,7 @@ class FuncPtrType(CType):
         self.result = result
         self.params = params
         self.sret = sret
+        self.lengths = lengths
 
     def load(self, inst: Instance, addr: int) -> Any:
         return self.wrap(inst, inst.mem.load(ctypes.c_uint32, addr))

@@ -279,19 +279,28 @@ half: float = ld.ld_half(1)
 import va
 va_lib = va.load()
 k: int = va_lib.sum_kinds("ild", 1, va_lib.ffi.cast("long long", 2), 3.0) + va.sum_kinds("s", "x")
+import macros
+sq: int = macros.SQUARE(3) + macros.FLAG(2)
+rad: float = macros.DEG2RAD(90)
 """
 
 
 def test_generated_modules_pass_mypy_strict_and_ruff(
-    mod: ModuleType, gmod: ModuleType, ldmod: ModuleType, vamod: ModuleType, tmp_path: Path
+    mod: ModuleType,
+    gmod: ModuleType,
+    ldmod: ModuleType,
+    vamod: ModuleType,
+    macmod: ModuleType,
+    tmp_path: Path,
 ) -> None:
-    for m in (mod, gmod, ldmod, vamod):
+    for m in (mod, gmod, ldmod, vamod, macmod):
         src = Path(m.__file__ or "")
         (tmp_path / f"{src.stem}.py").write_text(src.read_text())
     (tmp_path / "user.py").write_text(textwrap.dedent(USER_SCRIPT))
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "MYPYPATH": str(root)}
-    files = [str(tmp_path / n) for n in ("layouts.py", "globals.py", "ld.py", "va.py", "user.py")]
+    names = ("layouts.py", "globals.py", "ld.py", "va.py", "macros.py", "user.py")
+    files = [str(tmp_path / n) for n in names]
     argv = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent", *files]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -449,3 +458,88 @@ def test_variadic_calls_lay_arguments_out_as_emcc_does(vamod: ModuleType) -> Non
         lib.sum_kinds("l", 2**64)
     assert lib.sum_kinds("i", 5) == 5  # the instance is still usable
     assert m.sum_kinds("ii", 2, 3) == 5  # module level, through the default instance
+
+
+MACROS_H = r"""
+#define SQUARE(x) ((x) * (x))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define FLAG(n) (1u << (n))
+#define HALF(x) ((x) / 2)
+#define MOD3(x) ((x) % 3)
+#define DEG2RAD(d) ((d) * 3.14159265358979 / 180.0)
+#define CLAMP(v, lo, hi) (MAX(lo, (v)) < (hi) ? MAX(lo, (v)) : (hi))
+#define BYTE(x) ((unsigned char)(x))
+#define IS_SET(w, n) (((w) & FLAG(n)) != 0)
+#define NEG(x) (-(x))
+#define NOT(x) (!(x))
+#define SUM3(a, b, c) ((a) + (b) + (c))
+#define WIDE(x) ((long long)(x) << 33)
+#define CALLS(x) helper(x)
+#define STMT(x) do { (void)(x); } while (0)
+#define STR(x) #x
+#define VARIADIC(...) (__VA_ARGS__)
+#define NOARGS() 42
+int helper(int x);
+int square_c(int x);
+unsigned flag_c(int n);
+int half_c(int x);
+int mod3_c(int x);
+int clamp_c(int v, int lo, int hi);
+int byte_c(int x);
+long long wide_c(int x);
+"""
+
+MACROS_C = r"""
+#include "macros.h"
+int helper(int x) { return x; }
+int square_c(int x) { return SQUARE(x); }
+unsigned flag_c(int n) { return FLAG(n); }
+int half_c(int x) { return HALF(x); }
+int mod3_c(int x) { return MOD3(x); }
+int clamp_c(int v, int lo, int hi) { return CLAMP(v, lo, hi); }
+int byte_c(int x) { return BYTE(x); }
+long long wide_c(int x) { return WIDE(x); }
+"""
+
+
+@pytest.fixture(scope="module")
+def macmod(build_c: BuildFn) -> ModuleType:
+    return build_c("macros", MACROS_C, MACROS_H)
+
+
+def test_function_like_macros_are_python_functions_with_cs_arithmetic(macmod: ModuleType) -> None:
+    m = macmod
+    lib = m.load()
+    for x in (0, 7, -9, 46340, 46341, -(2**31)):
+        assert m.SQUARE(x) == lib.square_c(x)  # int overflow wraps as C (clang) does
+        assert m.HALF(x) == lib.half_c(x) and m.MOD3(x) == lib.mod3_c(x)  # truncation toward zero
+        assert m.BYTE(x) == lib.byte_c(x) and m.WIDE(x) == lib.wide_c(x)
+    assert [m.FLAG(n) for n in (0, 5, 31)] == [lib.flag_c(n) for n in (0, 5, 31)] == [1, 32, 2**31]
+    assert m.MAX(3, -4) == 3 and m.IS_SET(0b1010, 1) == 1 and m.IS_SET(0b1010, 2) == 0
+    assert all(m.CLAMP(v, 0, 10) == lib.clamp_c(v, 0, 10) for v in (-5, 5, 50))
+    assert m.NEG(-(2**31)) == -(2**31) and m.NOT(0) == 1 and m.SUM3(1, 2, 3) == 6
+    assert m.DEG2RAD(180) == 3.14159265358979 and isinstance(m.DEG2RAD(1.5), float)
+    with pytest.raises(ValueError, match="shift count"):
+        m.FLAG(32)
+    with pytest.raises(ZeroDivisionError):
+        m.MOD3(0) + m.HALF(1) // 0
+    with pytest.raises(OverflowError, match="SQUARE"):
+        m.SQUARE(2**31)
+    with pytest.raises(TypeError):
+        m.SQUARE(1.5)
+    for skipped in ("CALLS", "STMT", "STR", "VARIADIC", "NOARGS"):
+        assert not hasattr(m, skipped)
+    assert m.SQUARE.__doc__ == "#define SQUARE(x) ((x) * (x))"
+
+
+def test_skipped_macros_are_listed_under_verbose(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    header = "#define CALLS(x) helper(x)\n#define TWICE(x) ((x) * 2)\nint helper(int x);\n"
+    (tmp_path / "mv.h").write_text(header)
+    (tmp_path / "mv.c").write_text('#include "mv.h"\nint helper(int x) { return x; }\n')
+    quiet = run_cli("build", tmp_path / "mv.c", "-o", tmp_path)
+    assert quiet.exit_code == 0 and "CALLS" not in quiet.output, quiet.output
+    loud = run_cli("build", tmp_path / "mv.c", "-o", tmp_path, "--force", "-v")
+    assert "mv.h:1: warning: macro CALLS(x) skipped" in loud.output and "calls a function" in loud.output
+    assert "TWICE" not in loud.output

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from embind_py.runtime import WasmLinkError
-from tests.conftest import BuildFn, run_cli
+from tests.conftest import BuildFn, import_file, run_cli
 
 HEADER = """
 #include <stddef.h>
@@ -176,3 +176,20 @@ def test_undeclared_undefined_functions_fail_the_build_with_one_message(tmp_path
     assert "mystery(), other()" in res.output and "host functions" in res.output, res.output
     assert "Traceback" not in res.output
     assert not (tmp_path / "u.py").exists() and not (tmp_path / "u.wasm").exists()
+
+
+def test_undeclared_functions_allowed_by_name_get_raw_wasm_values(tmp_path: Path) -> None:
+    (tmp_path / "u.h").write_text("int f(int);\n")
+    (tmp_path / "u.c").write_text(
+        "int mystery(int);\nint other(void);\nint f(int x) { return mystery(x) + other(); }\n"
+    )
+    res = run_cli("build", tmp_path / "u.c", "-o", tmp_path, "--host-function", "mystery")
+    assert res.exit_code != 0 and "other()" in res.output and "mystery()" not in res.output, res.output
+    res = run_cli(
+        "build", tmp_path / "u.c", "-o", tmp_path, "--host-function", "mystery", "--host-function", "other"
+    )
+    assert res.exit_code == 0, res.output
+    u = import_file(tmp_path / "u.py")
+    assert set(u.HostFunctions.__annotations__) == {"mystery", "other"}
+    lib = u.load(host={"mystery": lambda x: x * 2, "other": lambda: 1})
+    assert lib.f(20) == 41

@@ -103,12 +103,12 @@ def test_module_cache_is_used_and_survives_corruption(
     monkeypatch.setenv("EMBIND_PY_CACHE", str(tmp_path))
     assert lib.__file__ is not None
     wasm = Path(lib.__file__).with_suffix(".wasm").read_bytes()
-    runtime._backend.wasmtime._modules.clear()
+    runtime._backend.wasmtime.forget_compiled()
     assert runtime.Instance(wasm).has_export("add")
     entries = list(tmp_path.glob("*.cwasm"))
     assert len(entries) == 1
     entries[0].write_bytes(b"not a compiled module")
-    runtime._backend.wasmtime._modules.clear()
+    runtime._backend.wasmtime.forget_compiled()
     assert runtime.Instance(wasm).has_export("add")  # rebuilt, not crashed
     assert entries[0].read_bytes() != b"not a compiled module"
     # damage inside the machine code (a flipped bit on disk) must not reach wasmtime's
@@ -118,7 +118,7 @@ def test_module_cache_is_used_and_survives_corruption(
     for i in range(len(damaged) // 3, len(damaged) // 3 + 2000):
         damaged[i] ^= 0xFF
     entries[0].write_bytes(bytes(damaged))
-    runtime._backend.wasmtime._modules.clear()
+    runtime._backend.wasmtime.forget_compiled()
     assert runtime.Instance(wasm).has_export("add")
     assert entries[0].read_bytes() == good
     monkeypatch.setenv("EMBIND_PY_CACHE", "off")

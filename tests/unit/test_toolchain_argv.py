@@ -69,3 +69,14 @@ def test_js_glue_argv(version: tuple[int, int, int]) -> None:
     assert "-sEXPORTED_RUNTIME_METHODS=ccall,cwrap,callMain" in argv
     assert ("-sWASM_ASYNC_COMPILATION=0" in argv) == (version < (3, 1, 12))
     assert not any(a.startswith("-sWASM_BIGINT") for a in argv)  # default since 4.0, deprecated in 6.0.8
+
+
+def test_standalone_builds_link_the_file_system_shim_and_js_glue_does_not() -> None:
+    emcc = Emcc(("emcc",), (3, 1, 6))
+    argv = toolchain.wasm_argv(emcc, Job(SRC, ["add"]), Path("lib.wasm"))
+    assert str(toolchain.FILES_SHIM) in argv and toolchain.FILES_SHIM.is_file()
+    assert argv[argv.index("--js-library") + 1] == str(toolchain.host_library(Path("lib.wasm")))
+    js = toolchain.js_argv(emcc, Job(SRC, ["add"]), Path("lib.js.js"))
+    assert str(toolchain.FILES_SHIM) not in js and "--js-library" not in js
+    hosted = toolchain.js_argv(emcc, Job(SRC, ["add"], host_functions=("read_sensor",)), Path("lib.js.js"))
+    assert "--js-library" in hosted

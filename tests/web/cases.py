@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from embind_py import runtime
-from embind_py.runtime import WasmBoundsError, WasmError, WasmExit, WasmTrap
+from embind_py.runtime import WasmBoundsError, WasmError, WasmExit, WasmLinkError, WasmTrap
 
 
 def _raises(exc: type[BaseException], fn: Callable[[], Any]) -> BaseException:
@@ -170,7 +170,10 @@ def case_traps(m: ModuleType, prog: ModuleType) -> None:
     assert "in C function divide()" in str(e)
     e = _raises(WasmTrap, lambda: lib.boom())
     assert e.code == "unreachable", e.code  # type: ignore[attr-defined]
-    assert lib.divide(7, 2) == 3  # the instance still answers
+    e = _raises(WasmTrap, lambda: lib.deep(1))
+    assert e.code == "stack overflow", e.code  # type: ignore[attr-defined]
+    assert e.frames[:1] == ("deep",), e.frames  # type: ignore[attr-defined]
+    assert lib.divide(7, 2) == 3 and lib.deep(-1) == 0  # the instance still answers
 
 
 def case_memory_growth(m: ModuleType, prog: ModuleType) -> None:
@@ -202,17 +205,85 @@ def case_reset_and_isolation(m: ModuleType, prog: ModuleType) -> None:
     assert one.call_kept(1.0) == -1.0
 
 
+def case_function_pointers_from_c(m: ModuleType, prog: ModuleType) -> None:
+    lib = m.load()
+    mul, add = lib.get_op(1), lib.get_op(0)
+    assert (mul(6, 7), add(6, 7)) == (42, 13)
+    half = lib.get_halver()(3.0)
+    assert half == 1.5 and isinstance(half, float)
+    assert isinstance(lib.get_halver()(4.0), float)  # 2.0, not the int a JavaScript number may become
+
+
+def case_globals(m: ModuleType, prog: ModuleType) -> None:
+    lib = m.load()
+    assert lib.counter == 5 and lib.bump() == 6 and lib.counter == 6
+    lib.counter = 41
+    assert lib.bump() == 42
+    assert (lib.ratio, lib.version_str) == (0.5, "1.2.3")
+    p = lib.ffi.addressof("counter")
+    p[0] = 7
+    assert lib.bump() == 8
+
+
+def case_host_functions(m: ModuleType, prog: ModuleType) -> None:
+    calls: list[Any] = []
+
+    def wide(v: int) -> int:
+        calls.append(v)
+        return v * 2
+
+    host = {"host_scale": lambda x: x * 3, "host_wide": wide, "host_half": lambda d: d / 2}
+    lib = m.load(host=host)
+    assert lib.use_hosts(2, 2**40, 9.0) == 6 + 2**41 + 4  # i64 both ways, f64 both ways
+    assert calls == [2**40]
+    assert lib.use_hosts(-1, -(2**61), 1.0) == -3 - 2**62 + 0  # (int64_t)0.5 is 0
+    e = _raises(WasmLinkError, lambda: m.load().use_hosts(1, 1, 1.0))
+    assert "host_scale()" in str(e)
+
+
+def case_variadic(m: ModuleType, prog: ModuleType) -> None:
+    lib = m.load()
+    ffi = lib.ffi
+    buf = ffi.new("char[]", 100)
+    n = lib.format(buf, 100, "%d|%s|%.2f|%lld", -42, "héllo", 2.5, ffi.cast("long long", 2**40 + 1))
+    want = "-42|héllo|2.50|1099511627777"
+    assert ffi.string(buf).decode() == want and n == len(want.encode())
+
+
+def case_environment_and_stdin(m: ModuleType, prog: ModuleType) -> None:
+    lib = m.load(env={"GREETING": "hi there"})
+    assert lib.env_of("GREETING") == "hi there"
+    assert lib.env_of("HOME") is None  # nothing of the host's environment unless given
+    out = io.StringIO()
+    p = prog.load(stdin=b"one\ntwo\n", stdout=out)
+    assert p.call_main(["echo"]) == 0
+    assert out.getvalue() == "echo: one\necho: two\n"
+
+
 def case_backend_options(m: ModuleType, prog: ModuleType) -> None:
     if runtime.backend_name() == "pyodide":
         options: dict[str, Any] = {"timeout": 1.0, "fuel": 1000, "max_memory": 64 << 20}
         for option, value in options.items():
             e = _raises(WasmError, lambda o=option, v=value: m.load(**{o: v}))  # type: ignore[misc]
             assert f"{option}=" in str(e) and "Pyodide" in str(e), str(e)
-        ffi = m.load().ffi
-        e = _raises(WasmError, lambda: ffi.buffer(ffi.malloc(4), 4))
+        lib = m.load()
+        e = _raises(WasmError, lambda: lib.ffi.buffer(lib.ffi.malloc(4), 4))
         assert "Pyodide" in str(e)
+        e = _raises(WasmError, lib.interrupt)
+        assert "interrupt()" in str(e)
     else:
         assert m.load(timeout=5.0, fuel=10**9).add(1, 2) == 3
+
+
+def case_c_extras(m: ModuleType, prog: ModuleType) -> None:
+    lib = m.load()
+    assert lib.wc_counter == 3 and lib.wc_bump() == 4 and lib.wc_counter == 4
+    lib.wc_counter = 40
+    assert lib.wc_bump() == 41 and lib.ffi.addressof("wc_counter")[0] == 41
+    assert lib.wc_sum("ildsi", 1, 2**40, 2.5, "four", lib.ffi.cast("short", -3)) == 1 + 2**40 + 2 + 4 - 3
+    b = lib.ffi.new("struct WcBits *", m.WcBits(lo=15, hi=-8, wide=2**36 - 1))
+    assert lib.wc_bits(b) == 0 + 7 and (b.lo, b.hi, b.wide) == (0, 7, 0)
+    assert lib.wc_half(3.0) == 1.5 and m.WC_SQUARE(-(2**31)) == 0
 
 
 CASES: dict[str, Callable[[ModuleType, ModuleType], None]] = {

@@ -152,11 +152,11 @@ def test_web_sample_in_chromium(web_tools: dict[str, Path], serve: ModuleType, t
     try:
         url = _read_url(proc, timeout=300, log=log)
         with sync_playwright() as p:
-            # Debian's Chromium, not one Playwright downloads; as root it needs --no-sandbox.
+            # Debian's Chromium, not one Playwright downloads; as root it needs --no-sandbox, and
+            # containers often have a tiny /dev/shm.
             chromium = str(web_tools["CHROMIUM"])
-            browser = p.chromium.launch(
-                executable_path=chromium, headless=True, args=["--no-sandbox"], timeout=60_000
-            )
+            flags = ["--no-sandbox", "--disable-dev-shm-usage"]
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=flags, timeout=60_000)
             try:
                 page = browser.new_page()
                 errors: list[str] = []
@@ -200,3 +200,27 @@ def _read_url(proc: subprocess.Popen[bytes], timeout: float, log: Path) -> str:
             return line.split()[1]
     tail = log.read_text(errors="replace")[-3000:]
     raise AssertionError(f"serve.py printed no URL within {timeout} s (exit {proc.poll()}):\n{tail}")
+
+
+def test_only_the_wasmtime_backend_imports_wasmtime() -> None:
+    """The seam holds: outside `_backend/wasmtime.py` and the modules only it uses, no runtime
+    module imports wasmtime (under Pyodide there is none; the Node.js run proves it too)."""
+    import ast
+
+    runtime = ROOT / "embind_py" / "runtime"
+    allowed = {"_backend/wasmtime.py", "_fastcall.py", "_cache.py"}
+    offenders = []
+    for path in sorted(runtime.rglob("*.py")):
+        rel = path.relative_to(runtime).as_posix()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] == "wasmtime" for n in names) and rel not in allowed:
+                offenders.append(f"{rel}:{node.lineno}")
+    assert not offenders, offenders
+    code = "import sys, embind_py.runtime; print('embind_py.runtime._backend.pyodide' in sys.modules)"
+    proc = _run(sys.executable, "-c", code, timeout=120)
+    assert proc.stdout.strip() == "False", proc.stderr

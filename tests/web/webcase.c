@@ -1,5 +1,6 @@
 #include "webcase.h"
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,8 @@ void say(const char *s) { printf("C says: %s\n", s); }
 void quit(int code) { exit(code); }
 int divide(int a, int b) { return a / b; }
 int boom(void) { __builtin_trap(); }
+/* Unbounded recursion that no optimizer turns into a loop: the engine's stack runs out. */
+int deep(int n) { volatile int pad[4]; pad[0] = n; if (n < 0) return 0; return deep(n + 1) + pad[0]; }
 
 int grow_and_fill(int megabytes) {
     /* Memory grows (a new ArrayBuffer under JavaScript); the runtime must follow. */
@@ -66,3 +69,44 @@ int grow_and_fill(int megabytes) {
     sink = p; /* kept, so the allocation is real */
     return s;
 }
+
+static int add_impl(int a, int b) { return a + b; }
+static int mul_impl(int a, int b) { return a * b; }
+binop get_op(int which) { return which ? mul_impl : add_impl; }
+static double halve(double x) { return x / 2; }
+unary get_halver(void) { return halve; }
+
+int counter = 5;
+double ratio = 0.5;
+const char *version_str = "1.2.3";
+int bump(void) { return ++counter; }
+
+const char *env_of(const char *name) { return getenv(name); }
+
+int64_t use_hosts(int x, int64_t v, double d) {
+    /* i32, i64 (a BigInt in JavaScript) and f64 across the import boundary, both ways. */
+    return host_scale(x) + host_wide(v) + (int64_t)host_half(d);
+}
+
+int format(char *out, int n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vsnprintf(out, (size_t)n, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int wc_counter = 3;
+int wc_bump(void) { return ++wc_counter; }
+long long wc_sum(const char *kinds, ...) {
+    va_list ap;
+    long long t = 0;
+    va_start(ap, kinds);
+    for (; *kinds; kinds++)
+        t += *kinds == 'l' ? va_arg(ap, long long) : *kinds == 'd' ? (long long)va_arg(ap, double)
+             : *kinds == 's' ? (long long)strlen(va_arg(ap, const char *)) : va_arg(ap, int);
+    va_end(ap);
+    return t;
+}
+int wc_bits(struct WcBits *b) { b->lo += 1; b->hi -= 1; b->wide += 1; return b->lo + b->hi; }
+long double wc_half(long double x) { return x / 2; }

@@ -29,5 +29,37 @@ void say(const char *s);
 void quit(int code);
 int divide(int a, int b);
 int boom(void);
+int deep(int n);
 int grow_and_fill(int megabytes);
+
+/* Function pointers C hands out, called from Python. */
+binop get_op(int which);
+unary get_halver(void);
+
+/* C globals, read and written from both sides. */
+extern int counter;
+extern double ratio;
+extern const char *version_str;
+int bump(void);
+
+/* A variadic function: arguments laid out in memory as emcc does. */
+int format(char *out, int n, const char *fmt, ...);
+
+/* The environment C sees. */
+const char *env_of(const char *name);
+
+/* Host functions: declared, defined by no source, implemented in Python. */
+int host_scale(int x);
+int64_t host_wide(int64_t v);
+double host_half(double x);
+int64_t use_hosts(int x, int64_t v, double d);
+
+/* the rest of C (issue 15): a global, variadic calls, bitfields, long double, a macro */
+extern int wc_counter;
+struct WcBits { unsigned lo : 4; signed hi : 4; unsigned long long wide : 36; };
+int wc_bump(void);
+long long wc_sum(const char *kinds, ...);
+int wc_bits(struct WcBits *b);
+long double wc_half(long double x);
+#define WC_SQUARE(x) ((x) * (x))
 #endif

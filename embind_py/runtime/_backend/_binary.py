@@ -1,6 +1,8 @@
-"""Reading a wasm binary's imports and exports with their function types.
+"""Reading a wasm binary: its digest, and its imports and exports with their function types.
 
-Owns: the few sections an engine without type reflection needs (types, imports,
+Owns: `digest` (the sha256 every consumer of a module's bytes shares: the compiled-module
+caches and the check of NAME.wasm against NAME.py hash a module once), and the few
+sections an engine without type reflection needs (types, imports,
 functions, exports), read from the module's bytes. JavaScript's
 `WebAssembly.Module.imports()` gives no signatures, yet host functions must know theirs
 (an i64 travels between JavaScript and wasm as a BigInt); wasmtime gives both itself.
@@ -10,7 +12,22 @@ May import: the standard library only.
 
 from __future__ import annotations
 
+import hashlib
 from typing import NamedTuple
+
+_last: tuple[bytes, str] | None = None  # the bytes object hashed last, and its digest
+
+
+def digest(wasm: bytes) -> str:
+    """The sha256 (hex) of a module's bytes, computed once for the bytes object seen last
+    (loading an instance checks the pair, then compiles or fetches the module: one hash)."""
+    global _last
+    last = _last
+    if last is not None and last[0] is wasm:
+        return last[1]
+    d = hashlib.sha256(wasm).hexdigest()
+    _last = (wasm, d)
+    return d
 
 _VALTYPE = {0x7F: "i", 0x7E: "I", 0x7D: "f", 0x7C: "d", 0x7B: "v", 0x70: "r", 0x6F: "r"}
 _KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}

@@ -20,7 +20,6 @@ own modules.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import re
 import struct
@@ -107,10 +106,16 @@ def compile_module(wasm: bytes, epoch: bool = False, fuel: bool = False) -> Any:
     """The compiled `WebAssembly.Module` for `wasm`, once per process."""
     if epoch or fuel:
         raise WasmError("timeout and fuel need wasmtime; they are not available under Pyodide")
-    key = hashlib.sha256(wasm).hexdigest()
+    key = _binary.digest(wasm)
     mod = _modules.get(key)
     if mod is None:
-        mod = _modules[key] = js.WebAssembly.Module.new(to_js(wasm))
+        try:
+            mod = js.WebAssembly.Module.new(to_js(wasm))
+        except JsException as e:
+            # Also what a browser says on its main thread for a module too big to compile
+            # synchronously (Chrome: 8 MB): load such bindings in a web worker.
+            raise WasmLinkError(f"cannot compile the wasm module: {e}") from None
+        _modules[key] = mod
     return mod
 
 
@@ -394,8 +399,8 @@ class Session:
         if params is not None and "I" in params:
             args = [_BigInt(a) if c == "I" else a for a, c in zip(args, params, strict=False)]
         out = func(*args)
-        if results and results in "fd" and out is not None:
-            return float(out)
+        if out is not None and results:
+            return float(out) if results in "fd" else int(out)
         return out
 
     def new_func(self, params: str, results: str, fn: Callable[..., Any]) -> Any:

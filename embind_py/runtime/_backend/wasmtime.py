@@ -12,7 +12,6 @@ May import: wasmtime, the standard library, the runtime's own modules.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -26,7 +25,7 @@ from .. import _cache, _fastcall, _limits
 from .. import host as _host
 from .._errors import WasmLinkError
 from .._memory import Memory
-from . import Failure
+from . import Failure, _binary
 
 if TYPE_CHECKING:
     from .._instance import Instance
@@ -90,7 +89,7 @@ def compile_module(
     small module).
     """
     eng = eng if eng is not None else engine(epoch, fuel)
-    key = (epoch, fuel, hashlib.sha256(wasm).hexdigest())
+    key = (epoch, fuel, _binary.digest(wasm))
     with _lock:
         code = _serialized.get(key)
         first = _modules.pop(key, None) if code is None else None
@@ -105,6 +104,14 @@ def compile_module(
         if key not in _serialized:
             _modules.setdefault(key, mod)
     return mod
+
+
+def forget_compiled() -> None:
+    """Drop this process's compiled modules (both forms), so the next load compiles or reads the
+    disk cache: for tests and benchmarks of that path."""
+    with _lock:
+        _modules.clear()
+        _serialized.clear()
 
 
 def _settings(epoch: bool, fuel: bool) -> str:
@@ -130,11 +137,14 @@ class Session:
 
     def __init__(self, inst: Instance, wasm: bytes, options: Mapping[str, Any]) -> None:
         timeout, fuel, max_memory = options.get("timeout"), options.get("fuel"), options.get("max_memory")
-        preopens = options.get("preopens")
         interruptible = bool(options.get("interruptible", True))
         metered = fuel is not None
         self.engine = engine(interruptible, metered)
-        self.module = compile_module(wasm, interruptible, metered, self.engine)
+        try:
+            self.module = compile_module(wasm, interruptible, metered, self.engine)
+        except wasmtime.WasmtimeError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid"
+            raise WasmLinkError(f"it is not a valid wasm module ({first})") from None
         self.store = store = wasmtime.Store(self.engine)
         if max_memory is not None:
             store.set_limits(memory_size=min(max_memory, 1 << 32))  # wasm32 never has more
@@ -143,13 +153,8 @@ class Session:
             _limits.EPOCHS.arm_sigint()
         timed = timeout is not None
         self.limits = _limits.Limits(store, self.stopper, timeout, fuel) if timed or metered else None
+        # No WASI preopens: the runtime's own file system (host.files) serves C's files.
         wasi = wasmtime.WasiConfig()
-        _limits.apply_preopens(wasi, preopens, bool(options.get("writable")))
-        # With folders granted, wasmtime's WASI must own every fd (files opened in them
-        # too), so stdio goes through its hooks instead of the runtime's fd_read/fd_write.
-        inst._wasi_stdio = bool(preopens)
-        if preopens:
-            _host.wasi_stdio(wasi, inst.stdout, inst.stderr, options.get("stdin"))
         argv, env = options.get("argv"), options.get("env")
         if argv is not None:
             wasi.argv = list(argv)  # wasmtime-py's WasiConfig.argv/env are write-only properties

@@ -9,7 +9,9 @@ Layout:
   defines, implemented in Python: `load(host={...})`);
 - `wasi`: the WASI preview 1 calls answered in Python (stdio, exit, clocks, argv);
 - `emscripten`: the `env` imports of emcc's JS-glue library (time, memory growth,
-  setjmp/longjmp, ...).
+  setjmp/longjmp, ...);
+- `files`: C's file system over the granted folders (`preopens`): WASI `fd_*`, the libc's
+  `__syscall_*` and the build's C shim (`embind_py/csrc/embind_py_files.c`).
 
 Importing this package registers them all. Each registered factory takes
 `(instance, import_name)` and returns a plain Python function over wasm values.
@@ -19,7 +21,7 @@ May import: the standard library, the runtime's own modules.
 
 from __future__ import annotations
 
-from . import emscripten, user, wasi
+from . import emscripten, files, user, wasi
 from ._link import define_imports
 from ._registry import (
     EBADF,
@@ -37,7 +39,8 @@ from ._registry import (
     prefix_host,
     set_errno,
 )
-from .wasi import DEFAULT, Stream, wasi_stdio
+from .files import FileSystem, parse_grants
+from .wasi import DEFAULT, Stream
 
 __all__ = [
     "DEFAULT",
@@ -48,17 +51,19 @@ __all__ = [
     "ENOTSUP",
     "ESPIPE",
     "WASI",
+    "FileSystem",
     "Stream",
     "define_imports",
     "emscripten",
+    "files",
     "host",
     "import_params",
     "import_results",
     "js_utf8",
     "lookup",
+    "parse_grants",
     "prefix_host",
     "set_errno",
     "user",
     "wasi",
-    "wasi_stdio",
 ]

@@ -20,8 +20,6 @@ from ._registry import WASI, lookup, unknown
 if TYPE_CHECKING:
     from .._instance import Instance
 
-_WASI_STDIO = frozenset({"fd_read", "fd_write"})
-
 Define = Callable[[str, str, str, str, Callable[..., Any]], None]
 
 
@@ -39,8 +37,6 @@ def define_imports(
     for module, name, params, results in imports:
         if module == user.MODULE and name in hosted:
             fn = user.implementation(inst, name, params, results)
-        elif module == WASI and name in _WASI_STDIO and inst._wasi_stdio:
-            continue  # wasmtime's WASI serves stdio and the preopened files alike
         else:
             factory = lookup(module, name)
             if factory is not None:

@@ -1,28 +1,28 @@
 """WASI preview 1 calls the runtime answers itself rather than through wasmtime's WASI.
 
 Owns: C's stdio (`Stream`: fd 1 and 2 written to Python's *current* stdout/stderr or a
-given file-like object, fd 0 read from the instance's stdin; `fd_close`/`fd_seek`/
-`fd_fdstat_get` of those three), `proc_exit` as `WasmExit`, `clock_time_get` and
-`clock_res_get` with working process- and thread-CPU clocks (wasmtime answers EBADF for
-them), and argv (`args_get`, from `call_main`'s argv or the instance's `argv`).
+given file-like object, fd 0 read from the instance's stdin), with `fd_read`/`fd_write`/
+`fd_close`/`fd_seek`/`fd_fdstat_get` passing the other descriptors to `files`;
+`proc_exit` as `WasmExit`, `clock_time_get` and `clock_res_get` with working process-
+and thread-CPU clocks (wasmtime answers EBADF for them), and argv (`args_get`, from
+`call_main`'s argv or the instance's `argv`).
 
-May import: the standard library, the runtime's own modules, `._registry`.
+May import: the standard library, the runtime's own modules, `._registry`, `.files`.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
-import os
 import struct
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import WasmExit
-from ._registry import EBADF, EINVAL, EIO, ESPIPE, WASI, host, js_utf8
+from . import files
+from ._registry import EINVAL, EIO, ESPIPE, WASI, host, js_utf8
 
 if TYPE_CHECKING:
     from .._instance import Instance
@@ -71,7 +71,11 @@ def _fd_write(inst: Instance, name: str) -> Callable[..., Any]:
 
     def fd_write(fd: int, iovs: int, iovs_len: int, nwritten: int) -> int:
         if fd not in (1, 2):
-            return EBADF
+            if fd == 0:
+                return files.G["EBADF"]
+            return files.as_errno(
+                lambda: mem.write(nwritten, struct.pack("<I", files.write_file(inst, fd, iovs, iovs_len)))
+            )
         raw = mem.read(iovs, 8 * iovs_len)
         chunks = []
         total = 0
@@ -93,7 +97,11 @@ def _fd_read(inst: Instance, name: str) -> Callable[..., Any]:
 
     def fd_read(fd: int, iovs: int, iovs_len: int, nread: int) -> int:
         if fd != 0:
-            return EBADF
+            if fd in (1, 2):
+                return files.G["EBADF"]
+            return files.as_errno(
+                lambda: mem.write(nread, struct.pack("<I", files.read_file(inst, fd, iovs, iovs_len)))
+            )
         raw = mem.read(iovs, 8 * iovs_len)
         total = 0
         for i in range(iovs_len):
@@ -157,7 +165,13 @@ def _clock_res_get(inst: Instance, name: str) -> Callable[..., Any]:
 
 @host(WASI, "fd_close")
 def _fd_close(inst: Instance, name: str) -> Callable[..., Any]:
-    return lambda fd: 0 if fd in (0, 1, 2) else EBADF
+    def fd_close(fd: int) -> int:
+        if fd in (0, 1, 2):
+            return 0
+        files.fs_of(inst).close(fd)
+        return 0
+
+    return files.guarded(fd_close, negative=False)
 
 
 @host(WASI, "fd_seek")
@@ -165,21 +179,29 @@ def _fd_seek(inst: Instance, name: str) -> Callable[..., Any]:
     # Standalone: (fd, i64 offset, whence, newoffset*); JS mode without BigInt
     # legalizes the offset into two i32 halves. The stdio streams cannot seek.
     def fd_seek(fd: int, *rest: int) -> int:
-        return ESPIPE if fd in (0, 1, 2) else EBADF
+        if fd in (0, 1, 2):
+            return ESPIPE
+        if len(rest) == 4:
+            low, high, whence, out = rest
+            offset = (low & 0xFFFFFFFF) | (high << 32)
+        else:
+            offset, whence, out = rest
+        pos = files.seek(inst, fd, offset, whence)
+        inst.mem.write(out, struct.pack("<q", pos))
+        return 0
 
-    return fd_seek
+    return files.guarded(fd_seek, negative=False)
 
 
 @host(WASI, "fd_fdstat_get")
 def _fd_fdstat_get(inst: Instance, name: str) -> Callable[..., Any]:
     def fdstat(fd: int, out: int) -> int:
-        if fd not in (0, 1, 2):
-            return EBADF
-        # filetype 2 = character device (a terminal-like stream), no flags, all rights
-        inst.mem.write(out, struct.pack("<BxHxxxxQQ", 2, 0, (1 << 64) - 1, (1 << 64) - 1))
+        # stdio: filetype 2 = character device (a terminal-like stream), no flags, all rights
+        kind, flags = (2, 0) if fd in (0, 1, 2) else files.fdstat(inst, fd)
+        inst.mem.write(out, struct.pack("<BxHxxxxQQ", kind, flags, (1 << 64) - 1, (1 << 64) - 1))
         return 0
 
-    return fdstat
+    return files.guarded(fdstat, negative=False)
 
 
 def _argv_of(inst: Instance) -> list[str]:
@@ -212,24 +234,3 @@ def _args_get(inst: Instance, name: str) -> Callable[..., Any]:
         return 0
 
     return args_get
-
-
-def wasi_stdio(wasi: Any, stdout: Stream, stderr: Stream, stdin: Any) -> None:
-    """Route stdio through wasmtime's own WASI (used when folders are preopened).
-
-    Output still reaches the instance's streams; a file-like `stdin` is read up
-    front here, since wasmtime takes stdin only from a file.
-    """
-    wasi.stdout_custom = stdout.write  # wasmtime-py 50: write-only properties
-    wasi.stderr_custom = stderr.write
-    if stdin is None:
-        return
-    if not isinstance(stdin, bytes | bytearray):
-        data = stdin.read()
-        stdin = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    with tempfile.NamedTemporaryFile(prefix="embind-py-stdin-", delete=False) as f:
-        f.write(stdin)
-    try:
-        wasi.stdin_file = f.name  # opened now: the file can go at once
-    finally:
-        os.unlink(f.name)

@@ -157,6 +157,8 @@ RW_ALIAS: Final[int] = 255
 class Library(_rt.Instance):
     """One isolated instance of realworld.wasm, with the C functions as methods."""
 
+    _wasm_file = _WASM
+
     def __init__(self, wasm: bytes | None = None, **options: Any) -> None:
         if wasm is None:
             wasm = _rt.wasm_bytes(__name__, globals().get("__file__"), _WASM)

@@ -65,6 +65,8 @@ SCALARS_FLAGS: Final[int] = 9
 class Library(_rt.Instance):
     """One isolated instance of scalars.wasm, with the C functions as methods."""
 
+    _wasm_file = _WASM
+
     def __init__(self, wasm: bytes | None = None, **options: Any) -> None:
         if wasm is None:
             wasm = _rt.wasm_bytes(__name__, globals().get("__file__"), _WASM)

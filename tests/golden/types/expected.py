@@ -22,6 +22,7 @@ __all__ = [
     "GREEN",
     "RED",
     "TYPES_LIMIT",
+    "TYPES_SQUARE",
     "TYPES_V2",
     "TYPES_V10",
     "Color",
@@ -370,13 +371,13 @@ class OpBox(_rt.Struct):
     """struct OpBox (wasm32: 8 bytes, align 4); fields are attributes."""
 
     __slots__ = ("op", "value_")
-    op: Callable[[int, int], int] | None
+    op: _rt.FuncPtr | None
     value_: int
 
     def __init__(
         self,
         *,
-        op: Callable[[int, int], int] | None = None,
+        op: _rt.FuncPtr | None = None,
         value_: int | None = None,
     ) -> None:
         super().__init__(
@@ -396,7 +397,7 @@ class OpBoxPtr(_rt.StructPointer[OpBox]):
         return v
 
     @op.setter
-    def op(self, v: Callable[[int, int], int] | None) -> None:
+    def op(self, v: _rt.FuncPtr | None) -> None:
         self._set(0, v)
 
     @property
@@ -730,9 +731,20 @@ TYPES_LIMIT: Final[int] = 16
 TYPES_V10: Final[int] = 10
 TYPES_V2: Final[int] = 2
 
+# Function-like macros (#define F(x) ...), with C's arithmetic for their C types
+
+
+def TYPES_SQUARE(x: int) -> int:
+    """#define TYPES_SQUARE(x) ((x) * (x))"""
+    if x.__class__ is not int or not -2147483648 <= x <= 2147483647:
+        x = _rt.to_int(x, "TYPES_SQUARE() argument 'x'", -2147483648, 2147483647, "int")
+    return _rt.c_wrap(x * x, 4, True)
+
 
 class Library(_rt.Instance):
     """One isolated instance of types.wasm, with the C functions as methods."""
+
+    _wasm_file = _WASM
 
     def __init__(self, wasm: bytes | None = None, **options: Any) -> None:
         if wasm is None:
