@@ -36,24 +36,42 @@ p = tomllib.load(open("pyproject.toml", "rb"))["project"]
 print("\n".join(p["dependencies"] + [r for r in p["optional-dependencies"]["test"] if r.startswith("pytest")]))
 ')"
 stamp="$(printf '%s' "$REQS" | sha256sum | cut -c1-16)"
-status=0
+
+make_venv() {  # $1 = interpreter, $2 = venv folder (made afresh)
+    rm -rf "$2"
+    "$1" -m venv --without-pip "$2" >&2
+    printf '%s\n' "$REQS" >"$2/requirements.txt"
+    "$DEFAULT" -m pip --python "$2/bin/python" install --quiet -r "$2/requirements.txt" >&2
+    echo "$stamp" >"$2/.embind-py-stamp"
+}
+
+DEFAULT="$1"
+versions=()
 for v in 3.10 3.11 3.12 3.13; do
     [ "$v" = "$DEFAULT_VERSION" ] && continue
     py="$(find_python "$v")"
     [ -n "$py" ] || continue
+    versions+=("$v")
     venv="$ROOT/.venv-py$v"
     if [ "$(cat "$venv/.embind-py-stamp" 2>/dev/null)" != "$stamp" ]; then
         echo "== Python $v: venv $venv ($py)" >&2
-        rm -rf "$venv"
-        "$py" -m venv --without-pip "$venv" >&2
-        printf '%s\n' "$REQS" >"$venv/requirements.txt"
-        "$1" -m pip --python "$venv/bin/python" install --quiet -r "$venv/requirements.txt" >&2
-        echo "$stamp" >"$venv/.embind-py-stamp"
+        make_venv "$py" "$venv" &  # the downloads overlap; the tests below run one at a time
     fi
+done
+wait
+
+status=0
+for v in "${versions[@]}"; do
+    venv="$ROOT/.venv-py$v"
     echo "== pytest smoke on Python $v" >&2
+    if [ "$(cat "$venv/.embind-py-stamp" 2>/dev/null)" != "$stamp" ]; then
+        echo "could not set up $venv" >&2
+        status=1
+        continue
+    fi
     if ! PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
         tests/e2e/test_smoke.py; then
-        echo "smoke tests failed on Python $v ($py)" >&2
+        echo "smoke tests failed on Python $v" >&2
         status=1
     fi
 done
