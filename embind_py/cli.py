@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -174,7 +174,18 @@ def build(
                 continue
             from . import pipeline
 
-            _report_build(pipeline.build(cfg, echo=_echo_err, force=force, js=js), verbose)
+            progress = _progress(cfg.name) if sys.stderr.isatty() and not verbose else None
+            _report_build(pipeline.build(cfg, _echo_err, force, js, progress), verbose)
+
+
+def _progress(name: str) -> Callable[[int, int], None]:
+    """A one-line counter of compiled sources, redrawn in place (on a terminal only)."""
+
+    def show(done: int, total: int) -> None:
+        end = "\r\033[K" if done == total else ""
+        typer.echo(f"\r{name}: compiled {done}/{total} sources{end}", err=True, nl=False)
+
+    return show
 
 
 def _echo_err(s: str) -> None:
@@ -201,6 +212,9 @@ def _reporting() -> Iterator[None]:
     except OSError as e:
         _err(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
         raise typer.Exit(EXIT_INPUT) from None
+    except KeyboardInterrupt:  # the build stopped its compiles and removed its files on the way
+        _err("interrupted")
+        raise typer.Exit(130) from None
 
 
 def _report_build(result: pipeline.Result, verbose: bool, generated: bool = False) -> None:
@@ -306,13 +320,27 @@ def _show(p: Path, here: Path) -> str:
         return str(p)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (see `embind_py.__main__`): unwinds like Ctrl-C, so temporary files go."""
+
+
+def terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def run() -> None:
-    """Console-script entry point."""
+    """Run the CLI; an interruption or exhausted memory is one line and an exit code."""
     try:
-        app()
+        app(standalone_mode=True)
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(130)
+    except Terminated:
+        _err("terminated")
+        sys.exit(143)
+    except MemoryError:
+        _err("out of memory (a header or source too large to process?)")
+        sys.exit(EXIT_INPUT)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import declare
-
 if TYPE_CHECKING:
     from .model import Diagnostic
 
@@ -111,6 +109,13 @@ class Config:
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
 
+def _parse_declaration(spec: str) -> None:
+    # Imported here: `check` and a no-op build read the config without loading the model.
+    from .declare import parse
+
+    parse(spec)
+
+
 def resolved(path: Path, what: str) -> Path:
     """`path` made absolute with symlinks followed; ConfigError naming `what` for a symlink loop."""
     try:
@@ -182,7 +187,7 @@ def make_config(sources: Sequence[Path], options: Options | None = None, root: P
             raise ConfigError(f"-D {m!r}: expected MACRO or MACRO=VALUE")
     for spec in o.declare or ():
         try:
-            declare.parse(spec)
+            _parse_declaration(spec)
         except ValueError as e:
             raise ConfigError(f"--declare: {e}") from None
     if o.jobs is not None and o.jobs < 1:
@@ -356,7 +361,7 @@ def load_project(path: Path, data: dict[str, Any] | None = None) -> Project:
                 raise ConfigError(f"{where}: defines: {d!r}: expected NAME or NAME=VALUE")
         for d in lists.get("declare", ()):
             try:
-                declare.parse(d)
+                _parse_declaration(d)
             except ValueError as e:
                 raise ConfigError(f"{where}: declare: {e}") from None
         out = table.get("out", ".")

@@ -8,6 +8,9 @@ Owns: the declaration language and its checks against the library. One declarati
 - `buffer(LEN)`: the pointer's length is parameter LEN (a name, or a position for callback
   types). A function's wrapper then drops LEN and passes the buffer's length itself; a
   callback gets exactly LEN bytes there.
+- `out` (a `T *` parameter, T a scalar or a struct): the wrapper drops the parameter, passes
+  zeroed scratch memory for one T and returns what C wrote there, after the function's own
+  result (`(result, value)`; just the value for a `void` function).
 - `owned(FREE)` (a result): the caller owns what C returns and frees it with the library's
   function FREE: a `char *` is copied into a `str` and freed at once; a pointer is freed
   with FREE when the Python object is garbage-collected (as `ffi.gc`).
@@ -28,7 +31,7 @@ from collections.abc import Iterable
 
 from . import model as m
 
-KINDS = ("buffer", "owned", "bytes", "text", "nonnull", "nullable")
+KINDS = ("buffer", "out", "owned", "bytes", "text", "nonnull", "nullable")
 _WITH_ARG = ("buffer", "owned")
 _SPEC = re.compile(
     r"^\s*(?P<where>[A-Za-z_]\w*)(?:\.(?P<param>[A-Za-z_]\w*|\d+))?\s*=\s*"
@@ -53,6 +56,8 @@ def parse(text: str) -> m.Declaration:
     param = mt["param"] or ""
     if kind == "owned" and param:
         raise ValueError(f"declaration {text!r}: owned(FREE) is about a result: write 'f = owned(FREE)'")
+    if kind == "out" and (not param or param.isdigit()):
+        raise ValueError(f"declaration {text!r}: out is about a function's parameter: write 'f.p = out'")
     if kind == "buffer" and not param:
         raise ValueError(f"declaration {text!r}: buffer(LEN) is about a parameter: write 'f.p = buffer(LEN)'")
     return m.Declaration(mt["where"], param, kind, arg, text.strip())
@@ -80,6 +85,14 @@ def _problem(lib: m.Library, funcs: dict[str, m.Function], d: m.Declaration) -> 
         names = [p.name for p in ft.params]
         if d.param and d.param not in names:
             return f"{d.where}() has no parameter {d.param!r} (it has {', '.join(names) or 'none'})"
+        if d.kind == "out":
+            pt = m.strip(next(p.type for p in ft.params if p.name == d.param))
+            tgt = m.strip(pt.target) if isinstance(pt, m.PointerType) else None
+            rec = lib.records.get(tgt.name) if isinstance(tgt, m.RecordRef) else None
+            if tgt is None or isinstance(tgt, m.VoidType | m.FunctionType) or (
+                isinstance(tgt, m.RecordRef) and (rec is None or rec.opaque)
+            ) or (isinstance(pt, m.PointerType) and pt.const):
+                return f"out: {d.param} must be a pointer to a scalar or a struct that C writes (not const)"
         if d.kind == "buffer" and d.arg not in names:
             return f"{d.where}() has no parameter {d.arg!r} to hold the length"
         if d.kind == "owned":

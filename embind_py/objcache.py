@@ -128,8 +128,7 @@ class ObjectCache:
         """Keep `data` (an object whose compile read `deps`, (path, sha256) pairs); its path."""
         sha = hashlib.sha256(data).hexdigest()
         path = self._object(sha)
-        if not path.is_file():
-            write_atomic(path, data)
+        write_atomic(path, data)  # also over a damaged file of that name
         entry: dict[str, object] = {"deps": [list(d) for d in deps], "object": sha}
         old = [e for e in self._entries(key) if e.get("deps") != entry["deps"]]
         manifest = {"format": FORMAT, "entries": [entry, *old][:_KEEP]}

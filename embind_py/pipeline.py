@@ -261,7 +261,7 @@ def _defined_variables(
 def _signature_mismatches(lib: Library, wasm: bytes, diagnostics: list[Diagnostic]) -> set[str]:
     """Names of the functions whose wasm export does not match their header; one warning each."""
     expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
-    bad = dict(wasmcheck.mismatches(wasmcheck.function_exports(wasm), expected))
+    bad = dict(wasmcheck.mismatches(wasmcheck.read_functions(wasm)[0], expected))
     for f in lib.functions:
         if f.name in bad:
             hint = ""

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, toolchain
+from . import __version__, objcache, toolchain
 from .config import Config, ConfigError
 
 Echo = Callable[[str], None]
@@ -85,6 +85,12 @@ def stamp(cfg: Config, emcc: toolchain.Emcc, read: Sequence[Path]) -> tuple[str,
     """(`sha256:<hex> emcc=<version>`, the `HASH PATH` file lines) for NAME.py's header:
     the sources, the headers and `read` (the user's files the compiles and the parse read)."""
     hashes = {rel(p, cfg.root): _sha256(p) for p in dict.fromkeys([*cfg.sources, *cfg.headers, *read])}
+    for r in hashes:
+        if "\n" in r or "\r" in r:
+            raise ConfigError(
+                f"{r!r}: a path with a line break cannot be recorded in {cfg.name}.py (its header names "
+                "every input relative to the project folder, one a line): build from inside that folder"
+            )
     files = [f"{hashes[r][:_SHORT]} {r}" for r in sorted(hashes)]
     return f"{input_digest(cfg, hashes)} emcc={emcc.version_str}", files
 
@@ -125,17 +131,19 @@ def _sealed(text: str) -> bool:
 @contextlib.contextmanager
 def build_lock(cfg: Config) -> Iterator[None]:
     """Hold the lock of `cfg`'s outputs (OUT/NAME): builds of one module run one at a time, so
-    two at once never mix one's NAME.py with the other's NAME.wasm. The lock files live in
-    the temporary folder (nothing is added to the output folder); without `fcntl` (Windows)
-    there is no lock."""
+    two at once never mix one's NAME.py with the other's NAME.wasm. The lock files live beside
+    the object cache (else in the temporary folder), never in the output folder; without
+    `fcntl` (Windows) there is no lock."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
     key = hashlib.sha256(str(cfg.out / cfg.name).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    folder = Path(tempfile.gettempdir()) / f"embind-py-locks-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    cache = objcache.cache_root()
+    tmp = Path(tempfile.gettempdir()) / f"embind-py-locks-{os.getuid()}"
+    folder = cache.parent / "locks" if cache else tmp
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(folder / f"{key}.lock", "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:

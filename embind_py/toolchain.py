@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -189,13 +190,21 @@ def stop_children() -> None:
     with _children_lock:
         procs = list(_children)
     for p in procs:
-        with contextlib.suppress(OSError):
-            p.terminate()
+        _signal_group(p, signal.SIGTERM)
     for p in procs:
         try:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            p.kill()
+            _signal_group(p, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
+    """Signal emcc and what it started (clang, wasm-ld, node): each emcc leads its own group."""
+    with contextlib.suppress(OSError):
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, sig)
+        else:  # pragma: no cover - Windows
+            proc.kill()
 
 
 def _spawn(
@@ -209,9 +218,10 @@ def _spawn(
     """
     run = argv
     if rsp_dir is not None:
+        args = [_list_file(a, rsp_dir) if a.startswith(_EXPORTS) else a for a in argv[1:]]
         fd, rsp = tempfile.mkstemp(prefix="emcc-", suffix=".rsp", dir=rsp_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(shlex.join(argv[1:]))  # emcc reads it back with shlex.split
+            f.write(shlex.join(args))  # emcc reads it back with shlex.split
         run = [argv[0], "@" + rsp]
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="embind-py-emcc-") as scratch:
@@ -224,6 +234,9 @@ def _spawn(
                 text=True,
                 errors="replace",
                 env=_env(scratch),
+                # Its own process group, so that stopping a build stops clang too; Ctrl-C then
+                # reaches only us, and we stop the group (see stop_children).
+                start_new_session=hasattr(os, "killpg"),
             )
         except OSError as e:
             raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
@@ -232,7 +245,7 @@ def _spawn(
         try:
             out, err = proc.communicate()  # as long as the compile takes: stopped by stop_children
         except BaseException:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             proc.wait()
             raise
         finally:
@@ -245,6 +258,19 @@ def _spawn(
 
 # emcc's last line when clang fails: clang's whole command line, which says nothing to the user.
 _EMCC_FAILED = re.compile(r"^emcc: error: '.*' failed \(returned \d+\)$", re.M | re.S)
+
+
+_EXPORTS = "-sEXPORTED_FUNCTIONS="
+
+
+def _list_file(arg: str, folder: Path) -> str:
+    """`-sEXPORTED_FUNCTIONS=a,b` as `-sEXPORTED_FUNCTIONS=@FILE`, one name a line: emcc reads
+    that form at once, where shlex-splitting a response file with 20,000 names in one
+    argument takes it half a minute."""
+    fd, path = tempfile.mkstemp(prefix="exports-", suffix=".txt", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(arg[len(_EXPORTS) :].split(",")) + "\n")
+    return _EXPORTS + "@" + path
 
 
 def _run(argv: list[str], what: str, echo: Echo | None, rsp_dir: Path | None = None) -> str:
@@ -266,18 +292,48 @@ def _cpp_flags(include_dirs: Sequence[Path], defines: Sequence[str]) -> list[str
     return flags
 
 
-def _umbrella(headers: Sequence[Path]) -> str:
-    return "".join(f'#include "{h.resolve()}"\n' for h in headers)
+_UNSAFE_IN_INCLUDE = ('"', "\\", "\n")  # clang reads a header name up to `"`, without escapes
+
+
+def _umbrella(headers: Sequence[Path]) -> tuple[str, list[str]]:
+    """The text of a file that #includes every header, and the flags it needs.
+
+    A header name in `#include "..."` cannot hold `"` or a newline, nor a backslash (taken
+    literally): a header whose path has one is included by its file name from its folder,
+    given with `-iquote` (an argument, which needs no escaping)."""
+    lines: list[str] = []
+    quote_dirs: list[str] = []
+    for h in headers:
+        path = str(h.resolve())
+        if not any(c in path for c in _UNSAFE_IN_INCLUDE):
+            lines.append(f'#include "{path}"\n')
+            continue
+        folder, name = os.path.split(path)
+        if any(c in name for c in _UNSAFE_IN_INCLUDE):
+            raise ToolchainError(
+                f"header {path!r}: a file name with a quote, backslash or newline cannot be included"
+            )
+        for d in quote_dirs:
+            if d != folder and os.path.exists(os.path.join(d, name)):
+                raise ToolchainError(
+                    f"header {path!r}: its folder's name needs escaping, and {name} is also in {d!r}: "
+                    "rename one of them"
+                )
+        if folder not in quote_dirs:
+            quote_dirs.append(folder)
+        lines.append(f'#include "{name}"\n')
+    return "".join(lines), [a for d in quote_dirs for a in ("-iquote", d)]
 
 
 def _run_on_headers(
     emcc: Emcc, flags: list[str], headers: Sequence[Path], what: str, echo: Echo | None
 ) -> str:
     """Run emcc with `flags` on one umbrella file that #includes every header."""
+    text, extra = _umbrella(headers)
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         umbrella = Path(tmp) / "embind_py_headers.c"
-        umbrella.write_text(_umbrella(headers))
-        return _run([*emcc.command, *flags, str(umbrella)], what, echo)
+        umbrella.write_text(text)
+        return _run([*emcc.command, *flags, *extra, str(umbrella)], what, echo)
 
 
 def preprocess(
@@ -322,10 +378,11 @@ def record_layouts(
     are (no GNU extension blanked), with `probe` (C declarations) after them. A record the
     probe cannot name is an error clang reports and goes past: its layout is just absent."""
     flags = ["-fsyntax-only", "-w", "-ferror-limit=0", "-Xclang", "-fdump-record-layouts"]
+    text, extra = _umbrella(headers)
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         src = Path(tmp) / "embind_py_layouts.c"
-        src.write_text(_umbrella(headers) + probe)
-        argv = [*emcc.command, *flags, "-x", "c", *_cpp_flags(include_dirs, defines), str(src)]
+        src.write_text(text + probe)
+        argv = [*emcc.command, *flags, "-x", "c", *_cpp_flags(include_dirs, defines), *extra, str(src)]
         return _spawn(argv, echo).stdout
 
 
@@ -389,8 +446,40 @@ def compile_argv(emcc: Emcc, job: Job, source: Path, obj: Path, depfile: Path) -
         f"-O{job.opt}",
         *_path_map_flags(job.root),
         *_cpp_flags(job.include_dirs, job.defines),
-        *job.cflags,
+        *_language_flags(job.cflags, "c++" if is_cxx(source) else "c"),
     ]
+
+
+CXX_SUFFIXES = (".cpp", ".cc", ".cxx", ".c++", ".C", ".mm")
+
+
+def is_cxx(source: Path) -> bool:
+    """Whether clang compiles `source` as C++ (by its suffix, as emcc does)."""
+    return source.suffix in CXX_SUFFIXES
+
+
+def _language_flags(cflags: Sequence[str], language: str) -> list[str]:
+    """`cflags` for a compile of `language` ("c", "c++") or for the link (""): a `-std=` of the
+    other language is left out (`-std=c++17` beside `-std=c11` for a library that mixes both),
+    and the link gets none."""
+    out = []
+    for flag in cflags:
+        if flag.startswith("-std="):
+            std_cxx = "++" in flag
+            if language == "" or std_cxx != (language == "c++"):
+                continue
+        out.append(flag)
+    return out
+
+
+def _link_command(emcc: Emcc, job: Job) -> tuple[str, ...]:
+    """em++ beside emcc when a source is C++ (it links the C++ standard library in every
+    version), else emcc."""
+    if any(is_cxx(s) for s in job.sources):
+        cxx = Path(emcc.command[-1]).with_name("em++")
+        if cxx.exists():
+            return (*emcc.command[:-1], str(cxx))
+    return emcc.command
 
 
 def _link_argv(
@@ -400,7 +489,7 @@ def _link_argv(
 
     A standalone wasm also gets the file-system shim (`FILES_SHIM`, a C source) among its inputs."""
     argv = [
-        *emcc.command,
+        *_link_command(emcc, job),
         *([] if job.has_main else ["--no-entry"]),
         *[str(s) for s in job.objects],
         *([str(FILES_SHIM)] if standalone else []),
@@ -408,7 +497,7 @@ def _link_argv(
         *settings,
         "-sEXPORTED_FUNCTIONS=" + ",".join(dict.fromkeys(exports)),
         *_path_map_flags(job.root),
-        *job.cflags,
+        *_language_flags(job.cflags, ""),
         *(["--js-library", str(host_library(out))] if _imports(job, standalone) else []),
         "-o",
         str(out),
@@ -602,6 +691,9 @@ class ObjectBuild:
         self._cache = cache if cache is not None and cacheable(job) else None
         self._echo, self._progress = echo, progress
         self._hashes = objcache.FileHashes()
+        self._folders = [str(p) for p in (*job.include_dirs, *(s.parent for s in job.sources))]
+        if job.root is not None:
+            self._folders.append(str(job.root))
         self._done = 0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=jobs or default_jobs(), thread_name_prefix="embind-py-cc")
@@ -649,7 +741,8 @@ class ObjectBuild:
         start = time.time_ns()
         _run(argv, f"compiling {source.name}", self._echo)
         data = obj.read_bytes()
-        deps = tuple(_depfile_paths(dep.read_text(encoding="utf-8", errors="surrogateescape")))
+        depfile = dep.read_text(encoding="utf-8", errors="surrogateescape")
+        deps = tuple(_depfile_paths(depfile, self._folders))
         path = obj
         if self._cache is not None:
             pairs = [(d, self._hashes.get(d)) for d in deps]
@@ -698,21 +791,32 @@ def _nm_symbols(emcc: Emcc, path: Path, echo: Echo | None) -> frozenset[str]:
     return frozenset(names)
 
 
-def _depfile_paths(text: str) -> list[str]:
-    """The prerequisites of a make rule as clang writes it (-MD, -MM): continuations joined,
-    clang's escapes undone (`\\ ` for a space, `\\#` for `#`, `$$` for `$`)."""
+def _depfile_paths(text: str, folders: Sequence[str] = ()) -> list[str]:
+    """The prerequisites of the make rules clang writes (-MMD, -MM): continuations joined,
+    clang's escapes undone (`\\ ` for a space, `\\#` for `#`, `$$` for `$`).
+
+    clang writes a newline in a path as it is (a rule is one line otherwise, so a newline
+    that does not start the next `NAME.o: ` rule is part of a path), and every backslash as
+    `/`: a path under one of `folders` (the folders given to clang) gets its spelling back."""
     found: list[str] = []
     seen: set[str] = set()
-    for line in text.replace("\\\n", " ").splitlines():
-        _, sep, deps = line.partition(": ")
-        if not sep:
-            continue
-        for word in re.findall(r"(?:\\ |[^\s])+", deps):
-            p = _make_unescape(word)
-            if p not in seen:
+    text = text.rstrip("\n").replace("\\\n", " ")
+    for rule in re.split(r"\n(?=[^\s:]+\.o: )", text):
+        _, sep, deps = rule.partition(": ")
+        for word in re.findall(r"(?:\\ |[^ \t])+", deps if sep else ""):
+            p = _restore_backslashes(_make_unescape(word.strip("\t")), folders)
+            if p and p not in seen:
                 seen.add(p)
                 found.append(p)
     return found
+
+
+def _restore_backslashes(path: str, folders: Sequence[str]) -> str:
+    for folder in folders:
+        spelled = folder.replace("\\", "/").rstrip("/") + "/"
+        if "\\" in folder and path.startswith(spelled):
+            return folder.rstrip("/") + "/" + path[len(spelled) :]
+    return path
 
 
 # Flags that add system include folders: -MMD leaves their headers out of the files a compile
@@ -790,7 +894,8 @@ def dependencies(
         *[str(f) for f in files],
     ]
     out = _run(argv, "listing the included files", echo)
-    return list(dict.fromkeys(Path(p).resolve() for p in _depfile_paths(out)))
+    folders = [str(p) for p in (*include_dirs, *(f.parent for f in files))]
+    return list(dict.fromkeys(Path(p).resolve() for p in _depfile_paths(out, folders)))
 
 
 def _make_unescape(word: str) -> str:

@@ -1155,11 +1155,15 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
     specs = []
     decl = _declared(lib, f.name)
     lengths = {d.arg: d.param for d in decl if d.kind == "buffer"}  # length param -> its buffer
+    outs: list[tuple[str, str]] = []  # (annotation, expression) of each declared out-parameter
     for p in f.type.params:
         spec = param_spec(p, slot, f.name, lib)
         kinds = {d.kind for d in decl if d.param == p.name}
         if p.name in lengths:
             spec = _length_spec(f, p, slot, lengths[p.name], lib)
+        elif "out" in kinds:
+            spec, out = _out_spec(p, slot, lib)
+            outs.append(out)
         elif "nonnull" in kinds:
             what = f"{f.name}() argument {p.name!r}"
             msg = f'raise TypeError("{what}: None is not accepted (declared nonnull)")'
@@ -1170,6 +1174,11 @@ def function_spec(f: m.Function, lib: Library) -> FuncSpec:
         specs.append(_varargs_spec(f, slot, {s.name for s in specs}))
     params = tuple(specs)
     returns, result = _declared_result(f, lib, *result_spec(f.type.result, lib))
+    if outs:  # the function's result first, then each out-parameter's value
+        anns = ([returns] if result else []) + [a for a, _ in outs]
+        exprs = ([result] if result else []) + [e for _, e in outs]
+        returns = anns[0] if len(anns) == 1 else f"tuple[{', '.join(anns)}]"
+        result = exprs[0] if len(exprs) == 1 else f"({', '.join(exprs)})"
     prologue: tuple[str, ...] = ()
     rec = _rec(f.type.result, lib)
     if sret and rec is not None:
@@ -1208,6 +1217,18 @@ def _length_spec(f: m.Function, p: m.Param, slot: int, buf: str, lib: Library) -
     what = f"{f.name}() argument {buf!r}"
     store = f'_s{slot}.{_wfield(s)} = _rt.length_of({param_name(buf)}, {size}, {hi}, "{what}")'
     return ParamSpec(param_name(p.name), p.name, "int", (), (store,), False, hidden=True)
+
+
+def _out_spec(p: m.Param, slot: int, lib: Library) -> tuple[ParamSpec, tuple[str, str]]:
+    """A declared out-parameter: scratch memory passed in, its value read back after the call."""
+    s = m.strip(p.type)
+    assert isinstance(s, m.PointerType)
+    tgt = _strip_names(s.target)
+    size, align = m.sizeof(tgt, lib.records), m.alignof(tgt, lib.records)
+    var = f"_o{slot}"
+    store = (f"{var} = _rt.out_slot(self, {size}, {align})", f"_s{slot}.i32 = {var}")
+    spec = ParamSpec(param_name(p.name), p.name, "Any", (), store, True, hidden=True)
+    return spec, (load_annotation(tgt, lib), f"{ctype_expr(tgt, lib)}.load(self, {var})")
 
 
 def _declared_result(f: m.Function, lib: Library, returns: str, result: str) -> tuple[str, str]:

@@ -20,12 +20,14 @@ _ESCAPE = re.compile(rb"\\([0-7]{3}|.)", re.S)
 def unescape(raw: str) -> str:
     """The path a line marker's quoted file name stands for.
 
-    clang escapes `\\` and `"` with a backslash and writes every byte outside printable
-    ASCII as three octal digits (`é` in UTF-8 is `\\303\\251`).
+    clang escapes `\\` and `"` with a backslash, a newline as `\\n`, and writes every byte
+    outside printable ASCII as three octal digits (`é` in UTF-8 is `\\303\\251`).
     """
 
     def byte(m: re.Match[bytes]) -> bytes:
         esc = m[1]
+        if esc == b"n":
+            return b"\n"
         return bytes([int(esc, 8) & 0xFF]) if len(esc) == 3 else esc
 
     return os.fsdecode(_ESCAPE.sub(byte, os.fsencode(raw)))

@@ -268,6 +268,13 @@ def ret_ptr(inst: Instance, raw: int, ctype: CType | None) -> Any:
     return Pointer(inst, raw, ctype)
 
 
+def out_slot(inst: Instance, size: int, align: int) -> int:
+    """Zeroed scratch memory for a declared out-parameter, read back after the call."""
+    addr = inst._tmp(max(size, 1), max(align, 1))
+    inst.mem.zero(addr, max(size, 1))
+    return addr
+
+
 def read_bytes(inst: Instance, raw: int, n: int) -> bytes | None:
     """Exactly `n` bytes at `raw` (a pointer and its length): None for NULL."""
     raw &= _U32
@@ -360,7 +367,7 @@ def ret_bytes(inst: Instance, raw: int) -> bytes | None:
     return inst.mem.read_cstring(raw) if raw else None
 
 
-def nonnull(value: T, what: str) -> T:
+def nonnull(value: T | None, what: str) -> T:
     """A result declared `nonnull`: C returning NULL is an error, never a None to check."""
     if value is None:
         raise ValueError(f"{what} returned NULL (declared nonnull)")

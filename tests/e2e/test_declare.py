@@ -32,6 +32,9 @@ void call_chunk(chunk_t f);
 const char *maybe(int x);
 int count(const char *s);
 char *raw_name(void);
+int divide(int a, int b, int *rem);
+typedef struct { int x, y; } Point;
+void get_point(Point *p, int k);
 """
 
 C = r"""
@@ -69,6 +72,8 @@ void call_chunk(chunk_t f) { f("abcdef", 7, 3); }
 const char *maybe(int x) { return x ? "yes" : NULL; }
 int count(const char *s) { return s ? (int)strlen(s) : -1; }
 char *raw_name(void) { static char n[] = "caf\xc3"; return n; }
+int divide(int a, int b, int *rem) { *rem = a % b; return a / b; }
+void get_point(Point *p, int k) { p->x = k; p->y = 2 * k; }
 """
 
 DECLS = [
@@ -81,6 +86,8 @@ DECLS = [
     "maybe = nonnull",
     "count.s = nonnull",
     "raw_name = bytes",
+    "divide.rem = out",
+    "get_point.p = out",
 ]
 
 
@@ -138,11 +145,18 @@ def test_nonnull_and_bytes(lib: Any) -> None:
     assert lib.raw_name() == b"caf\xc3"  # undecoded
 
 
+def test_out_parameters_are_returned(mod: ModuleType, lib: Any) -> None:
+    assert lib.divide(17, 5) == (3, 2)  # (the result, then what C wrote through rem)
+    assert lib.get_point(4) == mod.Point(x=4, y=8)  # a void function: just the value
+
+
 def test_annotations_follow_the_declarations(mod: ModuleType) -> None:
     text = Path(mod.__file__ or "").read_text()
     assert "def sum_bytes(self, buf: _rt.BufferArg | _rt.Pointer[int]) -> int:" in text
     assert "def maybe(self, x: int) -> str:" in text
     assert "def raw_name(self) -> bytes | None:" in text
+    assert "def divide(self, a: int, b: int) -> tuple[int, int]:" in text
+    assert "def get_point(self, k: int) -> Point:" in text
 
 
 def test_bad_declarations_fail_the_build_clearly(tmp_path: Path) -> None:
@@ -155,6 +169,7 @@ def test_bad_declarations_fail_the_build_clearly(tmp_path: Path) -> None:
         ("f = sized", "unknown kind"),
         ("f = owned(free)", "no bound function free"),
         ("nonsense", "expected WHERE = KIND"),
+        ("f.s = out", "pointer to a scalar or a struct"),
     ]:
         res = run_cli("build", tmp_path / "d.c", "-o", tmp_path, "--declare", spec)
         assert res.exit_code == 2, (spec, res.output)
@@ -190,3 +205,20 @@ def test_declarations_in_pyproject_and_verbose_lists_inferences(tmp_path: Path) 
     pyproject.write_text(pyproject.read_text().replace("buffer(n)", "buf(n)"))
     res = run_cli("build", "--project", tmp_path)
     assert res.exit_code == 2 and "declare" in res.output and "unknown kind 'buf'" in res.output
+
+
+def test_a_module_with_declarations_passes_mypy_strict(mod: ModuleType, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "decl.py").write_text(Path(mod.__file__ or "").read_text())
+    (tmp_path / "user.py").write_text(
+        "import decl\nq: int\nr: int\nq, r = decl.divide(7, 2)\ns: str = decl.maybe(1)\n"
+        "n: int = decl.sum_bytes(b'ab')\nb: bytes | None = decl.raw_name()\n"
+    )
+    env = {**os.environ, "MYPYPATH": str(Path(__file__).resolve().parents[2])}
+    argv = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
+            str(tmp_path / "decl.py"), str(tmp_path / "user.py")]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

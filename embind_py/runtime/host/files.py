@@ -139,6 +139,8 @@ def parse_grants(preopens: Mapping[str, Any] | None, writable: bool) -> list[Gra
         return []
     if not isinstance(preopens, Mapping):
         raise TypeError(f"preopens: expected a dict {{guest_path: host_dir}}, got {type(preopens).__name__}")
+    if os.open not in os.supports_dir_fd or os.stat not in os.supports_dir_fd:
+        raise ValueError("preopens: C's file system needs a host whose os module has dir_fd (Linux, macOS)")
     grants: list[Grant] = []
     for guest, spec in preopens.items():
         mutable = writable
