@@ -497,6 +497,7 @@ def _link_argv(
         *settings,
         "-sEXPORTED_FUNCTIONS=" + ",".join(dict.fromkeys(exports)),
         *_path_map_flags(job.root),
+        *(_shim_path_map() if standalone else []),
         *_language_flags(job.cflags, ""),
         *(["--js-library", str(host_library(out))] if _imports(job, standalone) else []),
         "-o",
@@ -516,6 +517,12 @@ FILES_IMPORTS = (
     "embind_py_fs_ioctl",
     "embind_py_fs_linkat",
 )
+
+
+def _shim_path_map() -> list[str]:
+    """The shim's folder named `embind_py/csrc/` in the wasm (`-g`), wherever embind-py is installed."""
+    folder = str(FILES_SHIM.parent).rstrip(os.sep) + os.sep
+    return [] if "=" in folder else [f"-ffile-prefix-map={folder}=embind_py/csrc/"]
 
 
 def _imports(job: Job, standalone: bool) -> list[str]:
