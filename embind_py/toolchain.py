@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import objcache, wasmcheck
@@ -427,6 +427,7 @@ class Job:
     has_main: bool = False
     root: Path | None = None
     objects: Sequence[Path] = ()
+    shim: Path | None = None  # FILES_SHIM compiled (`shim_job`); else the link compiles it
     # Functions the sources may call without defining: they become imports Python implements.
     host_functions: Sequence[str] = ()
 
@@ -492,7 +493,7 @@ def _link_argv(
         *_link_command(emcc, job),
         *([] if job.has_main else ["--no-entry"]),
         *[str(s) for s in job.objects],
-        *([str(FILES_SHIM)] if standalone else []),
+        *([str(job.shim or FILES_SHIM)] if standalone else []),
         f"-O{job.opt}",
         *settings,
         "-sEXPORTED_FUNCTIONS=" + ",".join(dict.fromkeys(exports)),
@@ -504,6 +505,12 @@ def _link_argv(
         str(out),
     ]
     return argv
+
+
+def shim_job(job: Job) -> Job:
+    """The compile of FILES_SHIM with `job`'s optimisation and flags (not its -I/-D, which are
+    the user's sources'), as the link would compile it: an object the cache can keep."""
+    return replace(job, sources=(FILES_SHIM,), include_dirs=(), defines=(), root=None)
 
 
 # C linked into every standalone wasm: the C library's file calls go to the runtime's
@@ -753,7 +760,7 @@ class ObjectBuild:
         path = obj
         if self._cache is not None:
             pairs = [(d, self._hashes.get(d)) for d in deps]
-            if all(sha is not None and not _changed_since(d, start) for d, sha in pairs):
+            if all(sha is not None and not changed_since(d, start) for d, sha in pairs):
                 path = self._cache.store(key, data, [(d, sha) for d, sha in pairs if sha is not None])
         return self._finish(Object(source, path, self._symbols(path, data), deps, False))
 
@@ -773,7 +780,7 @@ class ObjectBuild:
         return found if found is not None else _nm_symbols(self._emcc, path, self._echo)
 
 
-def _changed_since(path: str, start_ns: int) -> bool:
+def changed_since(path: str, start_ns: int) -> bool:
     """Whether `path` was written after the compile that read it began (its object may hold
     the old text or the new: it is then not cached)."""
     try:
