@@ -83,8 +83,8 @@ class _NoLock:
     def __enter__(self) -> bool:
         return True
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    def __exit__(self, typ: object, value: object, tb: object) -> None:
+        return None  # three named parameters, not *exc: the interpreter's exact-arguments fast call
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         return True
@@ -165,11 +165,12 @@ _trampolines: dict[tuple[str, str], Any] = {}
 # `q` in 8-byte units), and how it stores the result.
 _JS_ARG = {"i": "H.i32[i + {k2}]", "I": "H.i64[q + {k}]", "f": "H.f64[q + {k}]", "d": "H.f64[q + {k}]"}
 _JS_RESULT = {"i": "H.i32[i] = r", "I": "H.i64[q] = r", "f": "H.f64[q] = r", "d": "H.f64[q] = r"}
-# Per letter: the Python write of argument k into the slot array (the views `u32`, `u64`,
-# `f64`), and the read of the result (`i32`, `i64`, `f64`). Ints are stored unsigned: an
-# unsigned C value (a pointer, uint32_t) fills the whole range, as wasm's i32 does.
+# Per letter: the Python write of argument k into the slot array (the views `i64`, `u64`,
+# `f64`), and the read of the result (`i32`, `i64`, `f64`). An i32 is written as a whole
+# little-endian int64, whose low half JavaScript reads: signed and unsigned C values (a
+# pointer, uint32_t) both fit without a mask, as in wasm's i32. An i64 is masked to unsigned.
 _PY_ARG = {
-    "i": "u32[{k2}] = s{k}.i32 & 0xFFFFFFFF",
+    "i": "i64[{k}] = s{k}.i32",
     "I": "u64[{k}] = s{k}.i64 & 0xFFFFFFFFFFFFFFFF",
     "f": "f64[{k}] = s{k}.f32",
     "d": "f64[{k}] = s{k}.f64",
@@ -211,13 +212,13 @@ def make_caller(
     if addr % 8:
         raise WasmError("the caller's value array is not 8-byte aligned")  # pragma: no cover - malloc aligns
     raw = memoryview(cells).cast("B")
-    views = [raw.cast(f) for f in ("I", "i", "Q", "q", "d")]  # make()'s u32, i32, u64, i64, f64
+    views = [raw.cast(f) for f in ("i", "Q", "q", "d")]  # make()'s i32, u64, i64, f64
     tramp = _trampoline(params, results)(func, addr)
     names = ", ".join(f"s{i}" for i in range(n))
-    writes = "".join(f"    {_PY_ARG[c].format(k=k, k2=2 * k)}\n" for k, c in enumerate(params))
+    writes = "".join(f"    {_PY_ARG[c].format(k=k)}\n" for k, c in enumerate(params))
     store = f"\n        {_PY_RESULT[results]}" if results else ""
     src = (
-        f"def make(t, on_fail, u32, i32, u64, i64, f64, {names}):\n"
+        f"def make(t, on_fail, i32, u64, i64, f64, {names}):\n"
         "  def call():\n"
         f"{writes}"
         "    try:\n"
