@@ -3,7 +3,8 @@
 Owns: compiling (`WebAssembly.Module`, cached per process) and instantiating a module
 with an import object of Python host functions made into JavaScript functions, the
 memory as seen through `memory.buffer` (always the current buffer, so growth never
-leaves a stale view), specialized callers for exports, function-table entries made as
+leaves a stale view), specialized callers for exports (their values passed through
+Pyodide's own heap to a JavaScript trampoline), function-table entries made as
 Emscripten's `addFunction` makes them (a tiny wasm module per signature that imports a
 JavaScript function and exports it as a wasm function the table accepts), the WASI calls
 that wasmtime's WASI answered on CPython (environment, random bytes), and reading the
@@ -188,8 +189,12 @@ def _trampoline(params: str, results: str) -> Any:
             body = f"const r = f({args}); if (H.i32.length === 0) H.refresh(); {_JS_RESULT[results]};"
         else:
             body = f"f({args});"
+        # A heap of shared memory grows without detaching: views made before its growth
+        # stay valid but may end before a newer caller's array, so look again here.
+        size = 8 * max(len(params), len(results), 1)
         src = (
-            "(H) => (f, a) => { const i = a >>> 2, q = a >>> 3; "
+            f"(H) => (f, a) => {{ if (a + {size} > H.i32.byteLength) H.refresh(); "
+            "const i = a >>> 2, q = a >>> 3; "
             f"return () => {{ if (H.i32.length === 0) H.refresh(); {body} }}; }}"
         )
         make = _trampolines[key] = run_js(src)(_HEAP)
