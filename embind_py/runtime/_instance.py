@@ -457,7 +457,11 @@ class Instance:
         self._be.interrupt()
 
     def _translate(self, exc: Any, reason: str | None = None) -> WasmError:
+        """The runtime's exception for a failed wasm call; `reason`: why it was stopped, if it was
+        (read from the backend when not given, e.g. for a nested call failing inside a host function)."""
         f = self._be.failure(exc)
+        if reason is None:
+            reason = self._be.stop_reason()
         if f.kind == "exit":
             return WasmExit(f.exit_code)
         if f.kind == "error":
