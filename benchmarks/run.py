@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -101,7 +102,13 @@ def fmt_us(s: float) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--build-only", action="store_true", help="only the build figures")
     args = ap.parse_args()
+    if args.build_only:
+        rows = build_benchmarks(Path(tempfile.mkdtemp(prefix="embind-py-bench-")), 1 if args.quick else 3)
+        for label, ok, value in rows:
+            print(f"  [{'PASS' if ok else 'MISS'}] {label}: {value}")
+        return 0
     loops, repeats = (20_000, 5) if args.quick else (100_000, 9)
 
     tmp = Path(tempfile.mkdtemp(prefix="embind-py-bench-"))
@@ -256,10 +263,156 @@ def main() -> int:
         ("cached import of a 1 MB module >= 20x faster than cold", cold / warm >= 20, f"{cold / warm:.1f}x")
     )
 
+    rows += build_benchmarks(tmp, 1 if args.quick else 3)
+
     print("\ntargets")
     for label, ok, value in rows:
         print(f"  [{'PASS' if ok else 'MISS'}] {label}: {value}")
     return 0
+
+
+# -- build ----------------------------------------------------------------------------
+
+BUILD_SOURCES = 30
+BUILD_FUNCS = 12  # per source
+
+
+def _lib_source(i: int, salt: int = 0) -> str:
+    """One source of the benchmark library: a few functions with loops, enough for -O2 to work on."""
+    out = [f'#include "lib.h"\n#include <string.h>\n#include <stdlib.h>\nstatic int k{i} = {salt};\n']
+    for j in range(BUILD_FUNCS):
+        out.append(
+            f"int s{i}_f{j}(const char *s, int n) {{\n"
+            f"  int acc = k{i} + {j};\n"
+            "  for (int r = 0; r < n; r++)\n"
+            "    for (size_t c = 0; c < strlen(s); c++) acc = acc * 31 + s[c] + (r ^ (int)c);\n"
+            "  char *copy = malloc(strlen(s) + 1); strcpy(copy, s); acc += copy[0]; free(copy);\n"
+            "  return acc;\n}\n"
+        )
+    return "".join(out)
+
+
+def _cli(*args: str | Path, env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "embind_py", *map(str, args)],
+        check=True,
+        timeout=600,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - t
+
+
+def _emcc(*args: str | Path) -> None:
+    subprocess.run(["emcc", *map(str, args)], check=True, timeout=600, stdout=subprocess.DEVNULL)
+
+
+def build_benchmarks(tmp: Path, repeats: int) -> list[tuple[str, bool, str]]:
+    """embind-py build against plain emcc on the same sources, the two in alternation: a cold
+    30-source build against compiling them as objects `jobs` at a time plus a link; a rebuild
+    after editing one source against compiling that one plus the link; a 5-line library
+    against its one plain emcc command; and a no-op build."""
+    from embind_py import toolchain
+
+    jobs = toolchain.default_jobs()
+    d = tmp / "buildlib"
+    d.mkdir()
+    names = [f"s{i}_f{j}" for i in range(BUILD_SOURCES) for j in range(BUILD_FUNCS)]
+    (d / "lib.h").write_text("".join(f"int {n}(const char *s, int n);\n" for n in names))
+    srcs = [d / f"s{i}.c" for i in range(BUILD_SOURCES)]
+    for i, src in enumerate(srcs):
+        src.write_text(_lib_source(i))
+    link = [
+        "--no-entry",
+        "-O2",
+        "-sSTANDALONE_WASM",
+        "-sALLOW_MEMORY_GROWTH",
+        "--profiling-funcs",
+        "-sEXPORTED_FUNCTIONS=" + ",".join("_" + n for n in names),
+        "-o",
+        d / "plain.wasm",
+    ]
+    objs = [d / f"s{i}.o" for i in range(BUILD_SOURCES)]
+
+    def plain_cold() -> float:
+        t = time.perf_counter()
+        with ThreadPoolExecutor(jobs) as pool:
+            list(pool.map(lambda k: _emcc("-c", srcs[k], "-O2", "-o", objs[k]), range(BUILD_SOURCES)))
+        _emcc(*objs, *link)
+        return time.perf_counter() - t
+
+    def plain_one() -> float:
+        t = time.perf_counter()
+        _emcc("-c", srcs[0], "-O2", "-o", objs[0])
+        _emcc(*objs, *link)
+        return time.perf_counter() - t
+
+    out = d / "out"
+    argv = ["build", *srcs, "-H", d / "lib.h", "-n", "lib", "-o", out, "-j", str(jobs)]
+    cold, plain, one, plain1, noop = [], [], [], [], []
+    for r in range(repeats):
+        env = {**os.environ, "EMBIND_PY_CACHE": str(tmp / f"build-cache-{r}")}
+        plain.append(plain_cold())
+        cold.append(_cli(*argv, env=env))
+        srcs[0].write_text(_lib_source(0, salt=r + 1))  # an edit: one object to compile again
+        one.append(_cli(*argv, env=env))
+        plain1.append(plain_one())
+        noop.append(_cli(*argv, env=env))
+    small = tmp / "small"
+    small.mkdir()
+    (small / "add.c").write_text("int add(int a, int b) {\n  return a + b;\n}\n")
+    (small / "add.h").write_text("int add(int a, int b);\n")
+    tiny, tiny_plain = [], []
+    for r in range(repeats):
+        env = {**os.environ, "EMBIND_PY_CACHE": str(tmp / f"small-cache-{r}")}
+        t = time.perf_counter()
+        _emcc(
+            small / "add.c",
+            "--no-entry",
+            "-O2",
+            "-sSTANDALONE_WASM",
+            "-sEXPORTED_FUNCTIONS=_add",
+            "-o",
+            small / "plain.wasm",
+        )
+        tiny_plain.append(time.perf_counter() - t)
+        tiny.append(_cli("build", small / "add.c", "-o", small, "--force", env=env))
+    med = statistics.median
+    print(
+        f"\nbuild: {BUILD_SOURCES} sources x {BUILD_FUNCS} functions, -O2, -j {jobs}; plain emcc alternating"
+    )
+    print(
+        f"  cold: embind-py build          {med(cold):9.2f} s   plain objects + link {med(plain):.2f} s"
+        f"   ({med(cold) / med(plain):.2f}x)"
+    )
+    print(
+        f"  one source edited: rebuild     {med(one):9.2f} s   compile it + link    {med(plain1):.2f} s"
+        f"   ({med(one) / med(plain1):.2f}x)"
+    )
+    print(f"  no-op build (CLI process)      {med(noop):9.2f} s")
+    print(
+        f"  5-line library: embind-py      {med(tiny):9.2f} s   one emcc command     {med(tiny_plain):.2f} s"
+        f"   ({med(tiny) / med(tiny_plain):.2f}x)"
+    )
+    return [
+        (
+            "cold 30-source build <= 1.3x parallel objects + link",
+            med(cold) / med(plain) <= 1.3,
+            f"{med(cold) / med(plain):.2f}x",
+        ),
+        (
+            "rebuild after one edit <= 1.5x compile + link",
+            med(one) / med(plain1) <= 1.5,
+            f"{med(one) / med(plain1):.2f}x",
+        ),
+        (
+            "5-line library <= 1.5x its plain compile",
+            med(tiny) / med(tiny_plain) <= 1.5,
+            f"{med(tiny) / med(tiny_plain):.2f}x",
+        ),
+        ("no-op build (whole CLI process) < 0.2 s", med(noop) < 0.2, f"{med(noop):.2f} s"),
+    ]
 
 
 def _timed(fn: Callable[[], Any]) -> float:

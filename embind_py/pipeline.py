@@ -10,7 +10,9 @@ May import: every embind_py module except the CLI.
 
 from __future__ import annotations
 
+import json
 import tempfile
+import time
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,9 +63,7 @@ def parse_with_files(
     return lib, read
 
 
-def _parse_headers(
-    cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None
-) -> tuple[Library, list[Path]]:
+def _parse_headers(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> tuple[Library, list[Path]]:
     """Preprocess and parse the headers into the model (diagnostics inside).
 
     With no header (none given, no sibling `.h`), the sources themselves are read: their
@@ -91,7 +91,7 @@ def _parse_files(
     cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], echo: Echo | None
 ) -> tuple[Library, list[Path]]:
     try:
-        pre, macros = toolchain.preprocess_and_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
+        pre, macros, read = _read_headers(cfg, emcc, files, echo)
     except toolchain.CompileError as e:  # `#error`, an unterminated `#if`, an include cycle
         found = [
             Diagnostic(rel(Path(f), cfg.root) if Path(f).is_absolute() else f, line, msg)
@@ -100,10 +100,43 @@ def _parse_files(
         if not found:
             raise
         raise BuildError(f"cannot preprocess the headers of {cfg.name}", tuple(found)) from None
-    read = cparse.included_user_files(pre, files, cfg.root)
     for p in read:  # clang reads a device (`#include "/dev/zero"`) as an empty file; we would not
         regular_file(p, "included file")
     return _parse_text(cfg, emcc, files, pre, macros, echo), read
+
+
+def _read_headers(
+    cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], echo: Echo | None
+) -> tuple[str, str, list[Path]]:
+    """The headers preprocessed and their macros (`toolchain.preprocess_and_macros`), and the
+    user's files they read; through the object cache, keyed like an object (the command, emcc,
+    every file read), so a rebuild after editing a source runs no emcc on unchanged headers."""
+    folder = objcache.cache_root() if cfg.cache else None
+    cache = objcache.ObjectCache(folder) if folder is not None else None
+    hashes = objcache.FileHashes()
+    command = [
+        "headers",
+        *map(str, files),
+        *toolchain.PYCPARSER_DEFINES,
+        *map(str, cfg.include_dirs),
+        *cfg.defines,
+    ]
+    key = objcache.command_key(command, f"{emcc.version_str} {emcc.command}", "")
+    hit = cache.lookup(key, hashes) if cache is not None else None
+    if hit is not None:
+        try:
+            pre, macros = json.loads(hit.data)
+            return str(pre), str(macros), [Path(d) for d in hit.deps]
+        except ValueError:
+            pass  # not what we stored: read them again
+    start = time.time_ns()
+    pre, macros = toolchain.preprocess_and_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
+    read = cparse.included_user_files(pre, files, cfg.root)
+    if cache is not None:
+        pairs = [(str(p), hashes.get(str(p))) for p in read]
+        if all(sha is not None and not toolchain.changed_since(d, start) for d, sha in pairs):
+            cache.store(key, json.dumps([pre, macros]).encode(), [(d, sha) for d, sha in pairs if sha])
+    return pre, macros, read
 
 
 _MAX_SHOWN = 10  # an include cycle repeats one error hundreds of times
@@ -170,17 +203,24 @@ def _build(
     )
     cache_dir = objcache.cache_root() if cfg.cache else None
     cache = objcache.ObjectCache(cache_dir) if cache_dir is not None else None
-    objdir = tmp / "objects"
-    objdir.mkdir()
-    # The sources compile in worker processes while the headers are read here.
-    with toolchain.ObjectBuild(
-        emcc, job, objdir, jobs=cfg.jobs, cache=cache, echo=cmd_echo, progress=progress
-    ) as compiles:
+    (tmp / "objects").mkdir()
+    (tmp / "shim").mkdir()
+    # The sources (and the runtime's file-system shim) compile in worker processes while the
+    # headers are read here.
+    with (
+        toolchain.ObjectBuild(
+            emcc, job, tmp / "objects", jobs=cfg.jobs, cache=cache, echo=cmd_echo, progress=progress
+        ) as compiles,
+        toolchain.ObjectBuild(
+            emcc, toolchain.shim_job(job), tmp / "shim", jobs=1, cache=cache, echo=cmd_echo
+        ) as shim,
+    ):
         lib, header_files = parse_with_files(cfg, emcc, cmd_echo)
         errors = tuple(d for d in lib.diagnostics if d.severity == "error")
         if errors:
             raise BuildError(f"cannot parse the headers of {cfg.name}", errors)
         objects = compiles.results()
+        job = replace(job, shim=shim.results()[0].path)
     diagnostics = [d for d in lib.diagnostics if d.severity == "warning"]
 
     defined = frozenset().union(*(o.symbols for o in objects))

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import objcache, wasmcheck
@@ -427,6 +427,7 @@ class Job:
     has_main: bool = False
     root: Path | None = None
     objects: Sequence[Path] = ()
+    shim: Path | None = None  # FILES_SHIM compiled (`shim_job`); else the link compiles it
     # Functions the sources may call without defining: they become imports Python implements.
     host_functions: Sequence[str] = ()
 
@@ -492,17 +493,24 @@ def _link_argv(
         *_link_command(emcc, job),
         *([] if job.has_main else ["--no-entry"]),
         *[str(s) for s in job.objects],
-        *([str(FILES_SHIM)] if standalone else []),
+        *([str(job.shim or FILES_SHIM)] if standalone else []),
         f"-O{job.opt}",
         *settings,
         "-sEXPORTED_FUNCTIONS=" + ",".join(dict.fromkeys(exports)),
         *_path_map_flags(job.root),
+        *(_shim_path_map() if standalone else []),
         *_language_flags(job.cflags, ""),
         *(["--js-library", str(host_library(out))] if _imports(job, standalone) else []),
         "-o",
         str(out),
     ]
     return argv
+
+
+def shim_job(job: Job) -> Job:
+    """The compile of FILES_SHIM with `job`'s optimisation and flags (not its -I/-D, which are
+    the user's sources'), as the link would compile it: an object the cache can keep."""
+    return replace(job, sources=(FILES_SHIM,), include_dirs=(), defines=(), root=None)
 
 
 # C linked into every standalone wasm: the C library's file calls go to the runtime's
@@ -516,6 +524,12 @@ FILES_IMPORTS = (
     "embind_py_fs_ioctl",
     "embind_py_fs_linkat",
 )
+
+
+def _shim_path_map() -> list[str]:
+    """The shim's folder named `embind_py/csrc/` in the wasm (`-g`), wherever embind-py is installed."""
+    folder = str(FILES_SHIM.parent).rstrip(os.sep) + os.sep
+    return [] if "=" in folder else [f"-ffile-prefix-map={folder}=embind_py/csrc/"]
 
 
 def _imports(job: Job, standalone: bool) -> list[str]:
@@ -746,7 +760,7 @@ class ObjectBuild:
         path = obj
         if self._cache is not None:
             pairs = [(d, self._hashes.get(d)) for d in deps]
-            if all(sha is not None and not _changed_since(d, start) for d, sha in pairs):
+            if all(sha is not None and not changed_since(d, start) for d, sha in pairs):
                 path = self._cache.store(key, data, [(d, sha) for d, sha in pairs if sha is not None])
         return self._finish(Object(source, path, self._symbols(path, data), deps, False))
 
@@ -766,7 +780,7 @@ class ObjectBuild:
         return found if found is not None else _nm_symbols(self._emcc, path, self._echo)
 
 
-def _changed_since(path: str, start_ns: int) -> bool:
+def changed_since(path: str, start_ns: int) -> bool:
     """Whether `path` was written after the compile that read it began (its object may hold
     the old text or the new: it is then not cached)."""
     try:

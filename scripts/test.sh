@@ -16,3 +16,4 @@ echo "== mypy --strict" >&2
 "$PYTHON_BIN" -m mypy --strict embind_py tests
 echo "== pytest" >&2
 "$PYTHON_BIN" -m pytest "$@"
+bash "$ROOT/scripts/test_pythons.sh" "$PYTHON_BIN"

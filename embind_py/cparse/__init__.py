@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pycparser import c_ast, c_parser  # type: ignore[import-untyped, unused-ignore]
 
@@ -79,10 +80,11 @@ def parse_library(
     """
     files = FileTable(preprocessed, user_files, root)
     preprocessed = _STRAY_PRAGMA.sub("", preprocessed)
+    parser = _Parser()
     try:
-        ast = _Parser().parse(preprocessed, _PARSE_FILE)
+        ast = parser.parse(preprocessed, _PARSE_FILE)
     except (c_parser.ParseError, ValueError) as e:
-        return Library(diagnostics=(_syntax_error(str(e), files, user_files),))
+        return Library(diagnostics=(_syntax_error(_located(str(e), parser), files, user_files),))
     except AssertionError:  # pycparser 3.0 asserts on an unmatched `}` (found by tests/e2e/test_fuzz.py)
         return Library(diagnostics=(_unlocated("syntax error: unmatched '}'", files, user_files),))
     except RecursionError:
@@ -92,8 +94,32 @@ def parse_library(
         # pycparser trips over some broken input (e.g. `typedef union U {...} struct S {...};`)
         # instead of reporting it: still the user's syntax error, never a traceback.
         msg = f"syntax error (the C parser gave up: {e})"
+        located = _located(f"{_PARSE_FILE}: the C parser gave up ({e})", parser)
+        if _PARSE_ERROR.match(located):
+            return Library(diagnostics=(_syntax_error(located, files, user_files),))
         return Library(diagnostics=(_unlocated(msg, files, user_files),))
     return _Builder(files, ast, layouts).build(macros, user_files)
+
+
+def _located(message: str, parser: Any) -> str:
+    """`message` with the line where the parser stopped when pycparser left it out.
+
+    pycparser before 3.12 (the newest on Python 3.10) reports some errors as `file: msg`
+    (or fails while formatting one): its lexer still knows the file, and its token
+    buffer the line of the token it stopped at.
+    """
+    if _PARSE_ERROR.match(message):
+        return message
+    lex = getattr(parser, "clex", None)
+    name, line = getattr(lex, "filename", None), getattr(lex, "_lineno", None)
+    stream = getattr(parser, "_tokens", None)  # the token it stopped at, when it keeps them
+    buf, i = getattr(stream, "_buffer", None), getattr(stream, "_index", None)
+    if isinstance(buf, list) and buf and isinstance(i, int):
+        line = getattr(buf[min(max(i, 0), len(buf) - 1)], "lineno", line)
+    if not isinstance(name, str) or not isinstance(line, int):
+        return message
+    text = message.split(": ", 1)[1] if ": " in message else message
+    return f"{name}:{line}: {text}"
 
 
 # pycparser takes `#pragma` only between declarations, but headers put them anywhere, e.g.

@@ -454,7 +454,7 @@ def _call_sighandler(inst: Instance, name: str) -> Callable[..., Any]:
             be.call(func, (sig,), "i")
         except _backend.TRAPS as e:
             if inst._pending is None:  # the handler trapped: a WasmTrap, not wasmtime's
-                raise inst._translate(e) from None
+                raise inst._translate(e, inst._be.stop_reason()) from None
             raise  # a longjmp out of the handler, or a Python callback's exception
 
     return call_sighandler
@@ -500,7 +500,7 @@ def _invoke(inst: Instance, name: str) -> Callable[..., Any]:
             be.clear_host_exception()
         except _backend.TRAPS as e:
             if inst._pending is None:
-                raise inst._translate(e) from None
+                raise inst._translate(e, inst._be.stop_reason()) from None
             if not isinstance(inst._pending, _LongJmp):
                 raise
             inst._pending = None

@@ -139,6 +139,8 @@ def parse_grants(preopens: Mapping[str, Any] | None, writable: bool) -> list[Gra
         return []
     if not isinstance(preopens, Mapping):
         raise TypeError(f"preopens: expected a dict {{guest_path: host_dir}}, got {type(preopens).__name__}")
+    if os.open not in os.supports_dir_fd or os.stat not in os.supports_dir_fd:
+        raise ValueError("preopens: C's file system needs a host whose os module has dir_fd (Linux, macOS)")
     grants: list[Grant] = []
     for guest, spec in preopens.items():
         mutable = writable
@@ -176,6 +178,7 @@ class FileSystem:
     def __init__(self, grants: list[Grant]) -> None:
         self.grants = grants
         self.files: dict[int, OpenFile] = {}
+        self.layouts: dict[tuple[int, int], tuple[struct.Struct, list[tuple[int, int]]]] = {}
         self.cwd: tuple[bytes, ...] = grants[0].guest if grants else ()
         for i, g in enumerate(grants):
             g.fd = os.open(g.host, _DIR_FLAGS)
@@ -532,15 +535,35 @@ def _path(inst: Instance, ptr: int) -> bytes:
     return inst.mem.read_cstring(ptr)
 
 
+_SIZED = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _packer(inst: Instance, layout: int, count: int) -> tuple[struct.Struct, list[tuple[int, int]]]:
+    """How to write a struct the shim describes at `layout` (its size, then (offset, size) of
+    `count` fields): one `struct.Struct`, and (field index, mask) in its order. Read once per
+    instance: the table is a constant of the wasm."""
+    fs = fs_of(inst)
+    key = (layout, count)
+    cached = fs.layouts.get(key)
+    if cached is None:
+        raw = struct.unpack(f"<{1 + 2 * count}i", inst.mem.read(layout, 4 * (1 + 2 * count)))
+        fields = sorted((raw[1 + 2 * i], raw[2 + 2 * i], i) for i in range(count))
+        fmt, pos, order = "<", 0, []
+        for off, n, i in fields:
+            if off < pos or n not in _SIZED:
+                raise _fail("EINVAL")  # not a layout the shim writes
+            fmt += f"{off - pos}x" * (off > pos) + _SIZED[n]
+            pos = off + n
+            order.append((i, (1 << (8 * n)) - 1))
+        fmt += f"{raw[0] - pos}x" * (raw[0] > pos)
+        cached = fs.layouts[key] = (struct.Struct(fmt), order)
+    return cached
+
+
 def _write_fields(inst: Instance, buf: int, layout: int, count: int, values: Iterator[int]) -> None:
-    raw = struct.unpack(f"<{1 + 2 * count}i", inst.mem.read(layout, 4 * (1 + 2 * count)))
-    size = raw[0]
-    out = bytearray(size)
-    for i, v in zip(range(count), values, strict=False):
-        off, n = raw[1 + 2 * i], raw[2 + 2 * i]
-        mask = (1 << (8 * n)) - 1
-        out[off : off + n] = (v & mask).to_bytes(n, "little")
-    inst.mem.write(buf, bytes(out))
+    packer, order = _packer(inst, layout, count)
+    v = [*values, *([0] * count)]
+    inst.mem.write(buf, packer.pack(*(v[i] & mask for i, mask in order)))
 
 
 def _stat_values(st: os.stat_result | None) -> Iterator[int]:
