@@ -121,6 +121,7 @@ INSTANCE_NAMES = (
     "_options",
     "_pending",
     "_recover",
+    "_ref",
     "_release",
     "_require_host",
     "_run_init",

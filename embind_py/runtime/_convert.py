@@ -154,8 +154,8 @@ def address(inst: Instance, value: Any, what: str, ctype: str = "pointer", typed
         return value.address
     if cls is CStr and typed is None:
         owner = value._inst
-        if owner is not None and owner is not inst:
-            raise TypeError(f"{what}: this CStr's address belongs to another wasm instance")
+        if owner is not None and owner is not inst._ref:
+            raise TypeError(f"{what}: this CStr belongs to another wasm instance (or to one before reset())")
         return value.address  # type: ignore[no-any-return]
     if typed is not None:
         raise TypeError(f"{what}: expected a pointer to {typed.name} or None, got {cls.__name__}")
@@ -176,7 +176,7 @@ def arg_str(inst: Instance, value: Any, what: str, writable: bool = False) -> in
         data = value + b"\0"
     elif value is None:
         return 0
-    elif cls is CStr and (value._inst is inst or value._inst is None):
+    elif cls is CStr and (value._inst is inst._ref or value._inst is None):
         return value.address  # type: ignore[no-any-return]  # C's own pointer, never a copy
     elif cls is int or isinstance(value, Pointer):
         return address(inst, value, what, "char *")
@@ -251,7 +251,7 @@ def read_cstr(inst: Instance, raw: int) -> CStr | None:
     # str.__new__ and plain attribute stores: half the cost of calling CStr(...).
     out: CStr = _str_new(CStr, inst.mem.read_cstring(raw).decode("utf-8", "replace"))
     out.address = raw
-    out._inst = inst
+    out._inst = inst._ref  # weakly: a string must not keep a whole instance alive
     return out
 
 

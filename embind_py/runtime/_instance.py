@@ -192,6 +192,8 @@ class Instance:
         self._signatures = dict(signatures or {})
         # reset() re-runs __init__ under this lock; keep it so waiting threads stay serialized.
         self._lock = self.__dict__.get("_lock") or _backend.new_lock()
+        # Identifies this instance state weakly (a CStr keeps it): a new one after reset().
+        self._ref = weakref.ref(self)
         self._pending: BaseException | None = None
         self._host_fns: list[Callable[..., Any]] = []  # see guard()
         self._deferred_frees: list[Any] = []  # ffi.new blocks / ffi.gc destructors, once the lock is free

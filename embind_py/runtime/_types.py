@@ -817,7 +817,7 @@ class CStr(str):
     """
 
     address: int
-    _inst: Any  # the instance whose memory `address` is in (None: any)
+    _inst: Any  # the `_ref` (a weak reference) of the instance whose memory holds it (None: any)
 
     def __new__(cls, value: str, address: int, inst: Any = None) -> CStr:
         self = super().__new__(cls, value)

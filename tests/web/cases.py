@@ -5,7 +5,7 @@ beside this one by `embind-py build`) and asserts with plain `assert`: pytest ru
 CPython (test_web.py), and `run_pyodide.mjs` runs the very same functions inside Pyodide
 under Node.js (`run()` below, which needs nothing but the standard library).
 
-May import: the standard library and embind_py.runtime.
+May import: the standard library and embind_py.runtime (and, under Pyodide, `pyodide_js`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import array
 import io
 import json
+import sys
 import traceback
 from collections.abc import Callable
 from types import ModuleType
@@ -95,6 +96,15 @@ def case_out_parameters(m: ModuleType, prog: ModuleType) -> None:
     assert (qa[0], ra[0]) == (-2, -1)
 
 
+def _host_heap_size() -> int:
+    """Bytes of Pyodide's own heap (-1 on CPython, which has none to measure)."""
+    if sys.platform != "emscripten":
+        return -1
+    import pyodide_js  # type: ignore[import-not-found]
+
+    return int(pyodide_js._module.HEAP8.byteLength)
+
+
 def case_callbacks(m: ModuleType, prog: ModuleType) -> None:
     lib = m.load()
     assert lib.apply(lambda a, b: a * b, 6, 7) == 42
@@ -106,6 +116,20 @@ def case_callbacks(m: ModuleType, prog: ModuleType) -> None:
     e = _raises(KeyError, lambda: lib.apply(bad, 1, 2))
     assert "from the callback" in str(e)
     assert lib.apply(lambda a, b: a + b, 2, 2) == 4  # still usable
+
+    # A callback that makes the host's heap grow while C runs: under Pyodide that detaches
+    # the ArrayBuffer the backend's call trampolines read and write through.
+    hoard: list[bytearray] = []
+    before = _host_heap_size()
+
+    def hungry(a: int, b: int) -> int:
+        hoard.append(bytearray(96 << 20))
+        return a + b
+
+    assert lib.apply(hungry, 20, 22) == 42
+    assert sys.platform != "emscripten" or _host_heap_size() > before  # it did grow
+    hoard.clear()
+    assert lib.add(3, 4) == 7 and lib.mul64(-(2**40), 3) == -3 * 2**40
     cb = lib.ffi.callback("unary", lambda x: x * 2)
     lib.keep(cb)
     assert lib.call_kept(1.25) == 2.5

@@ -3,7 +3,8 @@
 Owns: compiling (`WebAssembly.Module`, cached per process) and instantiating a module
 with an import object of Python host functions made into JavaScript functions, the
 memory as seen through `memory.buffer` (always the current buffer, so growth never
-leaves a stale view), specialized callers for exports, function-table entries made as
+leaves a stale view), specialized callers for exports (their values passed through
+Pyodide's own heap to a JavaScript trampoline), function-table entries made as
 Emscripten's `addFunction` makes them (a tiny wasm module per signature that imports a
 JavaScript function and exports it as a wasm function the table accepts), the WASI calls
 that wasmtime's WASI answered on CPython (environment, random bytes), and reading the
@@ -19,6 +20,7 @@ own modules.
 
 from __future__ import annotations
 
+import array
 import ctypes
 import os
 import re
@@ -82,8 +84,8 @@ class _NoLock:
     def __enter__(self) -> bool:
         return True
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    def __exit__(self, typ: object, value: object, tb: object) -> None:
+        return None  # three named parameters, not *exc: the interpreter's exact-arguments fast call
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         return True
@@ -137,16 +139,66 @@ class Slot:
         self.f64: Any = 0.0
 
 
-_ATTR = {"i": "i32", "I": "i64", "f": "f32", "d": "f64"}
+# A caller moves its arguments through memory instead of the FFI: JavaScript and Python
+# share Pyodide's own heap, so Python writes the slots' values into one `array` there
+# (8 bytes a value) and calls a zero-argument JavaScript trampoline that reads them with
+# typed arrays, calls the export and writes the result back. A JavaScript call converts no
+# Python value then; converting two ints and a result costs more than the call itself.
+# The typed arrays view the heap's ArrayBuffer, which Pyodide's heap growth detaches (then
+# their length is 0); `refresh` views the new one, checked again after the call because a
+# callback into Python may have grown the heap meanwhile.
+_HEAP = run_js(
+    """(() => {
+    const H = { i32: new Int32Array(0), i64: null, f64: null, src: null };
+    H.refresh = () => {
+        const b = H.src.getBuffer("u8"); const buf = b.data.buffer; b.release();
+        H.i32 = new Int32Array(buf); H.i64 = new BigInt64Array(buf); H.f64 = new Float64Array(buf);
+    };
+    H.init = (src) => { H.src = src.copy(); H.refresh(); };
+    return H;
+})()"""
+)
+_heap_anchor = bytearray(8)  # any Python buffer: JavaScript finds the heap's ArrayBuffer through it
+_HEAP.init(_heap_anchor)
+_trampolines: dict[tuple[str, str], Any] = {}
+
+# Per letter: how JavaScript reads argument k (`i` the slot array's offset in 4-byte units,
+# `q` in 8-byte units), and how it stores the result.
+_JS_ARG = {"i": "H.i32[i + {k2}]", "I": "H.i64[q + {k}]", "f": "H.f64[q + {k}]", "d": "H.f64[q + {k}]"}
+_JS_RESULT = {"i": "H.i32[i] = r", "I": "H.i64[q] = r", "f": "H.f64[q] = r", "d": "H.f64[q] = r"}
+# Per letter: the Python write of argument k into the slot array (the views `i64`, `u64`,
+# `f64`), and the read of the result (`i32`, `i64`, `f64`). An i32 is written as a whole
+# little-endian int64, whose low half JavaScript reads: signed and unsigned C values (a
+# pointer, uint32_t) both fit without a mask, as in wasm's i32. An i64 is masked to unsigned.
+_PY_ARG = {
+    "i": "i64[{k}] = s{k}.i32",
+    "I": "u64[{k}] = s{k}.i64 & 0xFFFFFFFFFFFFFFFF",
+    "f": "f64[{k}] = s{k}.f32",
+    "d": "f64[{k}] = s{k}.f64",
+}
+_PY_RESULT = {"i": "s0.i32 = i32[0]", "I": "s0.i64 = i64[0]", "f": "s0.f32 = f64[0]", "d": "s0.f64 = f64[0]"}
 
 
-def _arg(i: int, c: str) -> str:
-    return f"_big(s{i}.i64)" if c == "I" else f"s{i}.{_ATTR[c]}"
-
-
-def _store(c: str) -> str:
-    # JavaScript numbers that hold integers arrive as int: a float result must stay a float.
-    return {"i": "s0.i32 = r", "I": "s0.i64 = int(r)", "f": "s0.f32 = float(r)", "d": "s0.f64 = float(r)"}[c]
+def _trampoline(params: str, results: str) -> Any:
+    """The JavaScript maker of trampolines for one signature, compiled once: `(f, addr) => () => ...`."""
+    key = (params, results)
+    make = _trampolines.get(key)
+    if make is None:
+        args = ", ".join(_JS_ARG[c].format(k=k, k2=2 * k) for k, c in enumerate(params))
+        if results:
+            body = f"const r = f({args}); if (H.i32.length === 0) H.refresh(); {_JS_RESULT[results]};"
+        else:
+            body = f"f({args});"
+        # A heap of shared memory grows without detaching: views made before its growth
+        # stay valid but may end before a newer caller's array, so look again here.
+        size = 8 * max(len(params), len(results), 1)
+        src = (
+            f"(H) => (f, a) => {{ if (a + {size} > H.i32.byteLength) H.refresh(); "
+            "const i = a >>> 2, q = a >>> 3; "
+            f"return () => {{ if (H.i32.length === 0) H.refresh(); {body} }}; }}"
+        )
+        make = _trampolines[key] = run_js(src)(_HEAP)
+    return make
 
 
 def make_caller(
@@ -154,26 +206,35 @@ def make_caller(
 ) -> tuple[Callable[[], None], tuple[Slot, ...]]:
     """A zero-argument callable passing the slots' values to `func` and storing its result.
 
-    Straight-line code per signature (compiled once here, from the letters alone), so a
-    call costs one FFI call and the attribute accesses the generated wrapper needs.
+    Straight-line code per signature (compiled once here, from the letters alone): the
+    slots' values go into this caller's own array in Pyodide's heap, one JavaScript call
+    without arguments runs the trampoline over `func`, the result comes back the same way.
     """
     n = max(len(params), len(results), 1)
     slots = tuple(Slot() for _ in range(n))
+    cells = array.array("d", bytes(8 * n))  # never resized: the views below pin it
+    addr = cells.buffer_info()[0]
+    if addr % 8:
+        raise WasmError("the caller's value array is not 8-byte aligned")  # pragma: no cover - malloc aligns
+    raw = memoryview(cells).cast("B")
+    views = [raw.cast(f) for f in ("i", "Q", "q", "d")]  # make()'s i32, u64, i64, f64
+    tramp = _trampoline(params, results)(func, addr)
     names = ", ".join(f"s{i}" for i in range(n))
-    args = ", ".join(_arg(i, c) for i, c in enumerate(params))
-    body = f"r = f({args})\n        {_store(results)}" if results else f"f({args})"
+    writes = "".join(f"    {_PY_ARG[c].format(k=k)}\n" for k, c in enumerate(params))
+    store = f"\n        {_PY_RESULT[results]}" if results else ""
     src = (
-        f"def make(f, on_fail, _big, {names}):\n"
-        "    def call():\n"
-        "      try:\n"
-        f"        {body}\n"
-        "      except BaseException as e:\n"
+        f"def make(t, on_fail, i32, u64, i64, f64, {names}):\n"
+        "  def call():\n"
+        f"{writes}"
+        "    try:\n"
+        f"        t(){store}\n"
+        "    except BaseException as e:\n"
         "        on_fail(e)\n"
-        "    return call\n"
+        "  return call\n"
     )
     scope: dict[str, Any] = {}
     exec(compile(src, f"<embind-py caller ({params}) -> ({results})>", "exec"), scope)
-    return scope["make"](func, on_fail, _BigInt, *slots), slots
+    return scope["make"](tramp, on_fail, *views, *slots), slots
 
 
 def _host_entry(params: str, results: str, fn: Callable[..., Any]) -> Callable[..., Any]:
