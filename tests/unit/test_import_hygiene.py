@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,17 +46,15 @@ print(sorted(k for k in sys.modules if k.split(".")[0] in heavy or k in heavy))
 
 def test_check_and_noop_build_stay_light() -> None:
     """`check` of current bindings and a no-op `build` load neither the parser, the renderer nor
-    wasmtime, and start in well under a second (a pre-commit hook runs on every commit)."""
+    wasmtime (a pre-commit hook runs on every commit); how long they take is a benchmark figure
+    (`benchmarks/run.py`), not a timed assertion here."""
     project = ROOT / "samples" / "project"
     for command in ("check", "build"):
-        t0 = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-c", CHECK, command, "--project", str(project)],
             capture_output=True,
             text=True, timeout=120,
         )
-        elapsed = time.perf_counter() - t0
         assert proc.returncode == 0, proc.stderr
         last = proc.stdout.strip().splitlines()[-1]
         assert last == "[]", proc.stdout
-        assert elapsed < 1.0
