@@ -79,11 +79,9 @@ def test_incremental_rules(tmp_path: Path, cache: Path, emcc: object) -> None:
     assert sorted(compiled) == ["a.c", "b.c", "c.c"] and not cached
     assert _values(out / "lib.py") == (11, 12, 3)
 
-    # A no-op build decides from the stamp alone, quickly.
+    # A no-op build decides from the stamp alone (how fast is a benchmark figure).
     cfg = make_config(srcs, Options(headers=(tmp_path / "p" / "lib.h",), name="lib", out=out))
-    t = time.perf_counter()
     assert stamp.is_current(cfg)
-    assert time.perf_counter() - t < 0.2
     assert "lib is up to date" in run_cli("build", *common).output
 
     # Editing one source recompiles only that source.
