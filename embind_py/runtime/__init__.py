@@ -63,7 +63,9 @@ from ._types import (
     BitField,
     Buffer,
     BufferArg,
+    CFloat,
     CharPtrArg,
+    CInt,
     CStr,
     CType,
     EnumType,
@@ -82,7 +84,7 @@ from ._types import (
     f128_words,
     to_enum,
 )
-from ._varargs import CFloat, CInt, VarArg, va_buffer
+from ._varargs import VarArg, va_buffer
 
 
 def backend_name() -> str:

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import _callbacks
 from ._types import (
     CBytes,
+    CInt,
     CStr,
     CString,
     CType,
@@ -136,7 +137,7 @@ def address(inst: Instance, value: Any, what: str, ctype: str = "pointer", typed
     if value is None:
         return 0
     cls = value.__class__
-    if cls is int:
+    if cls is int or cls is CInt:  # an ffi.cast("uintptr_t", p) result is an address too
         if typed is not None:
             raise TypeError(
                 f"{what}: expected a pointer to {typed.name} or None, got int "
@@ -178,7 +179,7 @@ def arg_str(inst: Instance, value: Any, what: str, writable: bool = False) -> in
         return 0
     elif cls is CStr and (value._inst is inst._ref or value._inst is None):
         return value.address  # type: ignore[no-any-return]  # C's own pointer, never a copy
-    elif cls is int or isinstance(value, Pointer):
+    elif cls is int or cls is CInt or isinstance(value, Pointer):
         return address(inst, value, what, "char *")
     elif isinstance(value, str):  # another str subclass (a CStr of another instance: its text)
         data = str.encode(value, "utf-8") + b"\0"
@@ -205,7 +206,8 @@ def arg_str(inst: Instance, value: Any, what: str, writable: bool = False) -> in
 def arg_buf(inst: Instance, value: Any, what: str, writable: bool, ctype: str = "pointer") -> int:
     """A `T *` argument: an address (see `address`), or any buffer copied in with a NUL after
     it (C may read a byte buffer as a string) and copied back after the call if `writable`."""
-    if value is None or value.__class__ is int or value.__class__ is CStr or isinstance(value, Pointer):
+    cls = value.__class__
+    if value is None or cls is int or cls is CStr or cls is CInt or isinstance(value, Pointer):
         return address(inst, value, what, ctype)
     try:
         mv = memoryview(value)
@@ -227,7 +229,7 @@ def arg_strv(inst: Instance, value: Any, what: str, ctype: str) -> int:
     """A `char **` argument: a list/tuple of str, bytes or None becomes a NULL-terminated
     array of per-call copies (C's writes to them are not copied back); else an address."""
     if not isinstance(value, list | tuple):
-        if value is None or isinstance(value, Pointer) or value.__class__ is int:
+        if value is None or isinstance(value, Pointer) or value.__class__ in (int, CInt):
             return address(inst, value, what, ctype)
         raise TypeError(
             f"{what}: expected a list of str, a pointer ({ctype}) or None, got {type(value).__name__}"

@@ -21,6 +21,8 @@ from ._emscripten import EmscriptenHelpers
 from ._types import (
     BUILTINS,
     ArrayOf,
+    CFloat,
+    CInt,
     CStr,
     CType,
     EnumType,
@@ -32,7 +34,6 @@ from ._types import (
     parse_ctype,
     to_enum,
 )
-from ._varargs import CFloat, CInt
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -182,9 +183,7 @@ class FFI(EmscriptenHelpers):
         if isinstance(t, FuncPtrType):  # a function-pointer typedef: callable from Python
             return t.wrap(inst, addr & 0xFFFFFFFF)
         if isinstance(t, Scalar) and t.kind == "int":
-            bits = t.size * 8
-            v = addr & ((1 << bits) - 1)
-            v = v - (1 << bits) if t.signed and v >> (bits - 1) else v
+            v = _convert.from_raw_int(addr, t.size, t.signed)
             return to_enum(t.cls, v) if isinstance(t, EnumType) else CInt(v, t)
         raise TypeError(f"ffi.cast: cannot cast to {spec!r}")
 

@@ -138,6 +138,41 @@ def f128_words(x: float) -> tuple[int, int]:
     return lo - ((lo >> 63) << 64), hi - ((hi >> 63) << 64)
 
 
+class CInt(int):
+    """An int that remembers its C type (what `ffi.cast("long long", x)` gives): passed to a
+    variadic function as that type, and an address like any int. Arithmetic on it gives plain ints."""
+
+    ctype: Scalar
+
+    def __new__(cls, value: int, ctype: Scalar) -> CInt:
+        obj = super().__new__(cls, value)
+        obj.ctype = ctype
+        return obj
+
+    def __repr__(self) -> str:
+        return f"<{self.ctype.name} {int(self)}>"
+
+    def __reduce__(self) -> tuple[type[int], tuple[int]]:
+        return (int, (int(self),))
+
+
+class CFloat(float):
+    """A float that remembers its C type (`ffi.cast("float", x)`, `ffi.cast("long double", x)`)."""
+
+    ctype: Scalar
+
+    def __new__(cls, value: float, ctype: Scalar) -> CFloat:
+        obj = super().__new__(cls, value)
+        obj.ctype = ctype
+        return obj
+
+    def __repr__(self) -> str:
+        return f"<{self.ctype.name} {float(self)!r}>"
+
+    def __reduce__(self) -> tuple[type[float], tuple[float]]:
+        return (float, (float(self),))
+
+
 class LongDouble(Scalar):
     """wasm32's `long double`: 16 bytes (align 8) of IEEE binary128, a Python float to Python
     (reading rounds to the nearest double; writing is exact)."""

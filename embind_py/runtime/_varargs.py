@@ -2,8 +2,8 @@
 
 Owns: C's default argument promotions for Python values (an int that fits is an `int`, else
 a `long long`; a float is a `double`; `str`/`bytes` are a `char *` to a per-call copy; a
-`Pointer` or `None` is a pointer), the typed values `ffi.cast` makes for explicit control
-(`CInt`, `CFloat`), and the buffer the callee's `va_list` walks: each argument at its natural
+`Pointer` or `None` is a pointer), the C types that `ffi.cast`'s typed values (`CInt`,
+`CFloat`, in `_types`) ask for, and the buffer the callee's `va_list` walks: each argument at its natural
 alignment (4-byte slots; `long long` and `double` aligned to 8), passed to the wasm function
 as one pointer after its fixed parameters.
 
@@ -16,45 +16,10 @@ import struct
 from typing import TYPE_CHECKING, Any, Union
 
 from ._convert import arg_str
-from ._types import CType, Pointer, Scalar, f128_from_float
+from ._types import CFloat, CInt, CType, Pointer, Scalar, f128_from_float
 
 if TYPE_CHECKING:
     from ._instance import Instance
-
-
-class CInt(int):
-    """An int that remembers its C type (what `ffi.cast("long long", x)` gives): passed to a
-    variadic function as that type. Arithmetic on it gives plain ints."""
-
-    ctype: Scalar
-
-    def __new__(cls, value: int, ctype: Scalar) -> CInt:
-        obj = super().__new__(cls, value)
-        obj.ctype = ctype
-        return obj
-
-    def __repr__(self) -> str:
-        return f"<{self.ctype.name} {int(self)}>"
-
-    def __reduce__(self) -> tuple[type[int], tuple[int]]:
-        return (int, (int(self),))
-
-
-class CFloat(float):
-    """A float that remembers its C type (`ffi.cast("float", x)`, `ffi.cast("long double", x)`)."""
-
-    ctype: Scalar
-
-    def __new__(cls, value: float, ctype: Scalar) -> CFloat:
-        obj = super().__new__(cls, value)
-        obj.ctype = ctype
-        return obj
-
-    def __repr__(self) -> str:
-        return f"<{self.ctype.name} {float(self)!r}>"
-
-    def __reduce__(self) -> tuple[type[float], tuple[float]]:
-        return (float, (float(self),))
 
 
 VarArg = Union[int, float, str, bytes, Pointer[Any], None]  # noqa: UP007 (a runtime alias)

@@ -194,6 +194,18 @@ def test_3_pointer_and_length_give_exactly_those_bytes(lib: Any) -> None:
     assert lib.filled(fill) == 1  # a non-const buffer is a Pointer of that length to write into
 
 
+def test_an_ffi_cast_int_is_an_address_like_any_int(lib: Any) -> None:
+    s = lib.dup_str("cast")
+    addr = lib.ffi.cast("uintptr_t", s.address)  # a CInt, which remembers its C type
+    assert addr == s.address and type(addr) is not int
+    assert lib.str_len(addr) == 4  # const char *
+    lib.free_str(addr)  # char *
+    p = lib.ffi.new("char[]", b"abc")
+    assert lib.u8strlen(lib.ffi.cast("uintptr_t", lib.ffi.cast("uintptr_t", p.address))) == 3  # T *
+    with pytest.raises(TypeError):
+        lib.str_len(True)  # a bool is never an address
+
+
 def test_4_byte_strings_are_nul_terminated(lib: Any) -> None:
     assert lib.ustrlen(b"abcdefgh") == 8
     assert lib.ustrlen(b"xy") == 2
