@@ -111,7 +111,10 @@ def temporary_slot(inst: Instance, ft: FuncPtrType, fn: Callable[..., Any]) -> i
     def done(i: int) -> None:
         _retire(inst, st, ft, i, box)
         try:
-            st.again.setdefault(ft, weakref.WeakKeyDictionary())[fn] = i
+            again = st.again.get(ft)
+            if again is None:
+                again = st.again[ft] = weakref.WeakKeyDictionary()
+            again[fn] = i
         except TypeError:
             pass
 

@@ -13,7 +13,6 @@ through `_backend`).
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
 import sys
 import threading
@@ -596,7 +595,7 @@ class Instance:
         own = module is not None and getattr(module, "_WASM", None) is not None
         wasm = None if own else self._wasm
         signatures = self._signatures if cls is Instance else None
-        digest = hashlib.sha256(self._wasm).hexdigest()
+        digest = _binary.digest(self._wasm)
         return (_restore, (cls.__module__, cls.__qualname__, wasm, digest, signatures, options))
 
     def reset(self) -> None:
@@ -640,7 +639,7 @@ def _restore(
         cls = getattr(cls, part)
     if wasm is None:
         inst = cls(**options)  # a generated Library reads its module's NAME.wasm
-        if hashlib.sha256(inst._wasm).hexdigest() != digest:
+        if _binary.digest(inst._wasm) != digest:
             raise WasmLinkError(
                 f"cannot unpickle {module}.{qualname}: the {module} module here comes with a different "
                 f"wasm than the pickled instance was made from (sha256 {digest[:12]}...); install the "

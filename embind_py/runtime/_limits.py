@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # only the wasmtime backend makes Limits, Stoppers and WASI grants
+if TYPE_CHECKING:  # only the wasmtime backend makes Limits and Stoppers
     import wasmtime
 
 SETTLE = 0.005  # seconds between checks that a stopped instance's call has ended

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import array
 import ctypes
-import os
 import re
-import struct
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -571,35 +569,15 @@ def _environ(inst: Instance) -> list[bytes]:
 
 @_host.host(_host.WASI, "environ_sizes_get")
 def _environ_sizes_get(inst: Instance, name: str) -> Callable[..., Any]:
-    def environ_sizes_get(count_ptr: int, size_ptr: int) -> int:
-        items = _environ(inst)
-        inst.mem.write(count_ptr, struct.pack("<I", len(items)))
-        inst.mem.write(size_ptr, struct.pack("<I", sum(map(len, items))))
-        return 0
-
-    return environ_sizes_get
+    return lambda count_ptr, size_ptr: _host.wasi.put_sizes(inst, _environ(inst), count_ptr, size_ptr)
 
 
 @_host.host(_host.WASI, "environ_get")
 def _environ_get(inst: Instance, name: str) -> Callable[..., Any]:
-    def environ_get(environ_ptr: int, buf_ptr: int) -> int:
-        p = buf_ptr
-        for i, item in enumerate(_environ(inst)):
-            inst.mem.write(p, item)
-            inst.mem.write(environ_ptr + 4 * i, struct.pack("<I", p))
-            p += len(item)
-        return 0
-
-    return environ_get
+    return lambda environ_ptr, buf_ptr: _host.wasi.put_strings(inst, _environ(inst), environ_ptr, buf_ptr)
 
 
-@_host.host(_host.WASI, "random_get")
-def _random_get(inst: Instance, name: str) -> Callable[..., Any]:
-    def random_get(buf: int, n: int) -> int:
-        inst.mem.write(buf, os.urandom(n))
-        return 0
-
-    return random_get
+_host.host(_host.WASI, "random_get")(_host.emscripten._getentropy)  # the same os.urandom bytes
 
 
 @_host.host(_host.WASI, "sched_yield")
@@ -607,6 +585,3 @@ def _sched_yield(inst: Instance, name: str) -> Callable[..., Any]:
     return lambda: 0
 
 
-@_host.host(_host.WASI, "fd_prestat_get")
-def _fd_prestat_get(inst: Instance, name: str) -> Callable[..., Any]:
-    return lambda fd, out: _host.EBADF  # no preopened folders: the search for them ends at once

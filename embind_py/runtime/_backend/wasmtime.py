@@ -155,9 +155,7 @@ class Session:
         self.limits = _limits.Limits(store, self.stopper, timeout, fuel) if timed or metered else None
         # No WASI preopens: the runtime's own file system (host.files) serves C's files.
         wasi = wasmtime.WasiConfig()
-        argv, env = options.get("argv"), options.get("env")
-        if argv is not None:
-            wasi.argv = list(argv)  # wasmtime-py's WasiConfig.argv/env are write-only properties
+        env = options.get("env")  # argv: host.wasi answers args_get itself
         if env is not None:
             wasi.env = [(str(k), str(v)) for k, v in env.items()]
         store.set_wasi(wasi)

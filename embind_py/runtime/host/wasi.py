@@ -211,26 +211,32 @@ def _argv_of(inst: Instance) -> list[str]:
     return list(argv)
 
 
+def put_sizes(inst: Instance, items: list[bytes], count_ptr: int, size_ptr: int) -> int:
+    """The `*_sizes_get` half of a WASI string list (argv, environ): its count and byte size."""
+    inst.mem.write(count_ptr, struct.pack("<I", len(items)))
+    inst.mem.write(size_ptr, struct.pack("<I", sum(map(len, items))))
+    return 0
+
+
+def put_strings(inst: Instance, items: list[bytes], vec_ptr: int, buf_ptr: int) -> int:
+    """The `*_get` half: each NUL-terminated item into `buf_ptr`, its address into `vec_ptr`."""
+    p = buf_ptr
+    for i, item in enumerate(items):
+        inst.mem.write(p, item)
+        inst.mem.write(vec_ptr + 4 * i, struct.pack("<I", p))
+        p += len(item)
+    return 0
+
+
+def _args(inst: Instance) -> list[bytes]:
+    return [js_utf8(a) + b"\0" for a in _argv_of(inst)]
+
+
 @host(WASI, "args_sizes_get")
 def _args_sizes_get(inst: Instance, name: str) -> Callable[..., Any]:
-    def args_sizes_get(argc_ptr: int, size_ptr: int) -> int:
-        argv = _argv_of(inst)
-        inst.mem.write(argc_ptr, struct.pack("<I", len(argv)))
-        inst.mem.write(size_ptr, struct.pack("<I", sum(len(js_utf8(a)) + 1 for a in argv)))
-        return 0
-
-    return args_sizes_get
+    return lambda argc_ptr, size_ptr: put_sizes(inst, _args(inst), argc_ptr, size_ptr)
 
 
 @host(WASI, "args_get")
 def _args_get(inst: Instance, name: str) -> Callable[..., Any]:
-    def args_get(argv_ptr: int, buf_ptr: int) -> int:
-        p = buf_ptr
-        for i, a in enumerate(_argv_of(inst)):
-            data = js_utf8(a) + b"\0"
-            inst.mem.write(p, data)
-            inst.mem.write(argv_ptr + 4 * i, struct.pack("<I", p))
-            p += len(data)
-        return 0
-
-    return args_get
+    return lambda argv_ptr, buf_ptr: put_strings(inst, _args(inst), argv_ptr, buf_ptr)
