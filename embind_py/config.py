@@ -180,8 +180,9 @@ def make_config(sources: Sequence[Path], options: Options | None = None, root: P
         p = Path(d)
         if not p.is_dir():
             raise ConfigError(f"-I {d}: no such directory")
-        if resolved(p, "-I") not in incs:
-            incs.append(resolved(p, "-I"))
+        r = resolved(p, "-I")
+        if r not in incs:
+            incs.append(r)
     for m in o.defines or ():
         if not _IDENT.match(m.split("=", 1)[0]):
             raise ConfigError(f"-D {m!r}: expected MACRO or MACRO=VALUE")

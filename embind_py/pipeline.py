@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -232,9 +232,10 @@ def _build(
     lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main)
 
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
-    read = [d for o in objects for d in o.deps] + [str(p) for p in header_files]
-    for d in read:
+    deps = [d for o in objects for d in o.deps]
+    for d in deps:  # the headers' own includes were checked as they were read
         regular_file(Path(d), "included file")
+    read = deps + [str(p) for p in header_files]
     dig, files = stamp(cfg, emcc, toolchain.user_files(read))
     rendered = render.render_module(cfg.name, lib, inputs, dig, files)
 
@@ -248,7 +249,8 @@ def _build(
     tmp_wasm = tmp / f"{cfg.name}.wasm"
     toolchain.compile_wasm(emcc, job, tmp_wasm, cmd_echo)
     wasm_bytes = tmp_wasm.read_bytes()
-    imported = wasmcheck.function_imports(wasm_bytes, "env")
+    exported, imports = wasmcheck.read_functions(wasm_bytes)
+    imported = {name for mod, name in imports if mod == "env"}
     hosts = tuple(f for f in undefined if f.name in imported)
     for f in undefined:
         if f.name not in imported:
@@ -260,7 +262,7 @@ def _build(
     # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
     # a source that does not include its header): such a function would make the module
     # fail to load, so it is left out instead. Extra wasm exports are harmless.
-    dropped = _signature_mismatches(lib, wasm_bytes, diagnostics)
+    dropped = _signature_mismatches(lib, exported, diagnostics)
     if dropped:
         lib = replace(lib, functions=tuple(f for f in lib.functions if f.name not in dropped))
     rendered = render.render_module(cfg.name, lib, inputs, dig, files, wasm_digest(wasm_bytes))
@@ -298,10 +300,12 @@ def _defined_variables(
     return tuple(kept)
 
 
-def _signature_mismatches(lib: Library, wasm: bytes, diagnostics: list[Diagnostic]) -> set[str]:
+def _signature_mismatches(
+    lib: Library, exported: Mapping[str, tuple[str, str]], diagnostics: list[Diagnostic]
+) -> set[str]:
     """Names of the functions whose wasm export does not match their header; one warning each."""
     expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
-    bad = dict(wasmcheck.mismatches(wasmcheck.read_functions(wasm)[0], expected))
+    bad = dict(wasmcheck.mismatches(exported, expected))
     for f in lib.functions:
         if f.name in bad:
             hint = ""

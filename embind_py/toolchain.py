@@ -256,8 +256,18 @@ def _spawn(
     return subprocess.CompletedProcess(run, proc.returncode, out, err)
 
 
-# emcc's last line when clang fails: clang's whole command line, which says nothing to the user.
-_EMCC_FAILED = re.compile(r"^emcc: error: '.*' failed \(returned \d+\)$", re.M | re.S)
+# emcc's last line when clang fails: clang's whole command line, which says nothing to the user
+# (re.S: the command line may hold a newline, in a path).
+_EMCC_FAILED = re.compile(r"emcc: error: '.*' failed \(returned \d+\)\s*", re.S)
+
+
+def _without_command_line(text: str) -> str:
+    """`text` without emcc's closing "'CMD' failed" line; clang's messages above it stay, however
+    many `emcc: error:` lines there are."""
+    i = text.rfind("emcc: error: '")
+    if i >= 0 and (i == 0 or text[i - 1] == "\n") and _EMCC_FAILED.fullmatch(text, i):
+        return text[:i].strip() or text
+    return text
 
 
 _EXPORTS = "-sEXPORTED_FUNCTIONS="
@@ -279,7 +289,7 @@ def _run(argv: list[str], what: str, echo: Echo | None, rsp_dir: Path | None = N
         # stdout is the product (preprocessed text, a macro dump), not a message.
         text = (proc.stderr.strip() or proc.stdout).strip()
         if not echo:  # --verbose shows it, with the other commands
-            text = _EMCC_FAILED.sub("", text).strip() or text
+            text = _without_command_line(text)
         raise CompileError(what, text, proc.returncode)
     if proc.stderr.strip() and echo:
         echo(proc.stderr.rstrip())
