@@ -8,9 +8,12 @@ wasmtime), so the CLI's `check` starts without loading wasmtime.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+# Not `typing.TYPE_CHECKING`: importing typing costs the console script 2 ms before its
+# Ctrl-C handler is in place (see `embind_py.__main__`); mypy reads any TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .runtime._errors import (
         WasmBoundsError,
         WasmError,

@@ -13,10 +13,12 @@ inside the commands that build, so that `check` of current bindings and a no-op 
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 import typer
@@ -403,10 +405,27 @@ def terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
-def run() -> None:
-    """Run the CLI; an interruption or exhausted memory is one line and an exit code."""
+Handler = Callable[[int, FrameType | None], Any]
+
+
+def run(quiet: Handler | None = None) -> None:
+    """Run the CLI; an interruption or exhausted memory is one line and an exit code.
+
+    `quiet` (from the console script) is the SIGINT and SIGTERM handler in place before: the
+    two unwind the CLI (KeyboardInterrupt, `Terminated`) only inside the `try` that reports
+    them, and `quiet` is back before it is left, so no moment is left where either would
+    escape as a traceback (a signal while the process exits ends it at once).
+    """
     try:
-        app(standalone_mode=True)
+        try:
+            if quiet is not None:
+                signal.signal(signal.SIGTERM, terminate)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            app(standalone_mode=True)
+        finally:
+            if quiet is not None:
+                signal.signal(signal.SIGINT, quiet)
+                signal.signal(signal.SIGTERM, quiet)
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(130)
