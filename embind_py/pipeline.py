@@ -14,10 +14,13 @@ import json
 import tempfile
 import time
 from collections.abc import Mapping, Sequence, Set
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import cparse, declare, objcache, render, toolchain, typemap, wasmcheck
+# cparse (pycparser) and render (jinja2) are imported where first used, while clang or emcc
+# runs (see `_build`): a small library's build is mostly the CLI's start-up and the link.
+from . import declare, objcache, toolchain, typemap, wasmcheck
 from .config import BuildError, Config, ConfigError, regular_file
 from .model import Diagnostic, Library, Variable
 from .objcache import write_atomic
@@ -131,6 +134,8 @@ def _read_headers(
             pass  # not what we stored: read them again
     start = time.time_ns()
     pre, macros = toolchain.preprocess_and_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
+    from . import cparse
+
     read = cparse.included_user_files(pre, files, cfg.root)
     if cache is not None:
         pairs = [(str(p), hashes.get(str(p))) for p in read]
@@ -145,6 +150,8 @@ _MAX_SHOWN = 10  # an include cycle repeats one error hundreds of times
 def _parse_text(
     cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], pre: str, macros: str, echo: Echo | None
 ) -> Library:
+    from . import cparse  # pycparser loads while the sources compile
+
     lib = cparse.parse_library(pre, macros, list(files), cfg.root)
     if any(d.severity == "error" for d in lib.diagnostics):
         return lib
@@ -191,7 +198,7 @@ def _build(
     cfg: Config, tmp: Path, echo: Echo | None, js: bool, progress: toolchain.Progress | None
 ) -> Result:
     cmd_echo = echo if cfg.verbose else None
-    emcc = toolchain.find_emcc(cfg.emcc)
+    emcc = toolchain.find_emcc(cfg.emcc, cache=cfg.cache)
     job = toolchain.Job(
         sources=cfg.sources,
         exports=(),
@@ -237,17 +244,26 @@ def _build(
         regular_file(Path(d), "included file")
     read = deps + [str(p) for p in header_files]
     dig, files = stamp(cfg, emcc, toolchain.user_files(read))
-    rendered = render.render_module(cfg.name, lib, inputs, dig, files)
+    mapped = typemap.map_library(lib)  # what render binds, so what the wasm exports
 
     job = replace(
         job,
-        exports=rendered.functions + rendered.variables,
+        exports=(*(f.c_name for f in mapped.functions), *(v.c_name for v in mapped.variables)),
         has_main=has_main,
         objects=[o.path for o in objects],
         host_functions=(*(f.name for f in undefined), *cfg.host_functions),
     )
     tmp_wasm = tmp / f"{cfg.name}.wasm"
-    toolchain.compile_wasm(emcc, job, tmp_wasm, cmd_echo)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embind-py-link") as pool:
+        linking = pool.submit(toolchain.compile_wasm, emcc, job, tmp_wasm, cmd_echo)
+        try:
+            from . import render  # jinja2 and the templates load while emcc links
+
+            render.load_templates()
+            linking.result()
+        except BaseException:
+            toolchain.stop_children()
+            raise
     wasm_bytes = tmp_wasm.read_bytes()
     exported, imports = wasmcheck.read_functions(wasm_bytes)
     imported = {name for mod, name in imports if mod == "env"}
@@ -342,7 +358,7 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
         exports = wasmcheck.function_exports(data)
     except wasmcheck.WasmFileError as e:
         raise BuildError(f"{src}: {e}") from None
-    emcc = toolchain.find_emcc(cfg.emcc)
+    emcc = toolchain.find_emcc(cfg.emcc, cache=cfg.cache)
     lib = parse(cfg, emcc, cmd_echo)
     errors = [d for d in lib.diagnostics if d.severity == "error"]
     diagnostics = [d for d in lib.diagnostics if d.severity == "warning"]
@@ -370,6 +386,8 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
         )
     if errors:
         raise BuildError(f"cannot generate {cfg.name}.py for {src}", tuple(errors))
+    from . import render
+
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
     sources_and_headers = [*cfg.sources, *cfg.headers]
     read = toolchain.dependencies(
