@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -51,22 +50,24 @@ class Result:
 
 def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Library:
     """The headers' model (see `parse_with_files`)."""
-    return parse_with_files(cfg, emcc, echo)[0]
+    return parse_with_files(cfg, emcc, object_cache(cfg), echo)[0]
 
 
 def parse_with_files(
-    cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None
+    cfg: Config, emcc: toolchain.Emcc, cache: objcache.ObjectCache | None, echo: Echo | None = None
 ) -> tuple[Library, list[Path]]:
     """The headers' model with the target's declarations (see `_parse_headers`); a
-    declaration naming nothing in it is an error."""
-    lib, read = _parse_headers(cfg, emcc, echo)
+    declaration naming nothing in it is an error. The preprocessed headers go through `cache`."""
+    lib, read = _parse_headers(cfg, emcc, cache, echo)
     if cfg.declare:
         lib = replace(lib, declarations=declare.parse_all(cfg.declare))
         lib = replace(lib, diagnostics=(*lib.diagnostics, *declare.check(lib)))
     return lib, read
 
 
-def _parse_headers(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> tuple[Library, list[Path]]:
+def _parse_headers(
+    cfg: Config, emcc: toolchain.Emcc, cache: objcache.ObjectCache | None, echo: Echo | None
+) -> tuple[Library, list[Path]]:
     """Preprocess and parse the headers into the model (diagnostics inside).
 
     With no header (none given, no sibling `.h`), the sources themselves are read: their
@@ -75,8 +76,8 @@ def _parse_headers(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) 
     Also returns the user's files the headers read (for the record of the build's inputs).
     """
     if cfg.headers:
-        return _parse_files(cfg, emcc, cfg.headers, echo)
-    lib, read = _parse_files(cfg, emcc, cfg.sources, echo)
+        return _parse_files(cfg, emcc, cfg.headers, cache, echo)
+    lib, read = _parse_files(cfg, emcc, cfg.sources, cache, echo)
     errors = [d for d in lib.diagnostics if d.severity == "error"]
     if not errors:
         return lib, read
@@ -91,10 +92,14 @@ def _parse_headers(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) 
 
 
 def _parse_files(
-    cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], echo: Echo | None
+    cfg: Config,
+    emcc: toolchain.Emcc,
+    files: Sequence[Path],
+    cache: objcache.ObjectCache | None,
+    echo: Echo | None,
 ) -> tuple[Library, list[Path]]:
     try:
-        pre, macros, read = _read_headers(cfg, emcc, files, echo)
+        pre, macros, read = _read_headers(cfg, emcc, files, echo, cache)
     except toolchain.CompileError as e:  # `#error`, an unterminated `#if`, an include cycle
         found = [
             Diagnostic(rel(Path(f), cfg.root) if Path(f).is_absolute() else f, line, msg)
@@ -109,39 +114,40 @@ def _parse_files(
 
 
 def _read_headers(
-    cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], echo: Echo | None
+    cfg: Config,
+    emcc: toolchain.Emcc,
+    files: Sequence[Path],
+    echo: Echo | None,
+    cache: objcache.ObjectCache | None,
 ) -> tuple[str, str, list[Path]]:
     """The headers preprocessed and their macros (`toolchain.preprocess_and_macros`), and the
     user's files they read; through the object cache, keyed like an object (the command, emcc,
     every file read), so a rebuild after editing a source runs no emcc on unchanged headers."""
-    folder = objcache.cache_root() if cfg.cache else None
-    cache = objcache.ObjectCache(folder) if folder is not None else None
-    hashes = objcache.FileHashes()
-    command = [
-        "headers",
-        *map(str, files),
-        *toolchain.PYCPARSER_DEFINES,
-        *map(str, cfg.include_dirs),
-        *cfg.defines,
-    ]
-    key = objcache.command_key(command, f"{emcc.version_str} {emcc.command}", "")
-    hit = cache.lookup(key, hashes) if cache is not None else None
-    if hit is not None:
-        try:
-            pre, macros = json.loads(hit.data)
-            return str(pre), str(macros), [Path(d) for d in hit.deps]
-        except ValueError:
-            pass  # not what we stored: read them again
-    start = time.time_ns()
-    pre, macros = toolchain.preprocess_and_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
-    from . import cparse
 
-    read = cparse.included_user_files(pre, files, cfg.root)
-    if cache is not None:
-        pairs = [(str(p), hashes.get(str(p))) for p in read]
-        if all(sha is not None and not toolchain.changed_since(d, start) for d, sha in pairs):
-            cache.store(key, json.dumps([pre, macros]).encode(), [(d, sha) for d, sha in pairs if sha])
-    return pre, macros, read
+    def make() -> tuple[bytes, Sequence[str]]:
+        pre, macros = toolchain.preprocess_and_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
+        from . import cparse
+
+        read = cparse.included_user_files(pre, files, cfg.root)
+        return json.dumps([pre, macros]).encode(), [str(p) for p in read]
+
+    command = ["headers", *map(str, files), *toolchain.PYCPARSER_DEFINES, *map(str, cfg.include_dirs)]
+    command += cfg.defines
+    key = objcache.command_key(command, f"{emcc.version_str} {emcc.command}", "")
+    made = cache.through(key, make) if cache is not None else None
+    data, deps = (made.data, made.deps) if made is not None else make()
+    try:
+        pre, macros = json.loads(data)
+    except ValueError:  # not what we stored: read them again
+        data, deps = make()
+        pre, macros = json.loads(data)
+    return str(pre), str(macros), [Path(d) for d in deps]
+
+
+def object_cache(cfg: Config) -> objcache.ObjectCache | None:
+    """The build's one object cache (with its file hashes), or None when it is off."""
+    folder = objcache.cache_root() if cfg.cache else None
+    return objcache.ObjectCache(folder) if folder is not None else None
 
 
 _MAX_SHOWN = 10  # an include cycle repeats one error hundreds of times
@@ -208,8 +214,7 @@ def _build(
         cflags=cfg.cflags,
         root=cfg.root,
     )
-    cache_dir = objcache.cache_root() if cfg.cache else None
-    cache = objcache.ObjectCache(cache_dir) if cache_dir is not None else None
+    cache = object_cache(cfg)
     (tmp / "objects").mkdir()
     (tmp / "shim").mkdir()
     # The sources (and the runtime's file-system shim) compile in worker processes while the
@@ -222,7 +227,7 @@ def _build(
             emcc, toolchain.shim_job(job), tmp / "shim", jobs=1, cache=cache, echo=cmd_echo
         ) as shim,
     ):
-        lib, header_files = parse_with_files(cfg, emcc, cmd_echo)
+        lib, header_files = parse_with_files(cfg, emcc, cache, cmd_echo)
         errors = tuple(d for d in lib.diagnostics if d.severity == "error")
         if errors:
             raise BuildError(f"cannot parse the headers of {cfg.name}", errors)

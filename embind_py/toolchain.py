@@ -860,7 +860,6 @@ class ObjectBuild:
         self._emcc, self._job, self._dir = emcc, job, workdir
         self._cache = cache if cache is not None and cacheable(job) else None
         self._echo, self._progress = echo, progress
-        self._hashes = objcache.FileHashes()
         self._folders = [str(p) for p in (*job.include_dirs, *(s.parent for s in job.sources))]
         if job.root is not None:
             self._folders.append(str(job.root))
@@ -895,30 +894,24 @@ class ObjectBuild:
     def _compile(self, i: int, source: Path) -> Object:
         obj, dep = self._dir / f"{i}.o", self._dir / f"{i}.d"
         cmd = compile_command(self._job, source, obj, dep)
-        key = ""
-        if self._cache is not None:
-            # The key leaves out the output paths (temporary); the source and flags are in it.
-            stable = [a for a in cmd.emcc_argv(self._emcc) if a not in (str(obj), str(dep))]
-            src_sha = self._hashes.get(str(source)) or ""
-            key = objcache.command_key(stable, f"{self._emcc.version_str} {self._emcc.command}", src_sha)
-            hit = self._cache.lookup(key, self._hashes)
-            if hit is not None:
-                if self._echo:
-                    self._echo(f"cached: {source.name} ({hit.path.name})")
-                return self._finish(
-                    Object(source, hit.path, self._symbols(hit.path, hit.data), hit.deps, True)
-                )
-        start = time.time_ns()
-        run_command(self._emcc, cmd, f"compiling {source.name}", self._echo)
-        data = obj.read_bytes()
-        depfile = dep.read_text(encoding="utf-8", errors="surrogateescape")
-        deps = tuple(_depfile_paths(depfile, self._folders))
-        path = obj
-        if self._cache is not None:
-            pairs = [(d, self._hashes.get(d)) for d in deps]
-            if all(sha is not None and not changed_since(d, start) for d, sha in pairs):
-                path = self._cache.store(key, data, [(d, sha) for d, sha in pairs if sha is not None])
-        return self._finish(Object(source, path, self._symbols(path, data), deps, False))
+
+        def make() -> tuple[bytes, Sequence[str]]:
+            run_command(self._emcc, cmd, f"compiling {source.name}", self._echo)
+            depfile = dep.read_text(encoding="utf-8", errors="surrogateescape")
+            return obj.read_bytes(), _depfile_paths(depfile, self._folders)
+
+        if self._cache is None:
+            data, deps = make()
+            return self._finish(Object(source, obj, self._symbols(obj, data), tuple(deps), False))
+        # The key leaves out the output paths (temporary); the source and flags are in it.
+        stable = [a for a in cmd.emcc_argv(self._emcc) if a not in (str(obj), str(dep))]
+        src_sha = self._cache.hashes.get(str(source)) or ""
+        key = objcache.command_key(stable, f"{self._emcc.version_str} {self._emcc.command}", src_sha)
+        made = self._cache.through(key, make)
+        path = made.path or obj
+        if made.cached and self._echo:
+            self._echo(f"cached: {source.name} ({path.name})")
+        return self._finish(Object(source, path, self._symbols(path, made.data), made.deps, made.cached))
 
     def _finish(self, obj: Object) -> Object:
         with self._lock:
@@ -934,16 +927,6 @@ class ObjectBuild:
         except wasmcheck.WasmFileError as e:
             raise ToolchainError(f"{path}: {e}") from None
         return found if found is not None else _nm_symbols(self._emcc, path, self._echo)
-
-
-def changed_since(path: str, start_ns: int) -> bool:
-    """Whether `path` was written after the compile that read it began (its object may hold
-    the old text or the new: it is then not cached)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return True
-    return max(st.st_mtime_ns, st.st_ctime_ns) >= start_ns
 
 
 def _nm_symbols(emcc: Emcc, path: Path, echo: Echo | None) -> frozenset[str]:
