@@ -23,11 +23,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .model import Diagnostic
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 has no tomllib
-    import tomli as tomllib
-
 
 class ConfigError(Exception):
     """A bad option or config value; the message names it."""
@@ -266,6 +261,11 @@ def _has_targets(data: dict[str, Any]) -> bool:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here: a build from the command line's sources reads no pyproject.toml.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10 has no tomllib
+        import tomli as tomllib
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

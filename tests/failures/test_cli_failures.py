@@ -156,6 +156,7 @@ GOOD_C = "int one(void) { return 1; }\n"
         ("json_name", ["{src}", "--name", "json"], 2, "the name of a standard module"),
         ("header_dev_null", ["{src}", "-H", "/dev/null"], 2, "header /dev/null: not a regular file"),
         ("bad_jobs", ["{src}", "-j", "0"], 2, "-j 0"),
+        ("jobs_not_a_number", ["{src}", "-j", "abc"], 2, "'abc' is not a valid integer"),
         ("missing_header", ["{src}", "-H", "{d}/none.h"], 2, "none.h"),
         ("missing_include_dir", ["{src}", "-I", "{d}/nodir"], 2, "nodir"),
         ("bad_define", ["{src}", "-D", "1X=2"], 2, "-D"),
