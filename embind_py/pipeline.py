@@ -360,7 +360,7 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
         raise ConfigError(f"--wasm {src}: not a regular file")
     data = src.read_bytes()
     try:
-        exports = wasmcheck.function_exports(data)
+        exports, exported_data = wasmcheck.exports(data)
     except wasmcheck.WasmFileError as e:
         raise BuildError(f"{src}: {e}") from None
     emcc = toolchain.find_emcc(cfg.emcc, cache=cfg.cache)
@@ -379,7 +379,6 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
     has_main = any(n in exports for n in ("main", "__main_argc_argv"))
     hosts = tuple(f for f in lib.functions if f.name not in exports and f.name in imported)
-    exported_data = wasmcheck.global_exports(data)
     variables = _defined_variables(lib, exported_data, f"{src.name} does not export it", diagnostics)
     lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main, host_functions=hosts)
     expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
