@@ -284,7 +284,7 @@ def _reporting() -> Iterator[None]:
         raise typer.Exit(EXIT_INPUT) from None
     except toolchain.CompileError as e:
         typer.echo(_trim_output(e.output), err=True)
-        _err(f"{e.what} failed (exit {e.returncode}); see emcc's messages above")
+        _err(f"{e.what} failed (exit {e.returncode}); see the compiler's messages above")
         raise typer.Exit(EXIT_COMPILE) from None
     except OSError as e:
         _err(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))

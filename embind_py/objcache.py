@@ -27,7 +27,8 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,11 +82,39 @@ class Hit:
     deps: tuple[str, ...]  # every file the compile read, the source first
 
 
+@dataclass(frozen=True)
+class Made:
+    """What `ObjectCache.through` gives: the bytes, the files their making read, where the
+    cache keeps them (None: not kept), and whether they came from the cache."""
+
+    data: bytes
+    deps: tuple[str, ...]
+    path: Path | None
+    cached: bool
+
+
 class ObjectCache:
-    """One cache folder; safe to use from several threads and processes at once."""
+    """One cache folder, for one build: safe to use from several threads and processes at
+    once. `hashes` are the build's file hashes, each file read once."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.hashes = FileHashes()
+
+    def through(self, key: str, make: Callable[[], tuple[bytes, Sequence[str]]]) -> Made:
+        """The bytes kept under `key` if every file they were made from is unchanged; else
+        `make()`'s (bytes, the files it read), kept unless one of those files changed while
+        it ran (the bytes may then hold the old text or the new)."""
+        hit = self.lookup(key, self.hashes)
+        if hit is not None:
+            return Made(hit.data, hit.deps, hit.path, True)
+        start = time.time_ns()
+        data, deps = make()
+        pairs = [(d, self.hashes.get(d)) for d in deps]
+        path = None
+        if all(sha is not None and not changed_since(d, start) for d, sha in pairs):
+            path = self.store(key, data, [(d, sha) for d, sha in pairs if sha is not None])
+        return Made(data, tuple(deps), path, False)
 
     def _manifest(self, key: str) -> Path:
         return self.root / "manifests" / key[:2] / f"{key}.json"
@@ -134,6 +163,15 @@ class ObjectCache:
         manifest = {"format": FORMAT, "entries": [entry, *old][:_KEEP]}
         write_atomic(self._manifest(key), json.dumps(manifest).encode())
         return path
+
+
+def changed_since(path: str, start_ns: int) -> bool:
+    """Whether `path` was written after the work that read it began at `start_ns`."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    return max(st.st_mtime_ns, st.st_ctime_ns) >= start_ns
 
 
 def _umask() -> int:

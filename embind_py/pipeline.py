@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Mapping, Sequence, Set
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import cparse, declare, objcache, render, toolchain, typemap, wasmcheck
+# cparse (pycparser) and render (jinja2) are imported where first used, while clang or emcc
+# runs (see `_build`): a small library's build is mostly the CLI's start-up and the link.
+from . import declare, objcache, toolchain, typemap, wasmcheck
 from .config import BuildError, Config, ConfigError, regular_file
 from .model import Diagnostic, Library, Variable
 from .objcache import write_atomic
@@ -48,22 +50,24 @@ class Result:
 
 def parse(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> Library:
     """The headers' model (see `parse_with_files`)."""
-    return parse_with_files(cfg, emcc, echo)[0]
+    return parse_with_files(cfg, emcc, object_cache(cfg), echo)[0]
 
 
 def parse_with_files(
-    cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None
+    cfg: Config, emcc: toolchain.Emcc, cache: objcache.ObjectCache | None, echo: Echo | None = None
 ) -> tuple[Library, list[Path]]:
     """The headers' model with the target's declarations (see `_parse_headers`); a
-    declaration naming nothing in it is an error."""
-    lib, read = _parse_headers(cfg, emcc, echo)
+    declaration naming nothing in it is an error. The preprocessed headers go through `cache`."""
+    lib, read = _parse_headers(cfg, emcc, cache, echo)
     if cfg.declare:
         lib = replace(lib, declarations=declare.parse_all(cfg.declare))
         lib = replace(lib, diagnostics=(*lib.diagnostics, *declare.check(lib)))
     return lib, read
 
 
-def _parse_headers(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) -> tuple[Library, list[Path]]:
+def _parse_headers(
+    cfg: Config, emcc: toolchain.Emcc, cache: objcache.ObjectCache | None, echo: Echo | None
+) -> tuple[Library, list[Path]]:
     """Preprocess and parse the headers into the model (diagnostics inside).
 
     With no header (none given, no sibling `.h`), the sources themselves are read: their
@@ -72,8 +76,8 @@ def _parse_headers(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) 
     Also returns the user's files the headers read (for the record of the build's inputs).
     """
     if cfg.headers:
-        return _parse_files(cfg, emcc, cfg.headers, echo)
-    lib, read = _parse_files(cfg, emcc, cfg.sources, echo)
+        return _parse_files(cfg, emcc, cfg.headers, cache, echo)
+    lib, read = _parse_files(cfg, emcc, cfg.sources, cache, echo)
     errors = [d for d in lib.diagnostics if d.severity == "error"]
     if not errors:
         return lib, read
@@ -88,10 +92,14 @@ def _parse_headers(cfg: Config, emcc: toolchain.Emcc, echo: Echo | None = None) 
 
 
 def _parse_files(
-    cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], echo: Echo | None
+    cfg: Config,
+    emcc: toolchain.Emcc,
+    files: Sequence[Path],
+    cache: objcache.ObjectCache | None,
+    echo: Echo | None,
 ) -> tuple[Library, list[Path]]:
     try:
-        pre, macros, read = _read_headers(cfg, emcc, files, echo)
+        pre, macros, read = _read_headers(cfg, emcc, files, echo, cache)
     except toolchain.CompileError as e:  # `#error`, an unterminated `#if`, an include cycle
         found = [
             Diagnostic(rel(Path(f), cfg.root) if Path(f).is_absolute() else f, line, msg)
@@ -106,37 +114,40 @@ def _parse_files(
 
 
 def _read_headers(
-    cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], echo: Echo | None
+    cfg: Config,
+    emcc: toolchain.Emcc,
+    files: Sequence[Path],
+    echo: Echo | None,
+    cache: objcache.ObjectCache | None,
 ) -> tuple[str, str, list[Path]]:
     """The headers preprocessed and their macros (`toolchain.preprocess_and_macros`), and the
     user's files they read; through the object cache, keyed like an object (the command, emcc,
     every file read), so a rebuild after editing a source runs no emcc on unchanged headers."""
-    folder = objcache.cache_root() if cfg.cache else None
-    cache = objcache.ObjectCache(folder) if folder is not None else None
-    hashes = objcache.FileHashes()
-    command = [
-        "headers",
-        *map(str, files),
-        *toolchain.PYCPARSER_DEFINES,
-        *map(str, cfg.include_dirs),
-        *cfg.defines,
-    ]
+
+    def make() -> tuple[bytes, Sequence[str]]:
+        pre, macros = toolchain.preprocess_and_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
+        from . import cparse
+
+        read = cparse.included_user_files(pre, files, cfg.root)
+        return json.dumps([pre, macros]).encode(), [str(p) for p in read]
+
+    command = ["headers", *map(str, files), *toolchain.PYCPARSER_DEFINES, *map(str, cfg.include_dirs)]
+    command += cfg.defines
     key = objcache.command_key(command, f"{emcc.version_str} {emcc.command}", "")
-    hit = cache.lookup(key, hashes) if cache is not None else None
-    if hit is not None:
-        try:
-            pre, macros = json.loads(hit.data)
-            return str(pre), str(macros), [Path(d) for d in hit.deps]
-        except ValueError:
-            pass  # not what we stored: read them again
-    start = time.time_ns()
-    pre, macros = toolchain.preprocess_and_macros(emcc, files, cfg.include_dirs, cfg.defines, echo)
-    read = cparse.included_user_files(pre, files, cfg.root)
-    if cache is not None:
-        pairs = [(str(p), hashes.get(str(p))) for p in read]
-        if all(sha is not None and not toolchain.changed_since(d, start) for d, sha in pairs):
-            cache.store(key, json.dumps([pre, macros]).encode(), [(d, sha) for d, sha in pairs if sha])
-    return pre, macros, read
+    made = cache.through(key, make) if cache is not None else None
+    data, deps = (made.data, made.deps) if made is not None else make()
+    try:
+        pre, macros = json.loads(data)
+    except ValueError:  # not what we stored: read them again
+        data, deps = make()
+        pre, macros = json.loads(data)
+    return str(pre), str(macros), [Path(d) for d in deps]
+
+
+def object_cache(cfg: Config) -> objcache.ObjectCache | None:
+    """The build's one object cache (with its file hashes), or None when it is off."""
+    folder = objcache.cache_root() if cfg.cache else None
+    return objcache.ObjectCache(folder) if folder is not None else None
 
 
 _MAX_SHOWN = 10  # an include cycle repeats one error hundreds of times
@@ -145,6 +156,8 @@ _MAX_SHOWN = 10  # an include cycle repeats one error hundreds of times
 def _parse_text(
     cfg: Config, emcc: toolchain.Emcc, files: Sequence[Path], pre: str, macros: str, echo: Echo | None
 ) -> Library:
+    from . import cparse  # pycparser loads while the sources compile
+
     lib = cparse.parse_library(pre, macros, list(files), cfg.root)
     if any(d.severity == "error" for d in lib.diagnostics):
         return lib
@@ -191,7 +204,7 @@ def _build(
     cfg: Config, tmp: Path, echo: Echo | None, js: bool, progress: toolchain.Progress | None
 ) -> Result:
     cmd_echo = echo if cfg.verbose else None
-    emcc = toolchain.find_emcc(cfg.emcc)
+    emcc = toolchain.find_emcc(cfg.emcc, cache=cfg.cache)
     job = toolchain.Job(
         sources=cfg.sources,
         exports=(),
@@ -201,8 +214,7 @@ def _build(
         cflags=cfg.cflags,
         root=cfg.root,
     )
-    cache_dir = objcache.cache_root() if cfg.cache else None
-    cache = objcache.ObjectCache(cache_dir) if cache_dir is not None else None
+    cache = object_cache(cfg)
     (tmp / "objects").mkdir()
     (tmp / "shim").mkdir()
     # The sources (and the runtime's file-system shim) compile in worker processes while the
@@ -215,7 +227,7 @@ def _build(
             emcc, toolchain.shim_job(job), tmp / "shim", jobs=1, cache=cache, echo=cmd_echo
         ) as shim,
     ):
-        lib, header_files = parse_with_files(cfg, emcc, cmd_echo)
+        lib, header_files = parse_with_files(cfg, emcc, cache, cmd_echo)
         errors = tuple(d for d in lib.diagnostics if d.severity == "error")
         if errors:
             raise BuildError(f"cannot parse the headers of {cfg.name}", errors)
@@ -237,17 +249,26 @@ def _build(
         regular_file(Path(d), "included file")
     read = deps + [str(p) for p in header_files]
     dig, files = stamp(cfg, emcc, toolchain.user_files(read))
-    rendered = render.render_module(cfg.name, lib, inputs, dig, files)
+    mapped = typemap.map_library(lib)  # what render binds, so what the wasm exports
 
     job = replace(
         job,
-        exports=rendered.functions + rendered.variables,
+        exports=(*(f.c_name for f in mapped.functions), *(v.c_name for v in mapped.variables)),
         has_main=has_main,
         objects=[o.path for o in objects],
         host_functions=(*(f.name for f in undefined), *cfg.host_functions),
     )
     tmp_wasm = tmp / f"{cfg.name}.wasm"
-    toolchain.compile_wasm(emcc, job, tmp_wasm, cmd_echo)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embind-py-link") as pool:
+        linking = pool.submit(toolchain.compile_wasm, emcc, job, tmp_wasm, cmd_echo)
+        try:
+            from . import render  # jinja2 and the templates load while emcc links
+
+            render.load_templates()
+            linking.result()
+        except BaseException:
+            toolchain.stop_children()
+            raise
     wasm_bytes = tmp_wasm.read_bytes()
     exported, imports = wasmcheck.read_functions(wasm_bytes)
     imported = {name for mod, name in imports if mod == "env"}
@@ -339,10 +360,10 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
         raise ConfigError(f"--wasm {src}: not a regular file")
     data = src.read_bytes()
     try:
-        exports = wasmcheck.function_exports(data)
+        exports, exported_data = wasmcheck.exports(data)
     except wasmcheck.WasmFileError as e:
         raise BuildError(f"{src}: {e}") from None
-    emcc = toolchain.find_emcc(cfg.emcc)
+    emcc = toolchain.find_emcc(cfg.emcc, cache=cfg.cache)
     lib = parse(cfg, emcc, cmd_echo)
     errors = [d for d in lib.diagnostics if d.severity == "error"]
     diagnostics = [d for d in lib.diagnostics if d.severity == "warning"]
@@ -358,7 +379,6 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
             diagnostics.append(Diagnostic(f.file, f.line, msg, "warning"))
     has_main = any(n in exports for n in ("main", "__main_argc_argv"))
     hosts = tuple(f for f in lib.functions if f.name not in exports and f.name in imported)
-    exported_data = wasmcheck.global_exports(data)
     variables = _defined_variables(lib, exported_data, f"{src.name} does not export it", diagnostics)
     lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main, host_functions=hosts)
     expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
@@ -370,6 +390,8 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
         )
     if errors:
         raise BuildError(f"cannot generate {cfg.name}.py for {src}", tuple(errors))
+    from . import render
+
     inputs = [rel(p, cfg.root) for p in (*cfg.sources, *cfg.headers)]
     sources_and_headers = [*cfg.sources, *cfg.headers]
     read = toolchain.dependencies(

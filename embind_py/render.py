@@ -5,20 +5,25 @@ newline kept), the order of declarations in the output (source order, which is
 stable), the module header with the inputs' digest, and wrapping the lines that
 long C names make longer than the project's line length.
 
-May import: jinja2, `embind_py.model`, `embind_py.typemap`, stdlib.
+May import: jinja2, `embind_py.model`, `embind_py.typemap`, `embind_py.objcache`, stdlib.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import keyword
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 
-from . import __version__, typemap
+from . import __version__, objcache, typemap
 from .model import Diagnostic, Library
 
 
@@ -30,15 +35,50 @@ class Rendered:
     variables: tuple[str, ...] = ()  # C names of the bound global variables (exported too)
 
 
-def _env() -> jinja2.Environment:
+class _Bytecode(jinja2.BytecodeCache):
+    """The templates' compiled code kept between runs (compiling them takes a tenth of a
+    second), under the build cache: each entry written by a rename and checked by its hash
+    before use; a damaged or foreign one is compiled again. Jinja keys an entry by the
+    template's name and checks its source's hash and the Python version inside it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            data = (self.folder / f"{bucket.key}.bin").read_bytes()
+        except OSError:
+            return
+        if hashlib.sha256(data[32:]).digest() == data[:32]:
+            bucket.bytecode_from_string(data[32:])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        payload = bucket.bytecode_to_string()
+        with contextlib.suppress(OSError):  # a read-only cache: compiled again next time
+            objcache.write_atomic(
+                self.folder / f"{bucket.key}.bin", hashlib.sha256(payload).digest() + payload
+            )
+
+
+@functools.cache
+def _env(root: Path | None) -> jinja2.Environment:
+    """The environment, its compiled templates kept under the build cache `root` (if on)."""
     return jinja2.Environment(
         loader=jinja2.PackageLoader("embind_py", "templates"),
+        bytecode_cache=_Bytecode(root / "templates") if root is not None else None,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
     )
+
+
+def load_templates() -> None:
+    """Load (compile, or read compiled) every template now, as `render_module` would."""
+    env = _env(objcache.cache_root())
+    for name in env.list_templates(extensions=["j2"]):
+        env.get_template(name)
 
 
 def render_module(
@@ -88,7 +128,7 @@ def render_module(
         key=typemap.all_key,
     )
     text = (
-        _env()
+        _env(objcache.cache_root())
         .get_template("module.py.j2")
         .render(
             version=__version__,

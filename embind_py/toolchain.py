@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import objcache, wasmcheck
+from . import objcache, recipes, wasmcheck
 
 INSTALL_HINT = "scripts/install_emsdk.sh"
 
@@ -81,6 +81,9 @@ class Emcc:
 
     command: tuple[str, ...]
     version: tuple[int, int, int]
+    # Where the clang commands of its compiles are kept (`recipes`, beside the object cache);
+    # None: every compile runs emcc.
+    recipes: Path | None = None
 
     @property
     def version_str(self) -> str:
@@ -125,8 +128,9 @@ def _locate(explicit: str | None) -> tuple[str, str] | None:
     return ("PATH", on_path) if on_path else None
 
 
-def find_emcc(explicit: str | None = None) -> Emcc:
-    """Locate emcc (see `_locate`) and read its version."""
+def find_emcc(explicit: str | None = None, cache: bool = True) -> Emcc:
+    """Locate emcc (see `_locate`) and read its version. With `cache` (and the object cache
+    on), its compiles run clang directly once their command is learnt (`Command`)."""
     located = _locate(explicit)
     if located is None:
         raise ToolchainError(
@@ -143,8 +147,8 @@ def find_emcc(explicit: str | None = None) -> Emcc:
             f"`bash {INSTALL_HINT}` to install Emscripten."
         )
     command = (resolved,)
-    version = _version(command, source)
-    return Emcc(command, version)
+    version = _version_file(resolved) or _version(command, source)
+    return Emcc(command, version, objcache.cache_root() if cache else None)
 
 
 def _version(command: tuple[str, ...], source: str) -> tuple[int, int, int]:
@@ -208,7 +212,7 @@ def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
 
 
 def _spawn(
-    argv: list[str], echo: Echo | None, rsp_dir: Path | None = None
+    argv: list[str], echo: Echo | None, rsp_dir: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run emcc (echoing its command line and time when asked) and capture its output.
 
@@ -233,7 +237,7 @@ def _spawn(
                 stdin=subprocess.DEVNULL,
                 text=True,
                 errors="replace",
-                env=_env(scratch),
+                env={**_env(scratch), **(env or {})},
                 # Its own process group, so that stopping a build stops clang too; Ctrl-C then
                 # reaches only us, and we stop the group (see stop_children).
                 start_new_session=hasattr(os, "killpg"),
@@ -296,6 +300,140 @@ def _run(argv: list[str], what: str, echo: Echo | None, rsp_dir: Path | None = N
     return proc.stdout
 
 
+@dataclass(frozen=True)
+class Command:
+    """One emcc command that runs one clang: `emcc BEFORE BLOCK AFTER FILES`.
+
+    `before` is the mode and options (`-c -MMD -O2`, `-E -x c ...`), `block` the flags that
+    differ from project to project (`-I`, `-D`, `-iquote`, path maps: `recipes.BLOCK_FLAGS`),
+    `after` the user's flags, and `files` (flag, path) pairs: `("", SRC)` an input,
+    `("-o", OBJ)`, `("-MF", DEP)`. Run through `run_command`: once emcc's clang command for
+    the same emcc, `before`, `after` and kinds of file is learnt (`recipes`), clang runs
+    directly with this block and these files, which gives the same output without emcc's
+    start-up; until then, and whenever it cannot be learnt, emcc runs.
+    """
+
+    before: tuple[str, ...]
+    block: tuple[str, ...]
+    after: tuple[str, ...]
+    files: tuple[tuple[str, str], ...]
+
+    def emcc_argv(self, emcc: Emcc) -> list[str]:
+        return [*emcc.command, *self.before, *self.block, *self.after, *_file_args(self.files)]
+
+
+def _file_args(files: Sequence[tuple[str, str]]) -> list[str]:
+    return [a for flag, path in files for a in ((flag, path) if flag else (path,))]
+
+
+_RECORDER = '#!/bin/sh\nprintf \'%s\\0\' "$@" > "$EMBIND_PY_RECORD.$$"\nexec "$@"\n'
+# A placeholder input: a definition (code to compare), a struct and a macro (layouts, -dM).
+_PLACEHOLDER = (
+    "#define EMBIND_PY_PLACEHOLDER_M 1\n"
+    "struct embind_py_ph { int a; char b; };\n"
+    "int embind_py_ph(int x) { return x + 1; }\n"
+)
+
+_learnt: dict[str, list[str] | None] = {}
+_learning: dict[str, threading.Lock] = {}
+_learnt_lock = threading.Lock()
+
+
+def _template(emcc: Emcc, cmd: Command, echo: Echo | None) -> list[str] | None:
+    """clang's command for `cmd` as a template (`recipes.fill`), or None: run emcc."""
+    if (
+        emcc.recipes is None
+        or os.name != "posix"
+        or os.environ.get("EM_COMPILER_WRAPPER")  # the user's own wrapper (ccache) stays in charge
+        or not recipes.is_block(cmd.block)
+        or any(not flag and Path(p).suffix not in (".c", *CXX_SUFFIXES) for flag, p in cmd.files)
+    ):
+        return None
+    kinds = [flag + Path(p).suffix for flag, p in cmd.files]
+    k = recipes.key(emcc.command, emcc.version_str, [cmd.before, cmd.after, kinds, str(emcc.recipes)])
+    with _learnt_lock:
+        if k in _learnt:
+            return _learnt[k]
+        lock = _learning.setdefault(k, threading.Lock())
+    with lock:  # one emcc learns it; the other compiles of this build wait for it
+        with _learnt_lock:
+            if k in _learnt:
+                return _learnt[k]
+        store = recipes.RecipeStore(emcc.recipes)
+        found, template = store.get(k)
+        if not found:
+            learning = (lambda line: echo(f"learning emcc's clang command: {line}")) if echo else None
+            settled, template = _learn(emcc, cmd, learning)
+            if settled:
+                with contextlib.suppress(OSError):  # a read-only cache: learnt for this process only
+                    store.put(k, template)
+        with _learnt_lock:
+            _learnt[k] = template
+    return template
+
+
+def _learn(emcc: Emcc, cmd: Command, echo: Echo | None) -> tuple[bool, list[str] | None]:
+    """(True, template) from running emcc on placeholders under a recording compiler wrapper,
+    checked by running it on them and comparing the outputs with emcc's; (True, None) when
+    emcc's command is not one clang with the block and files as they are; (False, None) when
+    emcc failed or could not be watched (the real compile will say why)."""
+    with tempfile.TemporaryDirectory(prefix="embind-py-recipe-") as folder:
+        if any(c.isspace() or c in "'\"\\$`" for c in folder):
+            return False, None
+        wrapper = Path(folder, "record.sh")
+        wrapper.write_text(_RECORDER)
+        wrapper.chmod(0o755)
+        files = [
+            (flag, os.path.join(folder, f"f{k}{Path(p).suffix}")) for k, (flag, p) in enumerate(cmd.files)
+        ]
+        for flag, p in files:
+            if not flag:
+                Path(p).write_text(_PLACEHOLDER)
+        block = recipes.placeholder_block(folder)
+        os.mkdir(os.path.join(folder, "include"))
+        os.mkdir(os.path.join(folder, "quote"))
+        probe = Command(cmd.before, tuple(block), cmd.after, tuple(files))
+        record = os.path.join(folder, "rec")
+        env = {"EM_COMPILER_WRAPPER": str(wrapper), "EMBIND_PY_RECORD": record}
+        proc = _spawn(probe.emcc_argv(emcc), echo, env=env)
+        if proc.returncode != 0:
+            return False, None
+        recorded = [
+            Path(folder, n).read_bytes().decode("utf-8", "surrogateescape").split("\0")[:-1]
+            for n in sorted(os.listdir(folder))
+            if n.startswith("rec.")
+        ]
+        paths = [p for _, p in files]
+        template = recipes.learn(recorded, block, paths, folder)
+        if template is None:
+            return True, None
+        made = [p for flag, p in files if flag]
+        by_emcc = [proc.stdout.encode("utf-8", "surrogateescape")]
+        for p in made:
+            by_emcc.append(Path(p).read_bytes() if os.path.exists(p) else b"")
+            with contextlib.suppress(OSError):
+                os.unlink(p)
+        again = _spawn(recipes.fill(template, block, paths), echo)
+        by_clang = [again.stdout.encode("utf-8", "surrogateescape")]
+        by_clang += [Path(p).read_bytes() if os.path.exists(p) else b"" for p in made]
+        if again.returncode != 0 or by_clang != by_emcc:
+            return True, None
+        return True, template
+
+
+def _argv(emcc: Emcc, cmd: Command, echo: Echo | None) -> list[str]:
+    template = _template(emcc, cmd, echo)
+    if template is None:
+        return cmd.emcc_argv(emcc)
+    return recipes.fill(template, cmd.block, [p for _, p in cmd.files])
+
+
+def run_command(emcc: Emcc, cmd: Command, what: str, echo: Echo | None) -> str:
+    """Run `cmd` (clang directly when its command is learnt, else emcc): its standard output,
+    or CompileError with its messages."""
+    return _run(_argv(emcc, cmd, echo), what, echo)
+
+
 def _cpp_flags(include_dirs: Sequence[Path], defines: Sequence[str]) -> list[str]:
     flags = [f"-I{d}" for d in include_dirs]
     flags += [f"-D{d}" for d in defines]
@@ -335,15 +473,34 @@ def _umbrella(headers: Sequence[Path]) -> tuple[str, list[str]]:
     return "".join(lines), [a for d in quote_dirs for a in ("-iquote", d)]
 
 
-def _run_on_headers(
-    emcc: Emcc, flags: list[str], headers: Sequence[Path], what: str, echo: Echo | None
-) -> str:
-    """Run emcc with `flags` on one umbrella file that #includes every header."""
+def _header_command(
+    before: Sequence[str],
+    headers: Sequence[Path],
+    include_dirs: Sequence[Path],
+    defines: Sequence[str],
+    src: Path,
+) -> tuple[Command, str]:
+    """The command that runs `before` on `src`, a file that #includes every header (its text
+    returned, for the caller to write and append to)."""
     text, extra = _umbrella(headers)
+    block = (*_cpp_flags(include_dirs, defines), *extra)
+    return Command(tuple(before), block, (), (("", str(src)),)), text
+
+
+def _run_on_headers(
+    emcc: Emcc,
+    before: Sequence[str],
+    headers: Sequence[Path],
+    include_dirs: Sequence[Path],
+    defines: Sequence[str],
+    what: str,
+    echo: Echo | None,
+) -> str:
+    """Run `before` on one umbrella file that #includes every header."""
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
-        umbrella = Path(tmp) / "embind_py_headers.c"
-        umbrella.write_text(text)
-        return _run([*emcc.command, *flags, *extra, str(umbrella)], what, echo)
+        cmd, text = _header_command(before, headers, include_dirs, defines, Path(tmp) / "embind_py_headers.c")
+        Path(tmp, "embind_py_headers.c").write_text(text)
+        return run_command(emcc, cmd, what, echo)
 
 
 def preprocess(
@@ -354,8 +511,8 @@ def preprocess(
     echo: Echo | None = None,
 ) -> str:
     """Preprocess the headers together (line markers kept) for pycparser."""
-    flags = ["-E", "-x", "c", *PYCPARSER_DEFINES, *_cpp_flags(include_dirs, defines)]
-    return _run_on_headers(emcc, flags, headers, "preprocessing the headers", echo)
+    before = ["-E", "-x", "c", *PYCPARSER_DEFINES]
+    return _run_on_headers(emcc, before, headers, include_dirs, defines, "preprocessing the headers", echo)
 
 
 def preprocess_and_macros(
@@ -365,7 +522,7 @@ def preprocess_and_macros(
     defines: Sequence[str] = (),
     echo: Echo | None = None,
 ) -> tuple[str, str]:
-    """`preprocess` and `dump_macros` of the headers, the two emcc runs at once."""
+    """`preprocess` and `dump_macros` of the headers, the two at once."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="embind-py-pp") as pool:
         macros = pool.submit(dump_macros, emcc, headers, include_dirs, defines, echo)
         try:
@@ -387,13 +544,12 @@ def record_layouts(
     """clang's record layouts (`-Xclang -fdump-record-layouts`) of the headers as they really
     are (no GNU extension blanked), with `probe` (C declarations) after them. A record the
     probe cannot name is an error clang reports and goes past: its layout is just absent."""
-    flags = ["-fsyntax-only", "-w", "-ferror-limit=0", "-Xclang", "-fdump-record-layouts"]
-    text, extra = _umbrella(headers)
+    before = ["-fsyntax-only", "-w", "-ferror-limit=0", "-Xclang", "-fdump-record-layouts", "-x", "c"]
     with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
         src = Path(tmp) / "embind_py_layouts.c"
+        cmd, text = _header_command(before, headers, include_dirs, defines, src)
         src.write_text(text + probe)
-        argv = [*emcc.command, *flags, "-x", "c", *_cpp_flags(include_dirs, defines), *extra, str(src)]
-        return _spawn(argv, echo).stdout
+        return _spawn(_argv(emcc, cmd, echo), echo).stdout
 
 
 def dump_macros(
@@ -404,8 +560,8 @@ def dump_macros(
     echo: Echo | None = None,
 ) -> str:
     """Every macro defined after including the headers (`emcc -dM -E`)."""
-    flags = ["-dM", "-E", "-x", "c", *_cpp_flags(include_dirs, defines)]
-    return _run_on_headers(emcc, flags, headers, "listing the headers' macros", echo)
+    before = ["-dM", "-E", "-x", "c"]
+    return _run_on_headers(emcc, before, headers, include_dirs, defines, "listing the headers' macros", echo)
 
 
 def _path_map_flags(root: Path | None) -> list[str]:
@@ -418,8 +574,6 @@ def _path_map_flags(root: Path | None) -> list[str]:
     if "=" in prefix:  # clang splits OLD=NEW at the first `=`: such a folder cannot be mapped
         return ["-fdebug-compilation-dir=."]
     return [f"-ffile-prefix-map={prefix}=", "-fdebug-compilation-dir=."]
-
-
 
 
 @dataclass(frozen=True)
@@ -442,23 +596,15 @@ class Job:
     host_functions: Sequence[str] = ()
 
 
-def compile_argv(emcc: Emcc, job: Job, source: Path, obj: Path, depfile: Path) -> list[str]:
-    """emcc -c SRC -o OBJ -MMD -MF DEP -O<opt> <paths, -I/-D, cflags>: one source to an object,
-    and the list of the user's files it read (system headers left out, as `-MM` does)."""
-    return [
-        *emcc.command,
-        "-c",
-        str(source),
-        "-o",
-        str(obj),
-        "-MMD",
-        "-MF",
-        str(depfile),
-        f"-O{job.opt}",
-        *_path_map_flags(job.root),
-        *_cpp_flags(job.include_dirs, job.defines),
-        *_language_flags(job.cflags, "c++" if is_cxx(source) else "c"),
-    ]
+def compile_command(job: Job, source: Path, obj: Path, depfile: Path) -> Command:
+    """emcc -c -MMD -O<opt> <paths, -I/-D> <cflags> -MF DEP -o OBJ SRC: one source to an
+    object, and the list of the user's files it read (system headers left out, as `-MM` does)."""
+    return Command(
+        ("-c", "-MMD", f"-O{job.opt}"),
+        (*_path_map_flags(job.root), *_cpp_flags(job.include_dirs, job.defines)),
+        tuple(_language_flags(job.cflags, "c++" if is_cxx(source) else "c")),
+        (("-MF", str(depfile)), ("-o", str(obj)), ("", str(source))),
+    )
 
 
 CXX_SUFFIXES = (".cpp", ".cc", ".cxx", ".c++", ".C", ".mm")
@@ -714,7 +860,6 @@ class ObjectBuild:
         self._emcc, self._job, self._dir = emcc, job, workdir
         self._cache = cache if cache is not None and cacheable(job) else None
         self._echo, self._progress = echo, progress
-        self._hashes = objcache.FileHashes()
         self._folders = [str(p) for p in (*job.include_dirs, *(s.parent for s in job.sources))]
         if job.root is not None:
             self._folders.append(str(job.root))
@@ -748,31 +893,25 @@ class ObjectBuild:
 
     def _compile(self, i: int, source: Path) -> Object:
         obj, dep = self._dir / f"{i}.o", self._dir / f"{i}.d"
-        argv = compile_argv(self._emcc, self._job, source, obj, dep)
-        key = ""
-        if self._cache is not None:
-            # The key leaves out the output paths (temporary); the source and flags are in it.
-            stable = [a for a in argv if a not in (str(obj), str(dep))]
-            src_sha = self._hashes.get(str(source)) or ""
-            key = objcache.command_key(stable, f"{self._emcc.version_str} {self._emcc.command}", src_sha)
-            hit = self._cache.lookup(key, self._hashes)
-            if hit is not None:
-                if self._echo:
-                    self._echo(f"cached: {source.name} ({hit.path.name})")
-                return self._finish(
-                    Object(source, hit.path, self._symbols(hit.path, hit.data), hit.deps, True)
-                )
-        start = time.time_ns()
-        _run(argv, f"compiling {source.name}", self._echo)
-        data = obj.read_bytes()
-        depfile = dep.read_text(encoding="utf-8", errors="surrogateescape")
-        deps = tuple(_depfile_paths(depfile, self._folders))
-        path = obj
-        if self._cache is not None:
-            pairs = [(d, self._hashes.get(d)) for d in deps]
-            if all(sha is not None and not changed_since(d, start) for d, sha in pairs):
-                path = self._cache.store(key, data, [(d, sha) for d, sha in pairs if sha is not None])
-        return self._finish(Object(source, path, self._symbols(path, data), deps, False))
+        cmd = compile_command(self._job, source, obj, dep)
+
+        def make() -> tuple[bytes, Sequence[str]]:
+            run_command(self._emcc, cmd, f"compiling {source.name}", self._echo)
+            depfile = dep.read_text(encoding="utf-8", errors="surrogateescape")
+            return obj.read_bytes(), _depfile_paths(depfile, self._folders)
+
+        if self._cache is None:
+            data, deps = make()
+            return self._finish(Object(source, obj, self._symbols(obj, data), tuple(deps), False))
+        # The key leaves out the output paths (temporary); the source and flags are in it.
+        stable = [a for a in cmd.emcc_argv(self._emcc) if a not in (str(obj), str(dep))]
+        src_sha = self._cache.hashes.get(str(source)) or ""
+        key = objcache.command_key(stable, f"{self._emcc.version_str} {self._emcc.command}", src_sha)
+        made = self._cache.through(key, make)
+        path = made.path or obj
+        if made.cached and self._echo:
+            self._echo(f"cached: {source.name} ({path.name})")
+        return self._finish(Object(source, path, self._symbols(path, made.data), made.deps, made.cached))
 
     def _finish(self, obj: Object) -> Object:
         with self._lock:
@@ -788,16 +927,6 @@ class ObjectBuild:
         except wasmcheck.WasmFileError as e:
             raise ToolchainError(f"{path}: {e}") from None
         return found if found is not None else _nm_symbols(self._emcc, path, self._echo)
-
-
-def changed_since(path: str, start_ns: int) -> bool:
-    """Whether `path` was written after the compile that read it began (its object may hold
-    the old text or the new: it is then not cached)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return True
-    return max(st.st_mtime_ns, st.st_ctime_ns) >= start_ns
 
 
 def _nm_symbols(emcc: Emcc, path: Path, echo: Echo | None) -> frozenset[str]:
@@ -869,18 +998,20 @@ def user_files(paths: Sequence[str]) -> list[Path]:
 
 
 def quick_version(explicit: str | None = None) -> str | None:
-    """The version of the emcc `find_emcc` would pick, without running it, or None.
-
-    Read from `emscripten-version.txt` beside the (symlink-resolved) emcc, which
-    both emsdk and Debian ship, so an up-to-date check costs no process start.
-    None when no emcc is found or the file is missing (callers then fall back to
-    `find_emcc`, or skip the version comparison).
-    """
+    """The version of the emcc `find_emcc` would pick, without running it, or None (no emcc
+    found, or no version file beside it: see `_version_file`)."""
     located = _locate(explicit)
     if located is None:
         return None
-    cmd = located[1]
-    resolved = Path(shutil.which(cmd) or cmd).resolve()
+    found = _version_file(shutil.which(located[1]) or located[1])
+    return ".".join(map(str, found)) if found else None
+
+
+def _version_file(emcc: str) -> tuple[int, int, int] | None:
+    """emcc's version from `emscripten-version.txt` beside the (symlink-resolved) emcc, where
+    emcc itself reads it (emsdk and Debian both ship it): no process start. None when it is
+    missing (then emcc is asked)."""
+    resolved = Path(emcc).resolve()
     for d in (resolved.parent, resolved.parent / "upstream" / "emscripten"):
         try:
             text = (d / "emscripten-version.txt").read_text()
@@ -888,7 +1019,7 @@ def quick_version(explicit: str | None = None) -> str | None:
             continue
         m = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
         if m:
-            return f"{int(m[1])}.{int(m[2])}.{int(m[3])}"
+            return int(m[1]), int(m[2]), int(m[3])
     return None
 
 

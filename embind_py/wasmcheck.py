@@ -32,27 +32,23 @@ def _module(wasm: bytes) -> Any:
         raise WasmFileError(f"not a valid wasm module: {first}") from None
 
 
-def global_exports(wasm: bytes) -> set[str]:
-    """The names of the exported wasm globals: emcc exports a C global variable (a data symbol
-    in EXPORTED_FUNCTIONS) as an i32 global holding its address."""
+def exports(wasm: bytes) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    """(name -> (param letters, result letters) for every exported function, the names of the
+    exported globals), from one validating compile by wasmtime. emcc exports a C global
+    variable (a data symbol in EXPORTED_FUNCTIONS) as an i32 global holding its address."""
     import wasmtime
 
-    return {e.name for e in _module(wasm).exports if isinstance(e.type, wasmtime.GlobalType)}
-
-
-def function_exports(wasm: bytes) -> dict[str, tuple[str, str]]:
-    """name -> (param letters, result letters) for every exported function."""
-    import wasmtime
-
-    module = _module(wasm)
-    out: dict[str, tuple[str, str]] = {}
-    for exp in module.exports:
+    functions: dict[str, tuple[str, str]] = {}
+    globals_: set[str] = set()
+    for exp in _module(wasm).exports:
         ty = exp.type
         if isinstance(ty, wasmtime.FuncType):
             params = "".join(_LETTER.get(str(t), "?") for t in ty.params)
             results = "".join(_LETTER.get(str(t), "?") for t in ty.results)
-            out[exp.name] = (params, results)
-    return out
+            functions[exp.name] = (params, results)
+        elif isinstance(ty, wasmtime.GlobalType):
+            globals_.add(exp.name)
+    return functions, globals_
 
 
 def function_imports(wasm: bytes, module: str) -> set[str]:
@@ -164,7 +160,7 @@ def _symbols(obj: bytes, p: int, names: set[str]) -> None:
 # The same facts read straight from the sections, for the wasm emcc just wrote: wasmtime
 # would compile all of it first (seconds for 20,000 functions), where the build needs only
 # the type, import, function and export sections. What comes from the user (`generate
-# --wasm`) still goes through `function_exports`, which validates it.
+# --wasm`) still goes through `exports`, which validates it.
 
 _VALTYPE = {0x7F: "i", 0x7E: "I", 0x7D: "f", 0x7C: "d"}
 

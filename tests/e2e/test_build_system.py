@@ -60,7 +60,9 @@ def _build(*args: str | Path) -> tuple[str, list[str], list[str]]:
     """Run `build -v`: (its output, the sources compiled, the sources taken from the cache)."""
     res = run_cli("build", *args, "-v")
     assert res.exit_code == 0, res.output
-    compiled = [Path(c).name for c in re.findall(r"^\$ \S+ -c (\S+)", res.output, re.M)]
+    # A compile's command line (emcc's, or the clang command emcc runs) names one source.
+    commands = [line for line in res.output.splitlines() if line.startswith("$ ") and " -c " in line]
+    compiled = [Path(re.findall(r"(\S+\.(?:c|cc|cpp|cxx))(?=\s)", c)[-1]).name for c in commands]
     cached = re.findall(r"^cached: (\S+)", res.output, re.M)
     shim = "embind_py_files.c"  # the runtime's file-system shim, compiled (and cached) as a source
     return res.output, [c for c in compiled if c != shim], [c for c in cached if c != shim]
