@@ -5,7 +5,8 @@ newline kept), the order of declarations in the output (source order, which is
 stable), the module header with the inputs' digest, and wrapping the lines that
 long C names make longer than the project's line length.
 
-May import: jinja2, `embind_py.model`, `embind_py.typemap`, `embind_py.objcache`, stdlib.
+May import: jinja2, `embind_py.model`, `embind_py.typemap`, `embind_py.objcache`, stdlib, and
+`embind_py.stamp` for how a path is written into the header (`quote_path`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import jinja2.bccache
 
 from . import __version__, objcache, typemap
 from .model import Diagnostic, Library
+from .stamp import quote_path
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def render_module(
         .render(
             version=__version__,
             name=name,
-            inputs=inputs,
+            inputs=[quote_path(i) for i in inputs],  # a line break would end the comment
             digest=digest,
             files=list(files),
             wasm=wasm,
