@@ -426,6 +426,7 @@ def run(quiet: Handler | None = None) -> None:
             if quiet is not None:
                 signal.signal(signal.SIGINT, quiet)
                 signal.signal(signal.SIGTERM, quiet)
+            toolchain.remove_scratch()  # what an interruption caught half-made or half-removed
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(130)

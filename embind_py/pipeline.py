@@ -11,7 +11,6 @@ May import: every embind_py module except the CLI.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -196,7 +195,7 @@ def build(
         for target in (cfg.out / f"{cfg.name}.wasm", cfg.out / f"{cfg.name}.py"):
             if target.is_dir():  # checked before writing either, so no half-written pair
                 raise ConfigError(f"cannot write {target}: it is a directory")
-        with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+        with toolchain.scratch_dir("embind-py-") as tmp:
             return _build(cfg, Path(tmp), echo, js, progress)
 
 
@@ -339,7 +338,7 @@ def _signature_mismatches(
 
 def regenerate_text(cfg: Config, echo: Echo | None = None) -> str:
     """NAME.py as a fresh build would write it (built in a temporary folder; nothing on disk changes)."""
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+    with toolchain.scratch_dir("embind-py-") as tmp:
         res = build(replace(cfg, out=Path(tmp)), echo, force=True)
         return res.module.read_text(encoding="utf-8")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -19,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -184,6 +185,45 @@ def _env(scratch: str) -> dict[str, str]:
 
 Echo = Callable[[str], None]
 
+# The temporary folders this process has made and not yet removed (`scratch_dir`).
+_scratch: set[str] = set()
+_scratch_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str = "embind-py-") -> Iterator[Path]:
+    """A new temporary folder, removed on the way out. Its name is recorded before it is made
+    and forgotten only once it is gone, so a Ctrl-C or SIGTERM that lands while it is being made
+    or removed leaves it to `remove_scratch`, which the CLI runs last."""
+    base = tempfile.gettempdir()
+    while True:
+        path = os.path.join(base, prefix + secrets.token_hex(6))
+        with _scratch_lock:
+            _scratch.add(path)
+        try:
+            os.mkdir(path, 0o700)
+            break
+        except FileExistsError:
+            with _scratch_lock:
+                _scratch.discard(path)
+    try:
+        yield Path(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        with _scratch_lock:
+            _scratch.discard(path)
+
+
+def remove_scratch() -> None:
+    """Remove every `scratch_dir` an interruption left behind."""
+    with _scratch_lock:
+        left = list(_scratch)
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+        with _scratch_lock:
+            _scratch.discard(path)
+
+
 # Every emcc running, so that an interrupted build can stop them (`stop_children`).
 _children: set[subprocess.Popen[str]] = set()
 _children_lock = threading.Lock()
@@ -228,7 +268,8 @@ def _spawn(
             f.write(shlex.join(args))  # emcc reads it back with shlex.split
         run = [argv[0], "@" + rsp]
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="embind-py-emcc-") as scratch:
+    with scratch_dir("embind-py-emcc-") as scratch_path:
+        scratch = str(scratch_path)
         try:
             proc = subprocess.Popen(
                 run,
@@ -377,7 +418,8 @@ def _learn(emcc: Emcc, cmd: Command, echo: Echo | None) -> tuple[bool, list[str]
     checked by running it on them and comparing the outputs with emcc's; (True, None) when
     emcc's command is not one clang with the block and files as they are; (False, None) when
     emcc failed or could not be watched (the real compile will say why)."""
-    with tempfile.TemporaryDirectory(prefix="embind-py-recipe-") as folder:
+    with scratch_dir("embind-py-recipe-") as folder_path:
+        folder = str(folder_path)
         if any(c.isspace() or c in "'\"\\$`" for c in folder):
             return False, None
         wrapper = Path(folder, "record.sh")
@@ -440,7 +482,7 @@ def _cpp_flags(include_dirs: Sequence[Path], defines: Sequence[str]) -> list[str
     return flags
 
 
-_UNSAFE_IN_INCLUDE = ('"', "\\", "\n")  # clang reads a header name up to `"`, without escapes
+_UNSAFE_IN_INCLUDE = ('"', "\\", "\n", "\r")  # clang reads a header name up to `"`, without escapes
 
 
 def _umbrella(headers: Sequence[Path]) -> tuple[str, list[str]]:
@@ -497,7 +539,7 @@ def _run_on_headers(
     echo: Echo | None,
 ) -> str:
     """Run `before` on one umbrella file that #includes every header."""
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+    with scratch_dir("embind-py-") as tmp:
         cmd, text = _header_command(before, headers, include_dirs, defines, Path(tmp) / "embind_py_headers.c")
         Path(tmp, "embind_py_headers.c").write_text(text)
         return run_command(emcc, cmd, what, echo)
@@ -545,7 +587,7 @@ def record_layouts(
     are (no GNU extension blanked), with `probe` (C declarations) after them. A record the
     probe cannot name is an error clang reports and goes past: its layout is just absent."""
     before = ["-fsyntax-only", "-w", "-ferror-limit=0", "-Xclang", "-fdump-record-layouts", "-x", "c"]
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+    with scratch_dir("embind-py-") as tmp:
         src = Path(tmp) / "embind_py_layouts.c"
         cmd, text = _header_command(before, headers, include_dirs, defines, src)
         src.write_text(text + probe)
@@ -766,7 +808,7 @@ def wasm_argv(emcc: Emcc, job: Job, out_wasm: Path) -> list[str]:
 
 def compile_wasm(emcc: Emcc, job: Job, out_wasm: Path, echo: Echo | None = None) -> None:
     """Compile and link the sources to a standalone wasm module at `out_wasm`."""
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+    with scratch_dir("embind-py-") as tmp:
         _link(wasm_argv(emcc, job, out_wasm), "emcc", job, out_wasm, echo, Path(tmp), standalone=True)
 
 
@@ -802,7 +844,7 @@ def compile_js(emcc: Emcc, job: Job, out_js: Path, echo: Echo | None = None) -> 
     so emcc writes `NAME.js.js` (whose wasm is `NAME.js.wasm`, the name the glue loads)
     in a temporary folder and the JS is then moved to `out_js`. Returns the wasm's path.
     """
-    with tempfile.TemporaryDirectory(prefix="embind-py-") as tmp:
+    with scratch_dir("embind-py-") as tmp:
         tmp_js = Path(tmp) / (out_js.name + ".js")
         _link(js_argv(emcc, job, tmp_js), "emcc (JS glue)", job, tmp_js, echo, Path(tmp))
         out_js.parent.mkdir(parents=True, exist_ok=True)
@@ -897,7 +939,7 @@ class ObjectBuild:
 
         def make() -> tuple[bytes, Sequence[str]]:
             run_command(self._emcc, cmd, f"compiling {source.name}", self._echo)
-            depfile = dep.read_text(encoding="utf-8", errors="surrogateescape")
+            depfile = dep.read_bytes().decode("utf-8", "surrogateescape")  # a "\r" in a path stays
             return obj.read_bytes(), _depfile_paths(depfile, self._folders)
 
         if self._cache is None:
