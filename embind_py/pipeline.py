@@ -195,15 +195,25 @@ def build(
         for target in (cfg.out / f"{cfg.name}.wasm", cfg.out / f"{cfg.name}.py"):
             if target.is_dir():  # checked before writing either, so no half-written pair
                 raise ConfigError(f"cannot write {target}: it is a directory")
-        with toolchain.scratch_dir("embind-py-") as tmp:
-            return _build(cfg, Path(tmp), echo, js, progress)
+        emcc = toolchain.find_emcc(cfg.emcc, cache=cfg.cache)
+        with (
+            toolchain.scratch_dir("embind-py-") as tmp,
+            # The link's emcc starts now, and waits for its arguments (see EarlyLink).
+            toolchain.EarlyLink(toolchain.link_command(emcc, cfg.sources), tmp) as early,
+        ):
+            return _build(cfg, emcc, tmp, echo, js, progress, early)
 
 
 def _build(
-    cfg: Config, tmp: Path, echo: Echo | None, js: bool, progress: toolchain.Progress | None
+    cfg: Config,
+    emcc: toolchain.Emcc,
+    tmp: Path,
+    echo: Echo | None,
+    js: bool,
+    progress: toolchain.Progress | None,
+    early: toolchain.EarlyLink,
 ) -> Result:
     cmd_echo = echo if cfg.verbose else None
-    emcc = toolchain.find_emcc(cfg.emcc, cache=cfg.cache)
     job = toolchain.Job(
         sources=cfg.sources,
         exports=(),
@@ -259,7 +269,7 @@ def _build(
     )
     tmp_wasm = tmp / f"{cfg.name}.wasm"
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embind-py-link") as pool:
-        linking = pool.submit(toolchain.compile_wasm, emcc, job, tmp_wasm, cmd_echo)
+        linking = pool.submit(toolchain.compile_wasm, emcc, job, tmp_wasm, cmd_echo, early)
         try:
             from . import render  # jinja2 and the templates load while emcc links
 

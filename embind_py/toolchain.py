@@ -10,6 +10,7 @@ May import: the standard library and `embind_py.model`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -252,7 +253,11 @@ def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
 
 
 def _spawn(
-    argv: list[str], echo: Echo | None, rsp_dir: Path | None = None, env: dict[str, str] | None = None
+    argv: list[str],
+    echo: Echo | None,
+    rsp_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    early: EarlyLink | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run emcc (echoing its command line and time when asked) and capture its output.
 
@@ -260,45 +265,168 @@ def _spawn(
     a link names every object and every export, and tens of thousands of them would pass
     the system's limit on a command line (`Argument list too long`).
     """
+    if early is not None:
+        done = early.run(argv, rsp_dir)
+        if done is not None and (done.returncode == 0 or not _rerun_failed_early):
+            if echo:
+                echo(f"$ {shlex.join(argv)}  ({done.args[-1]}, started early)")
+            return subprocess.CompletedProcess(argv, done.returncode, done.stdout, done.stderr)
     run = argv
     if rsp_dir is not None:
-        args = [_list_file(a, rsp_dir) if a.startswith(_EXPORTS) else a for a in argv[1:]]
         fd, rsp = tempfile.mkstemp(prefix="emcc-", suffix=".rsp", dir=rsp_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(shlex.join(args))  # emcc reads it back with shlex.split
+            f.write(_response(argv[1:], rsp_dir))
         run = [argv[0], "@" + rsp]
     start = time.perf_counter()
-    with scratch_dir("embind-py-emcc-") as scratch_path:
-        scratch = str(scratch_path)
-        try:
-            proc = subprocess.Popen(
-                run,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                errors="replace",
-                env={**_env(scratch), **(env or {})},
-                # Its own process group, so that stopping a build stops clang too; Ctrl-C then
-                # reaches only us, and we stop the group (see stop_children).
-                start_new_session=hasattr(os, "killpg"),
-            )
-        except OSError as e:
-            raise ToolchainError(f"could not run emcc ({argv[0]}): {e}") from None
-        with _children_lock:
-            _children.add(proc)
-        try:
-            out, err = proc.communicate()  # as long as the compile takes: stopped by stop_children
-        except BaseException:
-            _signal_group(proc, signal.SIGKILL)
-            proc.wait()
-            raise
-        finally:
-            with _children_lock:
-                _children.discard(proc)
+    with scratch_dir("embind-py-emcc-") as scratch:
+        proc = _start(run, {**_env(str(scratch)), **(env or {})})
+        out, err = _wait(proc)
     if echo:
         echo(f"$ {shlex.join(argv)}  ({time.perf_counter() - start:.2f} s)")
     return subprocess.CompletedProcess(run, proc.returncode, out, err)
+
+
+# A link started early that failed is run again the usual way: its failure may be emcc's
+# reading of the pipe (a version that reads its response file twice), not the link's.
+_rerun_failed_early = True
+
+
+def _response(args: Sequence[str], rsp_dir: Path) -> str:
+    """The text of a response file holding `args` (emcc reads it back with shlex.split), the
+    export list in a list file of its own (`_list_file`)."""
+    return shlex.join(_list_file(a, rsp_dir) if a.startswith(_EXPORTS) else a for a in args)
+
+
+def _start(run: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start emcc (or clang), its output captured, as one of `_children`."""
+    try:
+        proc = subprocess.Popen(
+            run,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            env=env,
+            # Its own process group, so that stopping a build stops clang too; Ctrl-C then
+            # reaches only us, and we stop the group (see stop_children).
+            start_new_session=hasattr(os, "killpg"),
+        )
+    except OSError as e:
+        raise ToolchainError(f"could not run emcc ({run[0]}): {e}") from None
+    with _children_lock:
+        _children.add(proc)
+    return proc
+
+
+def _wait(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """`proc`'s output once it ends (as long as the compile takes: stopped by stop_children)."""
+    try:
+        return proc.communicate()
+    except BaseException:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait(timeout=10)
+        raise
+    finally:
+        with _children_lock:
+            _children.discard(proc)
+
+
+class EarlyLink:
+    """The link's emcc, started before its arguments are known.
+
+    emcc spends a fifth of a second or more starting (Python importing its modules) before it
+    reads its arguments; a small library's compiles and header parse take less. So the build
+    starts the link's emcc first, with one argument, `@FIFO`: a response file that is a pipe,
+    which emcc opens and reads once started, blocking until `run` writes the arguments into it
+    (first putting a regular file with the same text in the pipe's place, for anything that
+    would open it again). When emcc cannot take them (no pipes here, emcc gone), `run` gives None
+    and the link runs as usual; a context manager, which stops an emcc left unused.
+    """
+
+    def __init__(self, command: Sequence[str], folder: Path) -> None:
+        self.command = tuple(command)
+        self._stack = contextlib.ExitStack()
+        self._proc: subprocess.Popen[str] | None = None
+        self._rsp = folder / "link.rsp.utf-8"  # the suffix names its encoding, for emcc
+        try:
+            os.mkfifo(self._rsp, 0o600)
+            scratch = self._stack.enter_context(scratch_dir("embind-py-emcc-"))
+            self._proc = _start([*self.command, f"@{self._rsp}"], _env(str(scratch)))
+        except (AttributeError, OSError, ToolchainError):  # no mkfifo (Windows), or no emcc
+            self._stack.close()
+
+    def __enter__(self) -> EarlyLink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the emcc if it is still waiting for its arguments."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _signal_group(proc, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                _wait_killed(proc)
+        self._stack.close()
+
+    def run(self, argv: Sequence[str], rsp_dir: Path | None) -> subprocess.CompletedProcess[str] | None:
+        """The result of emcc running `argv` (which must start with `command`), its time last
+        in `args`; None when this emcc cannot take them."""
+        proc, self._proc = self._proc, None
+        n = len(self.command)
+        if proc is None or tuple(argv[:n]) != self.command or rsp_dir is None:
+            self._proc = proc
+            return None
+        start = time.perf_counter()
+        text = _response(argv[n:], rsp_dir).encode("utf-8", "surrogateescape")
+        fd = self._open_pipe(proc)
+        try:
+            if fd is None:
+                raise OSError("emcc did not open its response file")
+            with os.fdopen(fd, "wb") as pipe:
+                # emcc holds the pipe open: its name now goes to a regular file with the
+                # same text, before the text goes down the pipe, so that any later opening
+                # reads the file instead of waiting on the pipe for ever.
+                same, tmp = tempfile.mkstemp(prefix=".link-", dir=self._rsp.parent)
+                with os.fdopen(same, "wb") as f:
+                    f.write(text)
+                os.replace(tmp, self._rsp)
+                pipe.write(text)
+        except OSError:  # emcc went away: the link runs as usual
+            self._proc = proc
+            self.close()
+            return None
+        out, err = _wait(proc)
+        self._stack.close()
+        took = f"{time.perf_counter() - start:.2f} s"
+        return subprocess.CompletedProcess([took], proc.returncode, out, err)
+
+    def _open_pipe(self, proc: subprocess.Popen[str]) -> int | None:
+        """The pipe's writing end once emcc has opened it for reading; None if emcc ends (or
+        takes two minutes) first."""
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                fd = os.open(self._rsp, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO: no reader yet
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    return None
+            else:
+                os.set_blocking(fd, True)
+                return fd
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return None
+            time.sleep(0.002)
+
+
+def _wait_killed(proc: subprocess.Popen[str]) -> None:
+    try:
+        proc.communicate(timeout=10)
+    finally:
+        with _children_lock:
+            _children.discard(proc)
 
 
 # emcc's last line when clang fails: clang's whole command line, which says nothing to the user
@@ -328,8 +456,10 @@ def _list_file(arg: str, folder: Path) -> str:
     return _EXPORTS + "@" + path
 
 
-def _run(argv: list[str], what: str, echo: Echo | None, rsp_dir: Path | None = None) -> str:
-    proc = _spawn(argv, echo, rsp_dir)
+def _run(
+    argv: list[str], what: str, echo: Echo | None, rsp_dir: Path | None = None, early: EarlyLink | None = None
+) -> str:
+    proc = _spawn(argv, echo, rsp_dir, early=early)
     if proc.returncode != 0:
         # stdout is the product (preprocessed text, a macro dump), not a message.
         text = (proc.stderr.strip() or proc.stdout).strip()
@@ -671,10 +801,10 @@ def _language_flags(cflags: Sequence[str], language: str) -> list[str]:
     return out
 
 
-def _link_command(emcc: Emcc, job: Job) -> tuple[str, ...]:
+def link_command(emcc: Emcc, sources: Sequence[Path]) -> tuple[str, ...]:
     """em++ beside emcc when a source is C++ (it links the C++ standard library in every
     version), else emcc."""
-    if any(is_cxx(s) for s in job.sources):
+    if any(is_cxx(s) for s in sources):
         cxx = Path(emcc.command[-1]).with_name("em++")
         if cxx.exists():
             return (*emcc.command[:-1], str(cxx))
@@ -688,7 +818,7 @@ def _link_argv(
 
     A standalone wasm also gets the file-system shim (`FILES_SHIM`, a C source) among its inputs."""
     argv = [
-        *_link_command(emcc, job),
+        *link_command(emcc, job.sources),
         *([] if job.has_main else ["--no-entry"]),
         *[str(s) for s in job.objects],
         *([str(job.shim or FILES_SHIM)] if standalone else []),
@@ -765,13 +895,20 @@ def undefined_symbols(output: str) -> list[str]:
 
 
 def _link(
-    argv: list[str], what: str, job: Job, out: Path, echo: Echo | None, tmp: Path, standalone: bool = False
+    argv: list[str],
+    what: str,
+    job: Job,
+    out: Path,
+    echo: Echo | None,
+    tmp: Path,
+    standalone: bool = False,
+    early: EarlyLink | None = None,
 ) -> None:
     names = _imports(job, standalone)
     if names:
         _write_host_library(names, out)
     try:
-        _run(argv, what, echo, tmp)
+        _run(argv, what, echo, tmp, early)
     except CompileError as e:
         missing = undefined_symbols(e.output)
         if missing:
@@ -806,10 +943,14 @@ def wasm_argv(emcc: Emcc, job: Job, out_wasm: Path) -> list[str]:
     return _link_argv(emcc, job, settings, wanted, out_wasm, standalone=True)
 
 
-def compile_wasm(emcc: Emcc, job: Job, out_wasm: Path, echo: Echo | None = None) -> None:
-    """Compile and link the sources to a standalone wasm module at `out_wasm`."""
+def compile_wasm(
+    emcc: Emcc, job: Job, out_wasm: Path, echo: Echo | None = None, early: EarlyLink | None = None
+) -> None:
+    """Link the objects (`job.objects`) to a standalone wasm module at `out_wasm`, through
+    `early` (the link's emcc, started before: `EarlyLink`) when given."""
     with scratch_dir("embind-py-") as tmp:
-        _link(wasm_argv(emcc, job, out_wasm), "emcc", job, out_wasm, echo, Path(tmp), standalone=True)
+        argv = wasm_argv(emcc, job, out_wasm)
+        _link(argv, "emcc", job, out_wasm, echo, Path(tmp), standalone=True, early=early)
 
 
 # Emscripten before 3.1.12 made its Node.js loader `fetch` the .wasm by file path when

@@ -63,6 +63,7 @@ def test_the_learnt_command_builds_what_emcc_builds(
     (project / "lib.c").write_text(SOURCE)
     third = _build(project, "d", *cflags)
     assert "learning" not in second + third
+    assert "started early" in second  # the link's emcc started before the compiles (EarlyLink)
     for out in (second,):
         compiles = [c for c in _commands(out) if " -c " in c or " -E " in c]
         assert compiles and all(re.search(r"clang(\+\+)?(-\d+)? ", c.split("  (")[0]) for c in compiles), (
