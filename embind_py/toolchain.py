@@ -267,7 +267,10 @@ def _spawn(
     """
     if early is not None:
         done = early.run(argv, rsp_dir)
-        if done is not None and (done.returncode == 0 or not _rerun_failed_early):
+        # A failure may be emcc's reading of the pipe (a version that reads its response file
+        # twice), not the link's: such a link runs again the usual way; one stopped by a
+        # signal (stop_children: Ctrl-C, SIGTERM) does not.
+        if done is not None and done.returncode <= 0:
             if echo:
                 echo(f"$ {shlex.join(argv)}  ({done.args[-1]}, started early)")
             return subprocess.CompletedProcess(argv, done.returncode, done.stdout, done.stderr)
@@ -284,11 +287,6 @@ def _spawn(
     if echo:
         echo(f"$ {shlex.join(argv)}  ({time.perf_counter() - start:.2f} s)")
     return subprocess.CompletedProcess(run, proc.returncode, out, err)
-
-
-# A link started early that failed is run again the usual way: its failure may be emcc's
-# reading of the pipe (a version that reads its response file twice), not the link's.
-_rerun_failed_early = True
 
 
 def _response(args: Sequence[str], rsp_dir: Path) -> str:
@@ -568,6 +566,8 @@ def _learn(emcc: Emcc, cmd: Command, echo: Echo | None) -> tuple[bool, list[str]
         record = os.path.join(folder, "rec")
         env = {"EM_COMPILER_WRAPPER": str(wrapper), "EMBIND_PY_RECORD": record}
         proc = _spawn(probe.emcc_argv(emcc), echo, env=env)
+        if proc.returncode < 0:  # stopped (stop_children): no compile may follow
+            raise CompileError("learning emcc's clang command", proc.stderr, proc.returncode)
         if proc.returncode != 0:
             return False, None
         recorded = [
