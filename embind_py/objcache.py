@@ -180,14 +180,28 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, python_source: bool = False) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename: a
-    reader (another build, an import) sees the old file or the new one, never half of one."""
+    reader (another build, an import) sees the old file or the new one, never half of one.
+
+    With `python_source`, Python never runs bytecode compiled from the file replaced: a `.pyc`
+    counts as current when its source has the size and the modification time, in whole
+    seconds, it recorded, and a rebuild within the same second often writes a module of the
+    same size (only hashes differ). The new file's time then moves to the next second."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        old = os.stat(path) if python_source else None
+    except OSError:
+        old = None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        if old is not None and old.st_size == len(data):
+            new = os.stat(tmp)
+            if int(new.st_mtime) == int(old.st_mtime):
+                later = (int(old.st_mtime) + 1) * 10**9
+                os.utime(tmp, ns=(new.st_atime_ns, later))
         # mkstemp makes the file 0600; give it the mode any new file gets here (0644 with
         # the usual umask), or a package built from it installs files only the builder can read.
         os.chmod(tmp, 0o666 & ~_umask())

@@ -311,7 +311,7 @@ def _build(
     write_atomic(wasm_path, wasm_bytes)
     for src, dst in js_files:
         write_atomic(dst, src.read_bytes())
-    write_atomic(py_path, seal(rendered.text).encode("utf-8"))
+    write_atomic(py_path, seal(rendered.text).encode("utf-8"), python_source=True)
     js_path = js_files[-1][1] if js_files else None
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics, js=js_path)
 
@@ -412,5 +412,5 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
     if src.resolve() != wasm_path.resolve():
         write_atomic(wasm_path, data)
     py_path = cfg.out / f"{cfg.name}.py"
-    write_atomic(py_path, seal(rendered.text).encode("utf-8"))
+    write_atomic(py_path, seal(rendered.text).encode("utf-8"), python_source=True)
     return Result(cfg.name, wasm_path, py_path, rendered.functions, diagnostics)

@@ -519,7 +519,7 @@ def _template(emcc: Emcc, cmd: Command, echo: Echo | None) -> list[str] | None:
     ):
         return None
     kinds = [flag + Path(p).suffix for flag, p in cmd.files]
-    k = recipes.key(emcc.command, emcc.version_str, [cmd.before, cmd.after, kinds, str(emcc.recipes)])
+    k = recipes.key(emcc.command, emcc.version_str, [cmd.before, cmd.after, kinds, [str(emcc.recipes)]])
     with _learnt_lock:
         if k in _learnt:
             return _learnt[k]

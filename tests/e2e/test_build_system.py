@@ -489,3 +489,22 @@ def test_memory_error_is_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2 and "out of memory" in res.stderr, res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     assert src.exists()
+
+
+def test_a_quick_rebuild_never_imports_the_old_bytecode(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python trusts a `.pyc` whose source has the size and the time in whole seconds it
+    recorded; a rebuild within the same second writes a NAME.py of the same size (only the
+    hashes change), so its time moves on, and the import runs the new module with its wasm."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as a user's Python does
+    src = tmp_path / "p" / "k.c"
+    src.parent.mkdir()
+    (tmp_path / "p" / "k.h").write_text("int k(void);\n")
+    for value in (11, 22, 33):
+        src.write_text(f"int k(void) {{ return {value}; }}\n")
+        res = run_cli("build", src, "-o", tmp_path / "out")
+        assert res.exit_code == 0, res.output
+        mod = import_file(tmp_path / "out" / "k.py", name="k_rebuilt")  # one name: one .pyc
+        assert mod.k() == value
+        assert list((tmp_path / "out" / "__pycache__").glob("k.*.pyc"))
