@@ -292,7 +292,7 @@ def _build(
     # A header can disagree with the definition the compiler saw (an unprototyped `f()`,
     # a source that does not include its header): such a function would make the module
     # fail to load, so it is left out instead. Extra wasm exports are harmless.
-    dropped = _signature_mismatches(lib, exported, diagnostics)
+    dropped = _signature_mismatches(lib, mapped, exported, diagnostics)  # the functions mapped for the link
     if dropped:
         lib = replace(lib, functions=tuple(f for f in lib.functions if f.name not in dropped))
     rendered = render.render_module(cfg.name, lib, inputs, dig, files, wasm_digest(wasm_bytes))
@@ -330,11 +330,20 @@ def _defined_variables(
     return tuple(kept)
 
 
+def _wasm_signatures(mapped: typemap.Mapped) -> dict[str, tuple[str, str]]:
+    """C name -> (wasm param letters, result letters) of each function the module binds."""
+    return {f.c_name: (f.wasm_params, f.wasm_results) for f in mapped.functions}
+
+
 def _signature_mismatches(
-    lib: Library, exported: Mapping[str, tuple[str, str]], diagnostics: list[Diagnostic]
+    lib: Library,
+    mapped: typemap.Mapped,
+    exported: Mapping[str, tuple[str, str]],
+    diagnostics: list[Diagnostic],
 ) -> set[str]:
-    """Names of the functions whose wasm export does not match their header; one warning each."""
-    expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
+    """Names of the functions (of `lib`, as `mapped` binds them) whose wasm export does not
+    match their header; one warning each."""
+    expected = _wasm_signatures(mapped)
     bad = dict(wasmcheck.mismatches(exported, expected))
     for f in lib.functions:
         if f.name in bad:
@@ -390,7 +399,7 @@ def generate(cfg: Config, wasm: Path | None = None, echo: Echo | None = None) ->
     hosts = tuple(f for f in lib.functions if f.name not in exports and f.name in imported)
     variables = _defined_variables(lib, exported_data, f"{src.name} does not export it", diagnostics)
     lib = replace(lib, functions=tuple(kept), variables=variables, has_main=has_main, host_functions=hosts)
-    expected = {f.c_name: (f.wasm_params, f.wasm_results) for f in typemap.map_library(lib).functions}
+    expected = _wasm_signatures(typemap.map_library(lib))
     where = {f.name: f for f in lib.functions}
     for fname, problem in wasmcheck.mismatches(exports, expected):
         fn = where.get(fname)

@@ -265,6 +265,7 @@ def _spawn(
     a link names every object and every export, and tens of thousands of them would pass
     the system's limit on a command line (`Argument list too long`).
     """
+    start = time.perf_counter()
     if early is not None:
         done = early.run(argv, rsp_dir)
         # A failure may be emcc's reading of the pipe (a version that reads its response file
@@ -272,8 +273,8 @@ def _spawn(
         # signal (stop_children: Ctrl-C, SIGTERM) does not.
         if done is not None and done.returncode <= 0:
             if echo:
-                echo(f"$ {shlex.join(argv)}  ({done.args[-1]}, started early)")
-            return subprocess.CompletedProcess(argv, done.returncode, done.stdout, done.stderr)
+                echo(f"$ {shlex.join(argv)}  ({time.perf_counter() - start:.2f} s, started early)")
+            return done
     run = argv
     if rsp_dir is not None:
         fd, rsp = tempfile.mkstemp(prefix="emcc-", suffix=".rsp", dir=rsp_dir)
@@ -365,19 +366,17 @@ class EarlyLink:
         proc, self._proc = self._proc, None
         if proc is not None:
             _signal_group(proc, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                _wait_killed(proc)
+            _wait(proc)
         self._stack.close()
 
     def run(self, argv: Sequence[str], rsp_dir: Path | None) -> subprocess.CompletedProcess[str] | None:
-        """The result of emcc running `argv` (which must start with `command`), its time last
-        in `args`; None when this emcc cannot take them."""
+        """The result of emcc running `argv` (which must start with `command`); None when this
+        emcc cannot take them."""
         proc, self._proc = self._proc, None
         n = len(self.command)
         if proc is None or tuple(argv[:n]) != self.command or rsp_dir is None:
             self._proc = proc
             return None
-        start = time.perf_counter()
         text = _response(argv[n:], rsp_dir).encode("utf-8", "surrogateescape")
         fd = self._open_pipe(proc)
         try:
@@ -398,8 +397,7 @@ class EarlyLink:
             return None
         out, err = _wait(proc)
         self._stack.close()
-        took = f"{time.perf_counter() - start:.2f} s"
-        return subprocess.CompletedProcess([took], proc.returncode, out, err)
+        return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
 
     def _open_pipe(self, proc: subprocess.Popen[str]) -> int | None:
         """The pipe's writing end once emcc has opened it for reading; None if emcc ends (or
@@ -417,14 +415,6 @@ class EarlyLink:
             if proc.poll() is not None or time.monotonic() > deadline:
                 return None
             time.sleep(0.002)
-
-
-def _wait_killed(proc: subprocess.Popen[str]) -> None:
-    try:
-        proc.communicate(timeout=10)
-    finally:
-        with _children_lock:
-            _children.discard(proc)
 
 
 # emcc's last line when clang fails: clang's whole command line, which says nothing to the user
